@@ -1,0 +1,103 @@
+"""RMM measurement profiles: which RMM version's rules the RIM follows.
+
+- ``beta0``: the RMM of the January 2023 RFC-v1 stack (TF-RMM <= v0.3.0). REALM_CREATE
+  measures only the hash algorithm; RTT_INIT_RIPAS takes ``{ipa, level}`` and is
+  measured once per call; every REC is measured.
+- ``rel0``: RMM 1.0 (EAC3 to REL0, TF-RMM v0.4 to v0.8). REALM_CREATE measures seven
+  parameters; RTT_INIT_RIPAS takes ``{base, top}`` and is measured once per RTT entry
+  walked; only runnable RECs are measured.
+- ``2.0``: RMM 2.0. As ``rel0``, except RTT_INIT_RIPAS no longer extends the RIM.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from .errors import MeasurementError
+
+
+class RealmParamsMeasured(enum.Enum):
+    """Which RmiRealmParams fields REALM_CREATE copies into the initial RIM."""
+
+    HASH_ALGO_ONLY = "hash algorithm only, at the beta0 offset"
+    SEVEN_FIELDS = "flags, s2sz, sve_vl, num_bps, num_wps, pmu_num_ctrs, algorithm"
+
+
+class RipasForm(enum.Enum):
+    """The arguments RMI_RTT_INIT_RIPAS takes, which differ between RMM versions."""
+
+    BLOCK = "{ipa, level}"
+    RANGE = "{base, top}"
+
+
+@dataclass(frozen=True)
+class ProfileRules:
+    """What an RMM version measures; everything the measurement model branches on."""
+
+    realm_params_measured: RealmParamsMeasured
+    ripas_form: RipasForm
+    ripas_measured: bool
+    measures_every_rec: bool
+
+
+class RmmProfile(enum.Enum):
+    """An RMM version whose measurement rules the RIM follows."""
+
+    BETA0 = "beta0"
+    REL0 = "rel0"
+    V2_0 = "2.0"
+
+    @property
+    def label(self) -> str:
+        """The name used on the command line and in plans."""
+        return self.value
+
+    @property
+    def rules(self) -> ProfileRules:
+        """The measurement rules of this RMM version."""
+        return _RULES[self]
+
+    def check_ripas_form(self, form: RipasForm) -> None:
+        """Refuse an RTT_INIT_RIPAS form this RMM version does not take."""
+        expected = self.rules.ripas_form
+        if form is not expected:
+            raise MeasurementError(
+                f"RTT_INIT_RIPAS {form.value} is not the form RMM profile "
+                f"{self.label} takes; it takes {expected.value}"
+            )
+
+    @classmethod
+    def from_label(cls, label: str) -> RmmProfile:
+        """Parse ``beta0``, ``rel0`` or ``2.0``."""
+        for profile in cls:
+            if profile.label == label:
+                return profile
+        names = [profile.label for profile in cls]
+        expected = ", ".join(names[:-1]) + " or " + names[-1]
+        raise MeasurementError(f"RMM profile {label!r} is unknown (expected {expected})")
+
+
+_RULES = {
+    RmmProfile.BETA0: ProfileRules(
+        realm_params_measured=RealmParamsMeasured.HASH_ALGO_ONLY,
+        ripas_form=RipasForm.BLOCK,
+        ripas_measured=True,
+        measures_every_rec=True,
+    ),
+    RmmProfile.REL0: ProfileRules(
+        realm_params_measured=RealmParamsMeasured.SEVEN_FIELDS,
+        ripas_form=RipasForm.RANGE,
+        ripas_measured=True,
+        measures_every_rec=False,
+    ),
+    RmmProfile.V2_0: ProfileRules(
+        realm_params_measured=RealmParamsMeasured.SEVEN_FIELDS,
+        ripas_form=RipasForm.RANGE,
+        ripas_measured=False,
+        measures_every_rec=False,
+    ),
+}
+
+#: The profile of the RFC-v1 stack this VMM reimplements.
+DEFAULT_PROFILE = RmmProfile.BETA0
