@@ -159,10 +159,14 @@ def vmm_memory_allocated(vm: Vm, region: RamRegion) -> None:
 
 @hookspec
 def vmm_core_init(vm: Vm) -> None:
-    """Init stage "core": the VM fd, memory and KVM-wide setup exist after it.
+    """Init stage "core": the VM, its arch setup, guest RAM and the images.
 
-    Called once, first of the init stages. If a later stage fails, ``vmm_core_exit``
-    is called for this stage.
+    Called once, first of the init stages. The core's own implementation runs first
+    (``tryfirst``: opens KVM, computes the VM type, creates the VM), then the plugins'
+    (a realm layer configures and creates the realm descriptor, the arch plugin
+    creates its irqchip), and last the core maps RAM and loads kernel, initrd or
+    firmware (``trylast``), as kvmtool's ``kvm__init`` does. If a later stage fails,
+    ``vmm_core_exit`` is called.
 
     Called for every plugin.
 
@@ -220,7 +224,7 @@ def vmm_virtio_dev_init(vm: Vm) -> None:
 
 @hookspec
 def vmm_firmware_init(vm: Vm) -> None:
-    """Init stage "firmware": kernel, initrd and firmware images are loaded.
+    """Init stage "firmware": firmware tables (x86 MP/ACPI tables, boot parameters).
 
     Called once, after the virtio_dev stage.
 
@@ -365,8 +369,8 @@ def vmm_last_exit(vm: Vm) -> None:
 def vmm_load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage | None:
     """Place a kernel image in guest memory and say where it went.
 
-    Called once in the firmware stage when ``--kernel`` is given (or the built-in
-    guest is used). Recognise the format (bzImage, ELF, arm64 or riscv Image, flat
+    Called once at the end of the core stage, after guest RAM exists, when
+    ``--kernel`` is given (or the built-in guest is used). Recognise the format (bzImage, ELF, arm64 or riscv Image, flat
     binary), write it with ``vm.memory``, and return the loaded image. Raise
     ``ImageError`` for an image this architecture cannot boot.
 
@@ -379,11 +383,26 @@ def vmm_load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage | None:
 
 
 @hookspec(firstresult=True)
+def vmm_load_initrd(vm: Vm, data: bytes, path: str) -> LoadedImage | None:
+    """Place an initrd in guest memory where the arch's boot protocol expects it.
+
+    Called once in the core stage, right after the kernel was loaded and announced,
+    when ``--initrd`` is given. Raise ``ImageError`` when it does not fit in RAM.
+
+    Stops at first non-None result.
+
+    :param vm: The VM being built; ``vm.kernel`` is the loaded kernel.
+    :param data: The whole file.
+    :param path: The file's path, for messages.
+    """
+
+
+@hookspec(firstresult=True)
 def vmm_load_firmware(vm: Vm, data: bytes, path: str) -> LoadedImage | None:
     """Place a firmware image (``--firmware``) in guest memory.
 
-    Called once in the firmware stage when ``--firmware`` is given, instead of
-    loading a kernel.
+    Called once at the end of the core stage, after guest RAM exists, when
+    ``--firmware`` is given (instead of a kernel).
 
     Stops at first non-None result.
 

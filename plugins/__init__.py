@@ -1,0 +1,1 @@
+"""vmm's built-in plugins: one package per architecture, its layers, and virtio."""

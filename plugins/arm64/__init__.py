@@ -1,0 +1,5 @@
+"""The arm64 architecture plugin."""
+
+from .emulated_host import vmm_emulated_host  # noqa: F401
+
+VMM_ARCH = "arm64"

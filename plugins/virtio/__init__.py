@@ -1,0 +1,1 @@
+"""The virtio plugin: transports (MMIO, PCI) and devices, for every architecture."""

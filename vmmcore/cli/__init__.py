@@ -1,0 +1,75 @@
+"""The ``vmm`` command: one module per command, plugins add their own.
+
+Errors a user can cause (:class:`VmmError`) are printed as one line and exit 1;
+``--debug`` anywhere on the command line shows the traceback instead. A malformed
+command line exits 2 with typer's usage panel.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import typer
+
+from .. import __version__
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vmm {__version__}")
+        raise typer.Exit()
+
+
+def build_app(argv: list[str]) -> typer.Typer:
+    """Build the program: core commands, then every plugin's commands."""
+    from . import nested_command, plugins_cmd, run
+
+    app = typer.Typer(
+        name="vmm",
+        help="A KVM virtual machine monitor whose every CPU architecture is a plugin.",
+        add_completion=False,
+        no_args_is_help=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback(invoke_without_command=True)
+    def main_callback(
+        ctx: typer.Context,
+        version: bool = typer.Option(
+            False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ) -> None:
+        """A KVM virtual machine monitor whose every CPU architecture is a plugin."""
+        if ctx.invoked_subcommand is None:
+            typer.echo(ctx.get_help())
+
+    run.register(app, argv)
+    plugins_cmd.register(app, argv)
+    nested_command.register(app)
+    from ..plugins import catalogue
+
+    catalogue().hook.vmm_add_commands(app=app)
+    return app
+
+
+def report_error(error: BaseException, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(error)
+    else:
+        print(f"vmm: error: {error}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    from ..errors import VmmError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("VMM_DEBUG") == "1"
+    try:
+        app = build_app(argv)
+        app(args=argv, prog_name="vmm", standalone_mode=True)
+    except VmmError as error:
+        report_error(error, debug)
+        sys.exit(1)

@@ -1,0 +1,13 @@
+"""Hooks the ``nested`` command in when its module is present."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    try:
+        from . import nested
+    except ImportError:
+        return
+    nested.register(app)

@@ -1,0 +1,1 @@
+"""KVM access: cffi declarations, ioctl encoding, Kvm -> VmFd -> VcpuFd over one seam."""

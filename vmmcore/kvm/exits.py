@@ -1,0 +1,136 @@
+"""Decoded KVM exits.
+
+``VcpuFd.run()`` returns one of these. Port I/O and MMIO exits are the hot path:
+their objects are allocated once per vCPU and refreshed in place, and their ``data``
+is a view into the shared ``kvm_run`` area, so handling an exit allocates little.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ioctls as k
+from .cdefs import ffi
+
+_MMIO_DATA = ffi.offsetof("struct kvm_run", "mmio") + ffi.offsetof("struct kvm_run_mmio", "data")
+
+
+@dataclass
+class Exit:
+    """An exit with nothing more to say than its reason."""
+
+    reason: int
+
+
+@dataclass
+class IoExit(Exit):
+    """KVM_EXIT_IO: port I/O. ``data`` holds ``size * count`` bytes (in or out)."""
+
+    port: int = 0
+    size: int = 0
+    count: int = 0
+    is_write: bool = False
+    data: memoryview | None = None
+
+
+@dataclass
+class MmioExit(Exit):
+    """KVM_EXIT_MMIO: a load or store the kernel could not handle."""
+
+    addr: int = 0
+    size: int = 0
+    is_write: bool = False
+    data: memoryview | None = None
+
+
+@dataclass
+class SystemEventExit(Exit):
+    """KVM_EXIT_SYSTEM_EVENT: shutdown, reset or crash requested by the guest."""
+
+    type: int = 0
+    data: list[int] = field(default_factory=list)
+
+
+@dataclass
+class RiscvSbiExit(Exit):
+    """KVM_EXIT_RISCV_SBI: an SBI call KVM forwards to user space."""
+
+    extension_id: int = 0
+    function_id: int = 0
+    args: list[int] = field(default_factory=list)
+
+
+@dataclass
+class InternalErrorExit(Exit):
+    """KVM_EXIT_INTERNAL_ERROR (for example an emulation failure)."""
+
+    suberror: int = 0
+    data: list[int] = field(default_factory=list)
+
+
+@dataclass
+class FailEntryExit(Exit):
+    """KVM_EXIT_FAIL_ENTRY."""
+
+    hardware_reason: int = 0
+
+
+class ExitDecoder:
+    """Turns the ``kvm_run`` area into Exit values after each KVM_RUN."""
+
+    def __init__(self, run: Any, area: memoryview) -> None:
+        self._run = run
+        self._area = area
+        self._io = IoExit(k.KVM_EXIT_IO)
+        self._mmio = MmioExit(k.KVM_EXIT_MMIO)
+
+    def release(self) -> None:
+        """Drop every view into the area so the mapping can be closed."""
+        self._io.data = None
+        self._mmio.data = None
+        self._area = None  # type: ignore[assignment]
+
+    def decode(self) -> Exit:
+        run = self._run
+        reason = run.exit_reason
+        if reason == k.KVM_EXIT_IO:
+            io = run.io
+            exit_ = self._io
+            exit_.port = io.port
+            exit_.size = io.size
+            exit_.count = io.count
+            exit_.is_write = io.direction == k.KVM_EXIT_IO_OUT
+            offset = io.data_offset
+            exit_.data = self._area[offset : offset + io.size * io.count]
+            return exit_
+        if reason == k.KVM_EXIT_MMIO:
+            mmio = run.mmio
+            exit_m = self._mmio
+            exit_m.addr = mmio.phys_addr
+            exit_m.size = mmio.len
+            exit_m.is_write = bool(mmio.is_write)
+            exit_m.data = self._area[_MMIO_DATA : _MMIO_DATA + mmio.len]
+            return exit_m
+        return self._decode_rare(reason)
+
+    def _decode_rare(self, reason: int) -> Exit:
+        run = self._run
+        if reason == k.KVM_EXIT_SYSTEM_EVENT:
+            event = run.system_event
+            return SystemEventExit(reason, event.type, list(event.data)[: event.ndata])
+        if reason == k.KVM_EXIT_RISCV_SBI:
+            sbi = run.riscv_sbi
+            return RiscvSbiExit(reason, sbi.extension_id, sbi.function_id, list(sbi.args))
+        if reason == k.KVM_EXIT_INTERNAL_ERROR:
+            internal = run.internal
+            return InternalErrorExit(reason, internal.suberror, list(internal.data)[: internal.ndata])
+        if reason == k.KVM_EXIT_FAIL_ENTRY:
+            return FailEntryExit(reason, run.fail_entry.hardware_entry_failure_reason)
+        return Exit(reason)
+
+    def set_riscv_sbi_return(self, error: int, value: int) -> None:
+        """Write the SBI return registers (a0, a1) the guest sees on re-entry."""
+        self._run.riscv_sbi.ret[0] = error & (2**64 - 1)
+        self._run.riscv_sbi.ret[1] = value & (2**64 - 1)
+

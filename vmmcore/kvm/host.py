@@ -1,0 +1,74 @@
+"""The host backend: the real /dev/kvm through libc's ioctl, called via cffi.
+
+cffi releases the GIL for the duration of each call, so a vCPU thread blocked in
+KVM_RUN does not stop the other threads.
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+
+import cffi
+
+from ..errors import VmmError
+
+_libc_ffi = cffi.FFI()
+# ioctl is variadic in C; on the LP64 Linux ABIs vmm supports (x86-64, arm64,
+# riscv64) an integer third argument is passed exactly as a fixed one would be.
+_libc_ffi.cdef("int ioctl(int fd, unsigned long request, uintptr_t arg);")
+_libc = _libc_ffi.dlopen(None)
+
+KVM_DEVICE = "/dev/kvm"
+
+
+class HostBackend:
+    """Real KVM."""
+
+    name = "host"
+
+    def __init__(self, device: str = KVM_DEVICE) -> None:
+        self.device = device
+        self._maps: dict[int, mmap.mmap] = {}
+
+    def open_kvm(self) -> int:
+        try:
+            return os.open(self.device, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise VmmError(
+                f"{self.device} does not exist: this host has no KVM; load the kvm "
+                "module, or use --dry-run to run against the model of KVM"
+            ) from None
+        except PermissionError:
+            raise VmmError(
+                f"{self.device} is not accessible: add yourself to the 'kvm' group "
+                "(or run as root), or use --dry-run"
+            ) from None
+        except OSError as error:
+            raise VmmError(f"cannot open {self.device}: {error.strerror}") from None
+
+    def ioctl(self, fd: int, request: int, arg: int) -> int:
+        result = _libc.ioctl(fd, request, arg)
+        if result < 0:
+            code = _libc_ffi.errno
+            raise OSError(code, os.strerror(code))
+        return result
+
+    def map_vcpu_run(self, fd: int, size: int) -> memoryview:
+        area = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        self._maps[fd] = area
+        return memoryview(area)
+
+    def close(self, fd: int) -> None:
+        area = self._maps.pop(fd, None)
+        if area is not None:
+            try:
+                area.close()
+            except BufferError:
+                pass  # a view is still alive; the mapping goes with the process
+        try:
+            os.close(fd)
+        except OSError as error:
+            if error.errno != errno.EBADF:
+                raise

@@ -1,0 +1,122 @@
+"""Guest RAM: host mappings with bounds-checked, zero-copy access.
+
+Every access by guest physical address goes through :meth:`GuestMemory.view`, which
+refuses a range that is not wholly inside one RAM region, so a bad guest address
+becomes a :class:`GuestMemoryError`, never an access outside guest RAM.
+"""
+
+from __future__ import annotations
+
+import bisect
+import mmap
+from dataclasses import dataclass
+
+from .errors import GuestError
+from .kvm.cdefs import ffi
+
+
+class GuestMemoryError(GuestError):
+    """A guest physical range that is not (wholly) in guest RAM."""
+
+
+@dataclass
+class RamRegion:
+    """One contiguous bank of guest RAM backed by an anonymous host mapping."""
+
+    slot: int
+    guest_start: int
+    size: int
+    mapping: mmap.mmap
+    host_addr: int
+
+    @property
+    def guest_end(self) -> int:
+        return self.guest_start + self.size
+
+
+def map_anonymous(size: int) -> tuple[mmap.mmap, int]:
+    """Map ``size`` bytes of private anonymous memory; return it and its address."""
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_NORESERVE", 0)
+    mapping = mmap.mmap(-1, size, flags, mmap.PROT_READ | mmap.PROT_WRITE)
+    address = int(ffi.cast("uintptr_t", ffi.from_buffer(mapping)))
+    return mapping, address
+
+
+class GuestMemory:
+    """The guest's RAM regions, sorted by guest address."""
+
+    def __init__(self) -> None:
+        self.regions: list[RamRegion] = []
+        self._starts: list[int] = []
+        self._views: list[memoryview] = []
+
+    def add(self, guest_start: int, size: int) -> RamRegion:
+        """Map a new RAM region at ``guest_start``; overlapping regions are refused."""
+        for region in self.regions:
+            if guest_start < region.guest_end and region.guest_start < guest_start + size:
+                raise ValueError(f"RAM at {guest_start:#x} overlaps {region.guest_start:#x}")
+        mapping, address = map_anonymous(size)
+        region = RamRegion(len(self.regions), guest_start, size, mapping, address)
+        index = bisect.bisect(self._starts, guest_start)
+        self.regions.insert(index, region)
+        self._starts.insert(index, guest_start)
+        self._views.insert(index, memoryview(mapping))
+        return region
+
+    @property
+    def size(self) -> int:
+        return sum(region.size for region in self.regions)
+
+    def region_at(self, gpa: int) -> RamRegion | None:
+        index = bisect.bisect(self._starts, gpa) - 1
+        if index >= 0 and gpa < self.regions[index].guest_end:
+            return self.regions[index]
+        return None
+
+    def contains(self, gpa: int, length: int) -> bool:
+        region = self.region_at(gpa)
+        return region is not None and length >= 0 and gpa + length <= region.guest_end
+
+    def view(self, gpa: int, length: int) -> memoryview:
+        """A writable zero-copy view of ``length`` bytes at guest address ``gpa``."""
+        index = bisect.bisect(self._starts, gpa) - 1
+        if index >= 0 and length >= 0:
+            region = self.regions[index]
+            offset = gpa - region.guest_start
+            if offset + length <= region.size:
+                return self._views[index][offset : offset + length]
+        raise GuestMemoryError(
+            f"guest range {gpa:#x}+{length:#x} is outside guest RAM"
+        )
+
+    def read(self, gpa: int, length: int) -> bytes:
+        return bytes(self.view(gpa, length))
+
+    def write(self, gpa: int, data: bytes | bytearray | memoryview) -> None:
+        self.view(gpa, len(data))[:] = data
+
+    def read_u(self, gpa: int, size: int) -> int:
+        """Read a little-endian unsigned integer of ``size`` bytes."""
+        return int.from_bytes(self.view(gpa, size), "little")
+
+    def write_u(self, gpa: int, size: int, value: int) -> None:
+        self.view(gpa, size)[:] = value.to_bytes(size, "little")
+
+    def host_address(self, gpa: int, length: int) -> int:
+        """The host address of a guest range (checked as :meth:`view`)."""
+        self.view(gpa, length)
+        region = self.region_at(gpa)
+        assert region is not None
+        return region.host_addr + (gpa - region.guest_start)
+
+    def close(self) -> None:
+        for view in self._views:
+            view.release()
+        for region in self.regions:
+            try:
+                region.mapping.close()
+            except BufferError:
+                pass  # cffi or a device still holds a view; freed at exit
+        self.regions.clear()
+        self._starts.clear()
+        self._views.clear()

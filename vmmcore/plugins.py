@@ -1,0 +1,162 @@
+"""The plugin manager factory: built per run, never at import time.
+
+Registration order (pluggy calls the last registered first):
+
+1. the core (``vmmcore.coreplugin``), 2. plugins for every architecture (``virtio``),
+3. exactly one arch plugin (its module sets ``VMM_ARCH``), 4. the layers on that
+arch (their modules set ``VMM_LAYER_FOR``), 5. other entry-point plugins. Then
+``check_pending()`` catches misspelled hooks. Any plugin can be blocked by name.
+
+A plugin module may declare ``VMM_ARCHES = ("x86", ...)``: it then loads only for
+those architectures.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Iterable
+
+import pluggy
+
+import hookspecs
+
+from . import NAME
+from .config import ARCHES
+from .errors import ConfigError, PluginError
+
+CORE = "core"
+GROUP = NAME
+
+
+@dataclass
+class PluginEntry:
+    """One plugin found through the entry-point group."""
+
+    name: str
+    module: ModuleType
+
+    @property
+    def arch(self) -> str | None:
+        return getattr(self.module, "VMM_ARCH", None)
+
+    @property
+    def layer_for(self) -> str | None:
+        return getattr(self.module, "VMM_LAYER_FOR", None)
+
+    @property
+    def arches(self) -> tuple[str, ...] | None:
+        return getattr(self.module, "VMM_ARCHES", None)
+
+
+def discover() -> list[PluginEntry]:
+    """Import every plugin of the ``vmm`` entry-point group."""
+    found: list[PluginEntry] = []
+    seen: set[str] = set()
+    for point in entry_points(group=GROUP):
+        if point.name in seen:
+            continue
+        seen.add(point.name)
+        try:
+            module = point.load()
+        except Exception as error:  # a broken third-party plugin
+            raise PluginError(f"plugin {point.name!r} failed to import: {error}") from None
+        found.append(PluginEntry(point.name, module))
+    if not any(entry.name == CORE for entry in found):
+        found.insert(0, PluginEntry(CORE, importlib.import_module("vmmcore.coreplugin")))
+    return found
+
+
+def _ordered(entries: list[PluginEntry], arch: str) -> list[PluginEntry]:
+    core = [entry for entry in entries if entry.name == CORE]
+    arch_plugins = [entry for entry in entries if entry.arch == arch]
+    layers = [entry for entry in entries if entry.layer_for == arch]
+    general = [
+        entry
+        for entry in entries
+        if entry.name != CORE and entry.arch is None and entry.layer_for is None
+    ]
+    builtin_general = [entry for entry in general if entry.module.__name__.startswith("plugins.")]
+    third_party = [entry for entry in general if entry not in builtin_general]
+    if len(arch_plugins) != 1:
+        names = ", ".join(entry.name for entry in arch_plugins) or "none"
+        raise PluginError(f"exactly one plugin must provide arch {arch!r} (found: {names})")
+    return core + builtin_general + arch_plugins + layers + third_party
+
+
+def build_manager(
+    arch: str,
+    blocked: Iterable[str] = (),
+    entries: list[PluginEntry] | None = None,
+    extra: Iterable[tuple[str, object]] = (),
+) -> pluggy.PluginManager:
+    """A plugin manager for one VM of architecture ``arch``.
+
+    :param blocked: plugin names not to register (``-p no:NAME`` / ``--block NAME``).
+    :param entries: the plugins to choose from (default: the entry points).
+    :param extra: additional ``(name, plugin)`` pairs registered last (tests).
+    """
+    if arch not in ARCHES:
+        raise ConfigError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHES)}")
+    blocked = set(blocked)
+    if CORE in blocked:
+        raise ConfigError("the core plugin can't be blocked")
+    pm = pluggy.PluginManager(NAME)
+    pm.add_hookspecs(hookspecs)
+    for name in blocked:
+        pm.set_blocked(name)
+    all_entries = entries if entries is not None else discover()
+    for entry in _ordered([e for e in all_entries if e.name not in blocked], arch):
+        if entry.arches is not None and arch not in entry.arches:
+            continue
+        _register(pm, entry.module, entry.name)
+    for name, plugin in extra:
+        _register(pm, plugin, name)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as error:
+        raise PluginError(_describe_validation(pm, error)) from None
+    return pm
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as error:
+        raise PluginError(f"plugin {name!r} is invalid: {error}") from None
+    except ValueError as error:
+        raise PluginError(f"plugin {name!r} can't be registered: {error}") from None
+
+
+def _describe_validation(pm: pluggy.PluginManager, error: pluggy.PluginValidationError) -> str:
+    name = pm.get_name(error.plugin) or repr(error.plugin)
+    unknown = [
+        impl.function.__name__
+        for hook in pm.hook.__dict__.values()
+        if isinstance(hook, pluggy.HookCaller) and not hook.has_spec()
+        for impl in hook.get_hookimpls()
+        if impl.plugin is error.plugin
+    ]
+    what = f"unknown hook {', '.join(unknown)}" if unknown else str(error)
+    return f"plugin {name!r}: {what} (misspelled hook name?)"
+
+
+def catalogue() -> pluggy.PluginManager:
+    """A manager with every installed plugin, for building the command line.
+
+    Used only to collect subcommands (``vmm_add_commands``); nothing runs a VM
+    through it.
+    """
+    pm = pluggy.PluginManager(NAME)
+    pm.add_hookspecs(hookspecs)
+    for entry in discover():
+        if pm.get_plugin(entry.name) is None:
+            _register(pm, entry.module, entry.name)
+    return pm
+
+
+def implemented_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    """Names of the hooks ``plugin`` implements in ``pm``."""
+    return sorted({caller.name for caller in pm.get_hookcallers(plugin) or []})

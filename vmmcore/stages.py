@@ -1,0 +1,48 @@
+"""Init stages in order and exit stages in reverse, as kvmtool's init lists.
+
+When an init stage fails, the exit stages of the stages that completed run in
+reverse order, then the error propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+STAGES = ("core", "base", "dev_base", "dev", "virtio_dev", "firmware", "late", "last")
+
+log = logging.getLogger(__name__)
+
+
+class StageRunner:
+    """Runs ``vmm_<stage>_init`` hooks and remembers what must be undone."""
+
+    def __init__(self, hook: Any) -> None:
+        self._hook = hook
+        self.completed: list[str] = []
+
+    def init_all(self, vm: Any) -> None:
+        for stage in STAGES:
+            try:
+                getattr(self._hook, f"vmm_{stage}_init")(vm=vm)
+            except BaseException:
+                self.exit_all(vm)
+                raise
+            self.completed.append(stage)
+
+    def exit_all(self, vm: Any) -> None:
+        """Run the exit stage of every completed init stage, last first.
+
+        Every exit stage runs even if an earlier one fails; the first failure is
+        raised at the end.
+        """
+        first_error: BaseException | None = None
+        while self.completed:
+            stage = self.completed.pop()
+            try:
+                getattr(self._hook, f"vmm_{stage}_exit")(vm=vm)
+            except BaseException as error:  # keep tearing down
+                log.debug("exit stage %s failed", stage, exc_info=True)
+                first_error = first_error or error
+        if first_error is not None:
+            raise first_error

@@ -1,0 +1,129 @@
+"""vCPUs: the exit loop that dispatches to the buses and falls back to hooks."""
+
+from __future__ import annotations
+
+import errno
+import threading
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .bus import Access
+from .errors import GuestError, KvmError
+from .kvm import ioctls as k
+
+if TYPE_CHECKING:
+    from .kvm.fds import VcpuFd
+    from .vm import Vm
+
+_ALL_ONES = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
+
+
+class RegisterAccess(Protocol):
+    """How an arch plugin reads and writes a vCPU's registers by name."""
+
+    def set(self, name: str, value: int) -> None: ...
+
+    def get(self, name: str) -> int: ...
+
+
+class Vcpu:
+    """One vCPU: its fd, the arch's register access, and its run loop."""
+
+    def __init__(self, vm: Vm, vcpu_id: int, fd: VcpuFd) -> None:
+        self.vm = vm
+        self.id = vcpu_id
+        self.fd = fd
+        self.registers: RegisterAccess | None = None
+        self.thread: threading.Thread | None = None
+        #: The most recent exit (an arch hook may need to know it, e.g. for an SEA).
+        self.last_exit: Any = None
+
+    def set_reg(self, name: str, value: int) -> None:
+        if self.registers is None:
+            raise NotImplementedError("the arch plugin gave this vCPU no register access")
+        self.registers.set(name, value)
+
+    def get_reg(self, name: str) -> int:
+        if self.registers is None:
+            raise NotImplementedError("the arch plugin gave this vCPU no register access")
+        return self.registers.get(name)
+
+    # ------------------------------------------------------------------ run loop
+
+    def run_loop(self) -> None:
+        """Run until the VM is asked to stop; exits are handled on this thread."""
+        stopping = self.vm.stopping
+        while not stopping.is_set():
+            self.step()
+
+    def step(self) -> None:
+        """KVM_RUN once and handle the exit it returns."""
+        try:
+            exit_ = self.fd.run()
+        except KvmError as error:
+            if error.errno in (errno.EINTR, errno.EAGAIN):
+                self.fd.kvm_run.immediate_exit = 0
+                return
+            raise
+        self.dispatch(exit_)
+
+    def dispatch(self, exit_: Any) -> None:
+        """Handle one decoded exit: buses first, then the arch's hooks."""
+        self.last_exit = exit_
+        reason = exit_.reason
+        if reason == k.KVM_EXIT_IO:
+            self._handle_io(exit_)
+        elif reason == k.KVM_EXIT_MMIO:
+            self._handle_mmio(exit_)
+        elif reason != k.KVM_EXIT_INTR:
+            handled = self.vm.hook.vmm_handle_exit(vcpu=self, exit=exit_)
+            if not handled:
+                raise GuestError(f"vCPU {self.id}: unhandled KVM exit {describe_exit(exit_)}")
+
+    def _handle_io(self, exit_: Any) -> None:
+        bus = self.vm.pio
+        size = exit_.size
+        data = exit_.data
+        port = exit_.port
+        for index in range(exit_.count):
+            chunk = data[index * size : (index + 1) * size]
+            if exit_.is_write:
+                bus.write(port, size, int.from_bytes(chunk, "little"))
+            else:
+                value = bus.read(port, size)
+                chunk[:] = (_ALL_ONES[size] if value is None else value).to_bytes(size, "little")
+
+    def _handle_mmio(self, exit_: Any) -> None:
+        bus = self.vm.mmio
+        addr = exit_.addr
+        size = exit_.size
+        data = exit_.data
+        if exit_.is_write:
+            value = int.from_bytes(data, "little")
+            if bus.write(addr, size, value):
+                return
+            access = Access(addr, size, True, value)
+        else:
+            value = bus.read(addr, size)
+            if value is not None:
+                data[:] = value.to_bytes(size, "little")
+                return
+            data[:] = bytes(size)
+            access = Access(addr, size, False)
+        self.vm.hook.vmm_mmio_unhandled(vcpu=self, access=access)
+
+    def kick(self) -> None:
+        """Make a blocked KVM_RUN return so the loop sees the stop request."""
+        if self.fd.kvm_run is not None:
+            self.fd.kvm_run.immediate_exit = 1
+
+
+def describe_exit(exit_: Any) -> str:
+    """A short human description of an exit for error messages."""
+    names = {
+        value: name
+        for name, value in vars(k).items()
+        if name.startswith("KVM_EXIT_") and not name.startswith("KVM_EXIT_IO_")
+    }
+    name = names.get(exit_.reason, str(exit_.reason))
+    fields = {key: value for key, value in vars(exit_).items() if key not in ("reason", "data")}
+    return f"{name} {fields}" if fields else name
