@@ -121,7 +121,9 @@ def _parse_ripas(fields: dict, base_dir: Path) -> Op:
     if set(fields) == {"ipa", "level"}:
         return RipasBlockOp(ipa=_integer(fields["ipa"], "ipa"), level=_integer(fields["level"], "level"))
     given = ", ".join(sorted(fields)) or "nothing"
-    raise PlanError(f"ripas takes {{base, top}} (RMM 1.0 and later) or {{ipa, level}} (beta0), not {{{given}}}")
+    raise PlanError(
+        f"ripas takes {{base, top}} (RMM 1.0 and later) or {{ipa, level}} (beta0), not {{{given}}}"
+    )
 
 
 def _parse_data(fields: dict, base_dir: Path) -> Op:

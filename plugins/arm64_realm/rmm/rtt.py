@@ -118,6 +118,7 @@ def init_ripas_call(base: int, top: int, ipa_bits: int) -> tuple[list[RttEntry],
 
 def ripas_entries(base: int, top: int, ipa_bits: int) -> list[RttEntry]:
     """Every RTT entry the host's INIT_RIPAS calls walk to cover ``[base, top)``."""
+    check_ripas_range(base, top, ipa_bits)
     entries: list[RttEntry] = []
     while base < top:
         call_entries, base = init_ripas_call(base, top, ipa_bits)
