@@ -105,7 +105,12 @@ def vector_cases() -> list[tuple[str, str, int, str]]:
 
 def vector_ids() -> list[str]:
     """Test ids matching :func:`vector_cases`."""
-    return [f"{vector_id}-{algo}" for series in SERIES.values() for vector_id, *_ in series for algo in ("sha256", "sha512")]
+    return [
+        f"{vector_id}-{algo}"
+        for series in SERIES.values()
+        for vector_id, *_ in series
+        for algo in ("sha256", "sha512")
+    ]
 
 
 def plan_document(profile: str, hash_name: str, steps: int) -> dict:
