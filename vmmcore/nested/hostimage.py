@@ -1,0 +1,178 @@
+"""Build (once, then from the cache) the emulated host's kernel and initramfs.
+
+The initramfs is three archives joined: a large ``base`` (busybox, Debian's
+Python, kernel modules, third-party packages) keyed by the .deb files and
+package versions it holds, a small ``project`` part (this vmm's sources) keyed by
+their hash, and a per-run part (``/init`` and forwarded files) written by the
+runner.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from vmmcore.nested import cache, pydeps
+from vmmcore.nested.apt import DebianMirror, PrivateApt, find_debian_mirror
+from vmmcore.nested.cpio import CpioWriter
+from vmmcore.nested.debs import merge_usr, unpack_debs
+from vmmcore.nested.errors import PackageError
+from vmmcore.nested.modules import find_module_tree
+from vmmcore.nested.spec import EmulatedHost
+
+#: Parts of the unpacked packages the emulated host never uses.
+DROPPED_PATHS = ("usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/lintian",
+                 "usr/lib/modules", "boot", "etc/kernel")
+
+
+@dataclass(frozen=True)
+class HostImage:
+    """A built emulated host: kernel, cached initramfs parts and module lists."""
+
+    kernel: Path
+    kernel_package: str
+    base_archive: Path
+    project_archive: Path
+    kvm_modules: tuple[str, ...]
+    disk_modules: tuple[str, ...]
+
+
+def progress(message: str) -> None:
+    """Tell the user what is being fetched or built (on stderr)."""
+    print(f"vmm nested: {message}", file=sys.stderr, flush=True)
+
+
+def _target_apt(spec: EmulatedHost, mirror: DebianMirror) -> PrivateApt:
+    key = f"{spec.debian_arch}-{'-'.join(spec.debian_suites)}"
+    return PrivateApt(cache.cache_root() / "apt" / key, mirror, spec.debian_suites,
+                      spec.debian_arch)
+
+
+def _debian_packages(spec: EmulatedHost, directory: Path) -> tuple[str, list[Path]]:
+    """The kernel package's name and every .deb of the host (downloaded if needed).
+
+    The resolved list is remembered so that a warm cache needs no apt call.
+    """
+    manifest = directory / "packages.json"
+    wanted = [spec.busybox_package, *spec.python_packages,
+              *(p for debs in pydeps.DEBIAN_PROVIDED.values() for p in debs)]
+    fingerprint = cache.digest_text(repr(spec))
+    if manifest.is_file():
+        saved = json.loads(manifest.read_text())
+        paths = [Path(p) for p in saved["debs"]]
+        if saved["spec"] == fingerprint and all(p.is_file() for p in paths):
+            return saved["kernel"], paths
+    apt = _target_apt(spec, find_debian_mirror())
+    kernel = apt.newest_matching(spec.kernel_package_pattern)
+    files = apt.resolve([kernel, *wanted])
+    paths = apt.download(files, cache.cache_root() / "debs" / spec.debian_arch)
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(
+        {"spec": fingerprint, "kernel": kernel, "debs": [str(p) for p in paths]}))
+    return kernel, paths
+
+
+def _python_distributions(spec: EmulatedHost) -> tuple[list, list[Path]]:
+    """Host distributions to copy, and target wheels for the compiled ones."""
+    dists = pydeps.host_distributions(pydeps.project_requirements())
+    wheels = [
+        pydeps.fetch_wheel(d.metadata["Name"], d.version, spec.python_version,
+                           spec.wheel_platforms, cache.cache_root() / "wheels")
+        for d in dists if pydeps.is_compiled(d)
+    ]
+    return dists, wheels
+
+
+def _build_base(spec: EmulatedHost, debs: list[Path], dists: list, wheels: list[Path],
+                output: Path) -> None:
+    """Unpack, trim and archive the base part; keep the kernel and module lists."""
+    output.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix="vmm-nested-root-") as scratch:
+        root = Path(scratch)
+        progress(f"unpacking {len(debs)} Debian packages for {spec.arch}")
+        unpack_debs(debs, root)
+        merge_usr(root)
+        kernels = sorted((root / "boot").glob("vmlinu*"))
+        if not kernels:
+            raise PackageError("the kernel package has no /boot/vmlinuz")
+        shutil.copyfile(kernels[-1], output / "kernel")
+        tree = find_module_tree(root)
+        kvm = tree.load_order(spec.kvm_modules)
+        disk = tree.load_order(spec.disk_modules)
+        for name in dict.fromkeys(kvm + disk):
+            tree.extract(name, root / "nested" / "modules")
+        (output / "modules.json").write_text(json.dumps({"kvm": kvm, "disk": disk}))
+        for dropped in DROPPED_PATHS:
+            shutil.rmtree(root / dropped, ignore_errors=True)
+        site = root / pydeps.SITE_DIR
+        for dist in dists:
+            if not pydeps.is_compiled(dist):
+                pydeps.copy_distribution(dist, site)
+        for wheel in wheels:
+            pydeps.install_wheel(wheel, site)
+        python = root / "usr" / "bin" / "python3"
+        if not python.exists():
+            python.symlink_to(f"python{spec.python_version}")
+        progress("precompiling Python modules")
+        pydeps.precompile(root / "usr" / "lib", spec.python_version)
+        progress("writing the base initramfs")
+        with open(output / "base.cpio", "wb") as stream:
+            writer = CpioWriter(stream)
+            writer.add_directory("dev")
+            writer.add_char_device("dev/console", 5, 1)
+            for name in ("proc", "sys", "tmp", "root", "mnt", "run"):
+                writer.add_directory(name)
+            writer.add_tree(root)
+            writer.close()
+
+
+def _build_project(spec: EmulatedHost, output: Path) -> None:
+    """Archive this vmm's sources (with a dist-info naming its plugins)."""
+    with tempfile.TemporaryDirectory(prefix="vmm-nested-project-") as scratch:
+        root = Path(scratch)
+        site = root / pydeps.SITE_DIR
+        pydeps.install_project(site)
+        pydeps.precompile(site, spec.python_version)
+        with open(output, "wb") as stream:
+            writer = CpioWriter(stream)
+            writer.add_tree(root)
+            writer.close()
+
+
+def prepare_host(spec: EmulatedHost) -> HostImage:
+    """Return the emulated host's image, downloading and building what is missing."""
+    directory = cache.cache_root() / spec.arch
+    with cache.locked(directory):
+        kernel_package, debs = _debian_packages(spec, directory)
+        dists, wheels = _python_distributions(spec)
+        base_key = cache.digest_text(
+            repr(spec), *(p.name for p in debs), *(p.name for p in wheels),
+            *(f"{d.metadata['Name']}={d.version}" for d in dists),
+        )
+        base = directory / f"base-{base_key}"
+        if not (base / "base.cpio").is_file():
+            with cache.building(base) as work:
+                _build_base(spec, debs, dists, wheels, work)
+            cache.prune_siblings(base, "base-*")
+        sources = cache.project_source_files()
+        project_key = cache.digest_text(
+            spec.python_version, cache.digest_files(sources, cache.project_root()))
+        project = directory / f"project-{project_key}.cpio"
+        if not project.is_file():
+            progress("packing this vmm's sources")
+            with cache.building(project) as work:
+                _build_project(spec, work)
+            cache.prune_siblings(project, "project-*.cpio")
+        modules = json.loads((base / "modules.json").read_text())
+        return HostImage(
+            kernel=base / "kernel", kernel_package=kernel_package,
+            base_archive=base / "base.cpio", project_archive=project,
+            kvm_modules=tuple(modules["kvm"]), disk_modules=tuple(modules["disk"]),
+        )
+
+
+__all__ = ["HostImage", "prepare_host", "progress"]

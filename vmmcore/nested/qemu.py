@@ -1,0 +1,105 @@
+"""Find QEMU for the emulated host: Debian backports' QEMU 10 unpacked in the cache
+(with whichever of its libraries this machine lacks), else the system's QEMU.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vmmcore.nested import cache
+from vmmcore.nested.apt import SYSTEM_STATUS, PrivateApt, find_debian_mirror
+from vmmcore.nested.debs import relativize_symlinks, unpack_debs
+from vmmcore.nested.errors import MissingToolError, PackageError
+from vmmcore.nested.spec import EmulatedHost
+
+#: Where Debian's QEMU looks for firmware (its build's firmware path), in order.
+FIRMWARE_DIRS = ("usr/share/qemu", "usr/share/seabios", "usr/lib/ipxe/qemu")
+
+
+@dataclass(frozen=True)
+class Qemu:
+    """A runnable QEMU system emulator and the environment it needs."""
+
+    binary: Path
+    env: dict[str, str] = field(default_factory=dict)
+    data_dirs: tuple[Path, ...] = ()
+
+    def command(self) -> list[str]:
+        """The program and the options pointing it at its own firmware files."""
+        return [str(self.binary)] + [arg for d in self.data_dirs for arg in ("-L", str(d))]
+
+    def version(self) -> str:
+        """The first line of ``qemu --version``; raises if it cannot start."""
+        result = subprocess.run(
+            [str(self.binary), "--version"], env={**os.environ, **self.env},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        if result.returncode != 0:
+            reason = (result.stderr.strip().splitlines() or ["does not start"])[-1]
+            raise PackageError(f"{self.binary.name} does not run here: {reason}")
+        return result.stdout.splitlines()[0]
+
+
+def host_arch() -> str:
+    """This machine's Debian architecture name."""
+    result = subprocess.run(["dpkg", "--print-architecture"], stdout=subprocess.PIPE,
+                            text=True, stdin=subprocess.DEVNULL)
+    return result.stdout.strip() or "amd64"
+
+
+def _unpacked_qemu(root: Path, spec: EmulatedHost) -> Qemu:
+    library_dirs = [
+        str(d) for pattern in ("usr/lib/*-linux-gnu", "lib/*-linux-gnu", "usr/lib")
+        for d in sorted(root.glob(pattern)) if d.is_dir()
+    ]
+    env = {"LD_LIBRARY_PATH": ":".join(library_dirs)}
+    module_dirs = sorted(root.glob("usr/lib/*-linux-gnu/qemu"))
+    if module_dirs:
+        env["QEMU_MODULE_DIR"] = str(module_dirs[0])
+    data_dirs = tuple(root / d for d in FIRMWARE_DIRS if (root / d).is_dir())
+    return Qemu(root / "usr" / "bin" / spec.qemu_binary, env, data_dirs)
+
+
+def _download_qemu(spec: EmulatedHost, root: Path) -> None:
+    mirror = find_debian_mirror()
+    backports = f"{mirror.system_suite}-backports"
+    arch = host_arch()
+    apt = PrivateApt(cache.cache_root() / "apt" / f"host-{arch}", mirror,
+                     (mirror.system_suite, backports), arch, installed_status=SYSTEM_STATUS)
+    files = apt.resolve(list(spec.qemu_packages), with_dependencies=True, release=backports)
+    debs = apt.download(files, cache.cache_root() / "debs" / arch)
+    with cache.building(root) as work:
+        unpack_debs(debs, work)
+        relativize_symlinks(work)
+
+
+def find_qemu(spec: EmulatedHost) -> Qemu:
+    """QEMU for ``spec``: from the cache, downloaded, or the system's."""
+    root = cache.cache_root() / "qemu" / cache.digest_text(*spec.qemu_packages)
+    with cache.locked(root.parent):
+        if not (root / "usr" / "bin" / spec.qemu_binary).is_file():
+            try:
+                from vmmcore.nested.hostimage import progress
+
+                progress(f"fetching QEMU ({', '.join(spec.qemu_packages)}) from backports")
+                _download_qemu(spec, root)
+            except PackageError as error:
+                system = shutil.which(spec.qemu_binary)
+                if not system:
+                    raise PackageError(
+                        f"{error}; or install the system's QEMU: "
+                        f"apt-get install {spec.qemu_packages[0]}"
+                    ) from error
+                return Qemu(Path(system))
+    qemu = _unpacked_qemu(root, spec)
+    if not qemu.binary.is_file():
+        system = shutil.which(spec.qemu_binary)
+        if not system:
+            raise MissingToolError(spec.qemu_binary, spec.qemu_packages[0])
+        return Qemu(Path(system))
+    return qemu

@@ -1,0 +1,31 @@
+"""The whole of ``vmm nested``: find the host, forward files, build, boot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vmmcore.errors import ConfigError
+from vmmcore.nested.forwarding import plan_forwarding
+from vmmcore.nested.hostimage import prepare_host
+from vmmcore.nested.hosts import find_emulated_host
+from vmmcore.nested.qemu import find_qemu
+from vmmcore.nested.runner import RunResult, run_emulated_host
+from vmmcore.nested.spec import EmulatedHost
+
+
+def emulated_host_for(arch: str) -> EmulatedHost:
+    """The plugins' description of ``arch``'s emulated host, or a ConfigError."""
+    spec = find_emulated_host(arch)
+    if spec is None:
+        raise ConfigError(f"no installed plugin describes an emulated KVM host for '{arch}'")
+    return spec
+
+
+def run_nested(arch: str, vmm_args: list[str], timeout: float,
+               console_log: Path | None = None, verbose: bool = False) -> RunResult:
+    """Run ``vmm <vmm_args>`` inside an emulated ``arch`` host; return its result."""
+    spec = emulated_host_for(arch)
+    plan = plan_forwarding(vmm_args)
+    qemu = find_qemu(spec)
+    image = prepare_host(spec)
+    return run_emulated_host(spec, image, qemu, plan, timeout, console_log, verbose)
