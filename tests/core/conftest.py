@@ -1,0 +1,43 @@
+"""Core tests build VMs from the fake arch plugin only (no built-in plugins)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from vmmcore.config import Config
+from vmmcore.model.backend import ModelBackend
+from vmmcore.plugins import build_manager
+from vmmcore.vm import Vm
+
+from . import fakearch
+
+
+@pytest.fixture
+def kernel_file(tmp_path: Path) -> str:
+    path = tmp_path / "kernel.bin"
+    path.write_bytes(b"\xf4" * 64)
+    return str(path)
+
+
+@pytest.fixture
+def make_vm(kernel_file):
+    """Build a Vm on the model with the fake arch; extra plugins may be added."""
+    made: list[Vm] = []
+
+    def factory(*extra_plugins, **config_fields) -> Vm:
+        config_fields.setdefault("kernel", kernel_file)
+        config_fields.setdefault("mem_mib", 16)
+        config = Config(arch="x86", dry_run=True, **config_fields)
+        pm = build_manager("x86", entries=fakearch.entries(),
+                           extra=[(f"extra{i}", p) for i, p in enumerate(extra_plugins)])
+        pm.hook.vmm_validate_config(config=config)
+        vm = Vm(config, pm, ModelBackend(fakearch.FakeModel()), console=io.BytesIO())
+        made.append(vm)
+        return vm
+
+    yield factory
+    for vm in made:
+        vm.close()

@@ -1,0 +1,81 @@
+"""The command line: the exact Config a run receives, options from plugins, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import vmmcore.runner
+from vmmcore import __version__
+from vmmcore.cli import main
+from vmmcore.config import Config
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    seen: list[Config] = []
+
+    def fake_run(config, console=None):
+        seen.append(config)
+        return 3
+
+    monkeypatch.setattr(vmmcore.runner, "run_config", fake_run)
+    return seen
+
+
+def run_main(argv):
+    with pytest.raises(SystemExit) as raised:
+        main(argv)
+    return raised.value.code
+
+
+def test_run_receives_the_exact_config(captured, tmp_path):
+    kernel = tmp_path / "k"
+    kernel.write_bytes(b"x")
+    code = run_main(["run", "--arch", "x86", "-k", str(kernel), "-i", "rd", "-p",
+                     "console=ttyS0 quiet", "-m", "512", "-c", "2", "--console", "virtio",
+                     "--nocompat", "--dry-run"])
+    assert code == 3
+    [config] = captured
+    assert (config.arch, config.kernel, config.initrd, config.params) == (
+        "x86", str(kernel), "rd", "console=ttyS0 quiet")
+    assert (config.mem_mib, config.cpus, config.console) == (512, 2, "virtio")
+    assert config.nocompat and config.dry_run and not config.debug
+    assert config.firmware is None and config.plugins_blocked == []
+
+
+def test_defaults(captured):
+    run_main(["run", "--arch", "x86"])
+    [config] = captured
+    assert config == Config(arch="x86", plugin_options=config.plugin_options)
+    assert config.mem_mib == 256 and config.cpus == 1 and config.console == "serial"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vmmcore.cli", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_version():
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"vmm {__version__}"
+
+
+@pytest.mark.parametrize("args,code", [
+    (["run", "--cpus", "many"], 2),
+    (["run", "--console", "vga"], 2),
+    (["run", "--no-such-option"], 2),
+])
+def test_malformed_command_line_exits_2(args, code):
+    result = cli(*args)
+    assert result.returncode == code
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_arch_is_one_line_exit_1():
+    result = cli("run", "--arch", "mips")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "vmm: error: unknown architecture 'mips': choose one of x86, arm64, riscv"]
