@@ -1,0 +1,39 @@
+# vmm: two commands do all the set-up on a fresh machine.
+#   make run    builds .venv (pluggy, cffi, typer) and boots the built-in guest
+#   make test   installs the test tools (apt) and runs the whole test suite
+# Extra arguments: make run ARGS="--arch arm64 --dry-run -k Image"; make test PYTEST_ARGS="-m 'not boot'"
+
+PYTHON ?= python3
+VENV ?= .venv
+ARGS ?=
+PYTEST_ARGS ?=
+
+# Debian packages the tests use: dtc for device trees, binutils/gcc for the
+# project-written guests and the <linux/kvm.h> comparison, archive tools for
+# the emulated hosts that `vmm nested` builds.
+APT_TEST_PACKAGES = device-tree-compiler binutils gcc libc6-dev linux-libc-dev \
+	cpio xz-utils zstd kmod ca-certificates
+
+.PHONY: run test deps venv
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(VENV)/bin/vmm run $(ARGS)
+
+deps:
+	@missing=$$(for p in $(APT_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@if [ -x scripts/install-test-deps ]; then scripts/install-test-deps; fi
+
+test: $(VENV)/.installed deps
+	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
