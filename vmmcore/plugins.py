@@ -14,6 +14,7 @@ those architectures.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -69,6 +70,28 @@ def discover() -> list[PluginEntry]:
     return found
 
 
+def check_targets(entry: PluginEntry) -> None:
+    """Refuse a plugin that targets an architecture vmm doesn't know.
+
+    ``VMM_ARCH``, ``VMM_LAYER_FOR`` and every name in ``VMM_ARCHES`` must be one of
+    :data:`vmmcore.config.ARCHES`; the error names the plugin and the bad value.
+    """
+    declared = [("VMM_ARCH", entry.arch), ("VMM_LAYER_FOR", entry.layer_for)]
+    arches = entry.arches
+    if arches is not None:
+        if isinstance(arches, str) or not all(isinstance(a, str) for a in arches):
+            raise PluginError(
+                f"plugin {entry.name!r}: VMM_ARCHES must be a tuple of names, got {arches!r}"
+            )
+        declared += [("VMM_ARCHES", name) for name in arches]
+    for attribute, value in declared:
+        if value is not None and value not in ARCHES:
+            raise PluginError(
+                f"plugin {entry.name!r}: {attribute} names unknown architecture {value!r} "
+                f"(known: {', '.join(ARCHES)})"
+            )
+
+
 def _ordered(entries: list[PluginEntry], arch: str) -> list[PluginEntry]:
     core = [entry for entry in entries if entry.name == CORE]
     arch_plugins = [entry for entry in entries if entry.arch == arch]
@@ -108,7 +131,10 @@ def build_manager(
     for name in blocked:
         pm.set_blocked(name)
     all_entries = entries if entries is not None else discover()
-    for entry in _ordered([e for e in all_entries if e.name not in blocked], arch):
+    wanted = [entry for entry in all_entries if entry.name not in blocked]
+    for entry in wanted:
+        check_targets(entry)
+    for entry in _ordered(wanted, arch):
         if entry.arches is not None and arch not in entry.arches:
             continue
         _register(pm, entry.module, entry.name)
@@ -125,9 +151,17 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
     try:
         pm.register(plugin, name=name)
     except pluggy.PluginValidationError as error:
-        raise PluginError(f"plugin {name!r} is invalid: {error}") from None
+        raise PluginError(f"plugin {name!r} is invalid: {_one_line(error)}") from None
     except ValueError as error:
         raise PluginError(f"plugin {name!r} can't be registered: {error}") from None
+
+
+def _one_line(error: pluggy.PluginValidationError) -> str:
+    """pluggy's multi-line registration error as one line: the hook and the reason."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    hook = re.search(r"for hook '([^']+)'", lines[0]) if lines else None
+    reason = lines[-1] if lines else repr(error)
+    return f"{hook.group(1)}: {reason}" if hook else reason
 
 
 def _describe_validation(pm: pluggy.PluginManager, error: pluggy.PluginValidationError) -> str:
