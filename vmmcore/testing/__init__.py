@@ -4,27 +4,44 @@ Build a VM of any architecture against the model of KVM, with the plugins you
 choose, drive synthetic exits into it, and look at the ioctl sequence and the hook
 calls::
 
-    def test_my_device(vmm_vm):
-        vm = vmm_vm("arm64", extra_plugins=[("mydev", mydev)], cpus=2)
-        vm.build()
-        vm.exit("mmio", addr=0x9000_0000, size=4, is_write=False)
-        assert vm.completed_reads()[-1] == ("mmio", 0x9000_0000, b"\\x2a\\0\\0\\0")
+    def test_my_device(vmm_vm, vmm_arch):          # runs for x86, arm64 and riscv
+        vm = vmm_vm(vmm_arch, extra_plugins=[("mydev", mydev)], cpus=2).build()
+        assert vm.mmio_read(0x9000_0000) == 0x2A
+        vm.exit("system_event", type=1)
         assert "KVM_CREATE_VCPU" in vm.ioctl_names()
+        assert vm.hooks_called("vmm_dev_init")[-1] == "mydev"
 
-Tests that need the host's /dev/kvm use the ``require_kvm`` fixture: it skips when
-/dev/kvm is unusable, unless ``VMM_REQUIRE_KVM=1`` (set by CI), where it fails.
+Fixtures:
+
+- ``vmm_vm``: a factory ``vmm_vm(arch, extra_plugins=..., blocked=..., kernel=...,
+  options=..., cpus=..., mem_mib=...) -> ModelVm``; every VM it built is torn down
+  after the test. Without ``kernel`` the arch's built-in guest (or
+  :func:`vmmcore.testing.images.minimal_kernel`) is loaded. When the arch plugin has
+  no model of KVM yet, the test is skipped with that reason (``VMM_REQUIRE_MODELS=1``
+  turns the skip into a failure).
+- ``vmm_arch``: parametrizes a test over every architecture (x86, arm64, riscv).
+- ``require_kvm``: skips unless /dev/kvm is usable (``VMM_REQUIRE_KVM=1``, set by CI,
+  turns the skip into a failure).
+
+:class:`ModelVm` drives exits (``exit``, ``mmio_read``/``mmio_write``,
+``pio_read``/``pio_write``) and shows what happened (``ioctl_names``, ``ioctl_log``,
+``hooks_called``, ``completed_reads``, ``exit_code``, ``console_output``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from .model_vm import ModelVm, make_model_vm
+from ..config import ARCHES
+from .images import minimal_kernel
+from .model_vm import ModelVm, NoModelError, make_model_vm
 
 REQUIRE_ENV = "VMM_REQUIRE_KVM"
+REQUIRE_MODELS_ENV = "VMM_REQUIRE_MODELS"
 
 
 def kvm_usable() -> str | None:
@@ -36,10 +53,10 @@ def kvm_usable() -> str | None:
     return None
 
 
-def skip_or_fail(reason: str) -> None:
-    """Skip a test for a missing prerequisite, or fail when CI requires it."""
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{reason} ({REQUIRE_ENV}=1 turns this skip into a failure)")
+def skip_or_fail(reason: str, require_env: str = REQUIRE_ENV) -> None:
+    """Skip a test for a missing prerequisite, or fail when ``require_env=1`` is set."""
+    if os.environ.get(require_env) == "1":
+        pytest.fail(f"{reason} ({require_env}=1 turns this skip into a failure)")
     pytest.skip(reason)
 
 
@@ -51,17 +68,27 @@ def require_kvm() -> None:
         skip_or_fail(reason)
 
 
+@pytest.fixture(params=ARCHES)
+def vmm_arch(request: pytest.FixtureRequest) -> str:
+    """Each architecture in turn: a test using it runs once for x86, arm64 and riscv."""
+    return request.param
+
+
 @pytest.fixture
-def vmm_vm(tmp_path) -> Iterator:
+def vmm_vm(tmp_path) -> Iterator[Callable[..., ModelVm]]:
     """A factory of model-backed VMs: ``vmm_vm(arch, **options) -> ModelVm``.
 
-    Every VM built through it is torn down (exit stages, fds, memory) at the end of
-    the test.
+    Takes the keyword arguments of :func:`make_model_vm`. Every VM built through it
+    is torn down (exit stages, fds, memory) at the end of the test.
     """
     built: list[ModelVm] = []
 
-    def factory(arch: str, **kwargs) -> ModelVm:
-        vm = make_model_vm(arch, workdir=tmp_path, **kwargs)
+    def factory(arch: str, **kwargs: Any) -> ModelVm:
+        try:
+            vm = make_model_vm(arch, workdir=tmp_path, **kwargs)
+        except NoModelError as error:
+            skip_or_fail(str(error), REQUIRE_MODELS_ENV)
+            raise  # not reached: skip_or_fail raises
         built.append(vm)
         return vm
 
@@ -70,4 +97,14 @@ def vmm_vm(tmp_path) -> Iterator:
         vm.teardown()
 
 
-__all__ = ["ModelVm", "kvm_usable", "require_kvm", "skip_or_fail", "vmm_vm", "make_model_vm"]
+__all__ = [
+    "ModelVm",
+    "NoModelError",
+    "kvm_usable",
+    "make_model_vm",
+    "minimal_kernel",
+    "require_kvm",
+    "skip_or_fail",
+    "vmm_arch",
+    "vmm_vm",
+]

@@ -7,14 +7,28 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..config import Config
+from ..errors import PluginError
 from ..model.backend import ModelBackend
-from ..plugins import build_manager
+from ..plugins import PluginEntry, build_manager
 from ..stages import StageRunner
 from ..vm import Vm
+from .images import minimal_kernel
+
+
+class NoModelError(PluginError):
+    """The arch plugin gives no model of KVM (``vmm_kvm_model``), so no model VM."""
+
+
+class VmStoppedError(AssertionError):
+    """A test scripted an exit after the guest had already asked the VM to stop."""
 
 
 class ModelVm:
-    """A model-backed VM: build it, drive exits into it, inspect what happened."""
+    """A model-backed VM: build it, drive exits into it, inspect what happened.
+
+    ``vm`` is the :class:`vmmcore.vm.Vm` every hook receives; ``backend`` the model
+    of KVM it talks to.
+    """
 
     def __init__(self, vm: Vm, backend: ModelBackend) -> None:
         self.vm = vm
@@ -23,24 +37,76 @@ class ModelVm:
         #: (hook name, plugin name) for every hook implementation called.
         self.hook_calls: list[tuple[str, str]] = []
         self._undo_monitor = vm.pm.add_hookcall_monitoring(self._before, lambda *a: None)
+        self._torn_down = False
 
     def _before(self, hook_name: str, impls: list, kwargs: dict) -> None:
         for impl in reversed(impls):
             self.hook_calls.append((hook_name, impl.plugin_name))
 
     @property
+    def arch(self) -> str:
+        return self.vm.config.arch
+
+    @property
     def console_output(self) -> bytes:
+        """Everything the guest wrote to its console so far."""
         return self.vm.console.getvalue()  # type: ignore[attr-defined]
+
+    @property
+    def stopped(self) -> bool:
+        """True once something (the guest, a device) asked the VM to stop."""
+        return self.vm.stopping.is_set()
+
+    @property
+    def exit_code(self) -> int:
+        """The exit status the VM stopped with (0 while it runs)."""
+        return self.vm.exit_code
 
     def build(self) -> ModelVm:
         """Run every init stage (the VM is then ready for its first KVM_RUN)."""
         self.stages.init_all(self.vm)
         return self
 
+    # ------------------------------------------------------------ exits
+
     def exit(self, kind: str, vcpu: int = 0, **fields: Any) -> None:
-        """Script one exit for ``vcpu`` and let vmm handle it (one KVM_RUN)."""
+        """Script one exit for ``vcpu`` and let vmm handle it (one KVM_RUN).
+
+        ``kind`` is "io" (``port``, ``size``, ``is_write``, ``data``, ``count``),
+        "mmio" (``addr``, ``size``, ``is_write``, ``data``), "system_event"
+        (``type``, ``data``), "riscv_sbi" (``extension_id``, ``function_id``,
+        ``args``), "hlt", "shutdown" or "internal_error".
+        """
+        if self.stopped:
+            raise VmStoppedError(
+                f"the VM already stopped with exit code {self.exit_code}; "
+                f"a {kind} exit can't be delivered"
+            )
         self.backend.queue_exit(vcpu, kind, **fields)
         self.vm.vcpus[vcpu].step()
+
+    def mmio_read(self, addr: int, size: int = 4, vcpu: int = 0) -> int:
+        """A guest load of ``size`` bytes at ``addr``; returns what vmm answered."""
+        self.exit("mmio", vcpu, addr=addr, size=size, is_write=False)
+        return self._last_read(vcpu)
+
+    def mmio_write(self, addr: int, value: int, size: int = 4, vcpu: int = 0) -> None:
+        """A guest store of ``value`` (``size`` bytes, little-endian) at ``addr``."""
+        data = value.to_bytes(size, "little")
+        self.exit("mmio", vcpu, addr=addr, size=size, is_write=True, data=data)
+
+    def pio_read(self, port: int, size: int = 1, vcpu: int = 0) -> int:
+        """A guest ``in`` of ``size`` bytes from ``port``; returns what vmm answered."""
+        self.exit("io", vcpu, port=port, size=size, is_write=False)
+        return self._last_read(vcpu)
+
+    def pio_write(self, port: int, value: int, size: int = 1, vcpu: int = 0) -> None:
+        """A guest ``out`` of ``value`` (``size`` bytes) to ``port``."""
+        data = value.to_bytes(size, "little")
+        self.exit("io", vcpu, port=port, size=size, is_write=True, data=data)
+
+    def _last_read(self, vcpu: int) -> int:
+        return int.from_bytes(self.completed_reads(vcpu)[-1][2], "little")
 
     def run(self) -> int:
         """Run the vCPU threads until the guest stops (scripted exits first)."""
@@ -50,8 +116,10 @@ class ModelVm:
             raise self.vm.error
         return self.vm.exit_code
 
+    # ------------------------------------------------------------ inspection
+
     def completed_reads(self, vcpu: int = 0) -> list[tuple[str, int, bytes]]:
-        """What vmm answered to scripted reads, once the next KVM_RUN collected it."""
+        """What vmm answered to scripted reads: ``(kind, address, bytes)`` in order."""
         state = self.backend.system.vms[-1].vcpus[vcpu]
         if state.pending_read is not None:
             kind, address, offset, size = state.pending_read
@@ -59,16 +127,36 @@ class ModelVm:
         return list(state.completed)
 
     def ioctl_names(self) -> list[str]:
+        """The names of the KVM ioctls made so far, in order."""
         return self.backend.names()
 
     def ioctl_log(self) -> list[str]:
+        """The ioctls made so far with their decoded arguments, as ``--dry-run`` prints."""
         return [str(call) for call in self.backend.log]
 
     def hooks_called(self, hook_name: str) -> list[str]:
-        """Plugin names whose implementation of ``hook_name`` ran, in order."""
+        """Plugin names whose implementation of ``hook_name`` was called, in calling order.
+
+        For a firstresult hook every implementation that was asked is listed, also
+        those after the one that answered.
+        """
         return [plugin for name, plugin in self.hook_calls if name == hook_name]
 
+    def virtio_host_features(self, device: Any = None) -> int:
+        """The extra virtio feature bits all plugins offer for ``device``, OR-ed.
+
+        Combines ``vmm_virtio_host_features`` the way a virtio transport does.
+        """
+        bits = 0
+        for result in self.vm.hook.vmm_virtio_host_features(vm=self.vm, device=device):
+            bits |= result or 0
+        return bits
+
     def teardown(self) -> None:
+        """Run the exit stages of what was built and release fds and memory (once)."""
+        if self._torn_down:
+            return
+        self._torn_down = True
         try:
             self.vm.stopping.set()
             self.stages.exit_all(self.vm)
@@ -85,29 +173,45 @@ def make_model_vm(
     blocked: Iterable[str] = (),
     kernel: bytes | str | None = None,
     options: dict[str, Any] | None = None,
+    entries: list[PluginEntry] | None = None,
     validate: bool = True,
     **config_fields: Any,
 ) -> ModelVm:
     """Build (but don't init) a model-backed VM of ``arch``.
 
-    :param extra_plugins: ``(name, plugin)`` pairs registered after the built-ins.
-    :param kernel: kernel bytes (written to ``workdir``) or a path.
-    :param options: plugin options (``config.plugin_options``).
+    :param arch: "x86", "arm64" or "riscv".
+    :param extra_plugins: ``(name, plugin)`` pairs registered after the installed
+        plugins (a module, a class instance with hookimpl methods...).
+    :param blocked: names of installed plugins not to load (as ``--block``).
+    :param kernel: kernel bytes (written to ``workdir``) or a path. Default: the
+        arch plugin's built-in guest, else :func:`minimal_kernel` for ``arch``.
+    :param options: plugin options, as ``config.plugin_options`` (by ``dest``).
+    :param entries: the plugins to choose from instead of the installed entry
+        points (to test against a stand-in arch plugin).
+    :param validate: run ``vmm_validate_config`` first, as ``vmm run`` does.
     :param config_fields: other :class:`Config` fields (``cpus``, ``mem_mib``...).
+    :raises NoModelError: when no plugin gives a model of KVM for ``arch``.
     """
     if isinstance(kernel, (bytes, bytearray)):
-        assert workdir is not None, "kernel bytes need a workdir"
-        path = Path(workdir) / "kernel.img"
-        path.write_bytes(kernel)
-        kernel = str(path)
+        kernel = _write_kernel(workdir, bytes(kernel))
     config = Config(arch=arch, kernel=kernel, dry_run=True,
                     plugin_options=dict(options or {}), **config_fields)
-    pm = build_manager(arch, blocked=blocked, extra=extra_plugins)
+    pm = build_manager(arch, blocked=blocked, entries=entries, extra=extra_plugins)
     if validate:
         pm.hook.vmm_validate_config(config=config)
     arch_model = pm.hook.vmm_kvm_model(config=config)
     if arch_model is None:
-        raise RuntimeError(f"no plugin gives a model of KVM for {arch}")
+        raise NoModelError(f"the {arch} plugin gives no model of KVM (vmm_kvm_model)")
+    if not (config.kernel or config.firmware or config.option("default_guest")):
+        config.kernel = _write_kernel(workdir, minimal_kernel(arch))
     backend = ModelBackend(arch_model)
     vm = Vm(config, pm, backend, console=io.BytesIO())
     return ModelVm(vm, backend)
+
+
+def _write_kernel(workdir: Path | None, data: bytes) -> str:
+    if workdir is None:
+        raise ValueError("kernel bytes need a workdir to be written to")
+    path = Path(workdir) / "kernel.img"
+    path.write_bytes(data)
+    return str(path)
