@@ -2,20 +2,23 @@
 
 Registered first by the plugin manager factory. ``tryfirst``/``trylast`` place the
 core's steps around the plugins' steps inside a stage, as kvmtool orders them.
+
+Every command line imports this module (to find the plugins' options), so the KVM
+layer (cffi declarations, fds, vCPUs) is imported only by the hooks that use it.
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from . import hookimpl
 from .config import ARCHES, Config
 from .errors import ConfigError, ImageError
 from .images import read_image
-from .kvm import ioctls as k
-from .kvm.fds import Kvm
-from .vcpu import Vcpu
-from .vm import Vm
+
+if TYPE_CHECKING:
+    from .vm import Vm
 
 CONSOLES = ("serial", "virtio")
 
@@ -65,6 +68,8 @@ def vmm_validate_config(config: Config) -> None:
 @hookimpl(tryfirst=True)
 def vmm_core_init(vm: Vm) -> None:
     """Open KVM, describe memory, compute the VM type and create the VM."""
+    from .kvm.fds import Kvm
+
     vm.kvm = Kvm(vm.backend)
     _check_vcpu_count(vm)
     vm.layout = vm.hook.vmm_memory_layout(config=vm.config)
@@ -75,6 +80,8 @@ def vmm_core_init(vm: Vm) -> None:
 
 
 def _check_vcpu_count(vm: Vm) -> None:
+    from .kvm import ioctls as k
+
     assert vm.kvm is not None
     limit = vm.kvm.check_extension(k.KVM_CAP_MAX_VCPUS) or vm.kvm.check_extension(
         k.KVM_CAP_NR_VCPUS
@@ -129,6 +136,8 @@ def default_guest_path(vm: Vm) -> str:
 @hookimpl(tryfirst=True)
 def vmm_base_init(vm: Vm) -> None:
     """Create the vCPUs in ascending id order and let the arch initialise each."""
+    from .vcpu import Vcpu
+
     assert vm.vmfd is not None
     for vcpu_id in range(vm.config.cpus):
         vcpu = Vcpu(vm, vcpu_id, vm.vmfd.create_vcpu(vcpu_id))
