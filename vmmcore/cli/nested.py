@@ -32,12 +32,14 @@ def register(app: typer.Typer) -> None:
             None, "--console-log", help="Also write the host's whole console to this file."),
         verbose: bool = typer.Option(False, "--verbose", "-v",
                                      help="Show the QEMU command line and timings."),
+        shell: bool = typer.Option(False, "--shell", help="Give VMM_ARGS to the host's "
+                                   "busybox sh instead of vmm (to look around in it)."),
     ) -> None:
         from vmmcore.nested.errors import NestedTimeout
         from vmmcore.nested.run import run_nested
 
         try:
-            result = run_nested(arch, list(ctx.args), timeout, console_log, verbose)
+            result = run_nested(arch, list(ctx.args), timeout, console_log, verbose, shell)
         except NestedTimeout as error:
             typer.echo(f"vmm: error: {error}", err=True)
             raise typer.Exit(TIMEOUT_EXIT_STATUS) from None

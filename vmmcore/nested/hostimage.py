@@ -52,6 +52,12 @@ def _target_apt(spec: EmulatedHost, mirror: DebianMirror) -> PrivateApt:
                       spec.debian_arch)
 
 
+def download_packages(spec: EmulatedHost, names: list[str]) -> list[Path]:
+    """Fetch (once) Debian packages of the emulated host's architecture and suites."""
+    apt = _target_apt(spec, find_debian_mirror())
+    return apt.download(apt.resolve(names), cache.cache_root() / "debs" / spec.debian_arch)
+
+
 def _debian_packages(spec: EmulatedHost, directory: Path) -> tuple[str, list[Path]]:
     """The kernel package's name and every .deb of the host (downloaded if needed).
 
@@ -175,4 +181,4 @@ def prepare_host(spec: EmulatedHost) -> HostImage:
         )
 
 
-__all__ = ["HostImage", "prepare_host", "progress"]
+__all__ = ["HostImage", "download_packages", "prepare_host", "progress"]

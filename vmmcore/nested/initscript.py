@@ -10,12 +10,17 @@ START_MARKER = "VMM-NESTED-START"
 EXIT_MARKER = "VMM-NESTED-EXIT="
 #: The inner command (``vmm`` as a module, so no launcher script is needed).
 INNER_VMM = ("python3", "-m", "vmmcore.cli")
+#: The inner command of ``vmm nested --shell``: L1's busybox shell.
+INNER_SHELL = ("sh",)
 MODULES_DIR = "/nested/modules"
+#: Printed during L1's boot (kept in --console-log) when /dev/kvm is there.
+KVM_READY = "vmm nested: /dev/kvm is ready"
 
 
-def init_script(vmm_args: list[str], modules: list[str]) -> str:
-    """Write the busybox shell script L1 runs as init."""
-    quoted = " ".join(shlex.quote(arg) for arg in (*INNER_VMM, *vmm_args))
+def init_script(args: list[str], modules: list[str],
+                program: tuple[str, ...] = INNER_VMM) -> str:
+    """Write the busybox shell script L1 runs as init: ``program args...``."""
+    quoted = " ".join(shlex.quote(arg) for arg in (*program, *args))
     module_list = " ".join(modules)
     return f"""#!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
@@ -26,11 +31,12 @@ export PATH=/usr/sbin:/usr/bin HOME=/root LANG=C.UTF-8
 for module in {module_list}; do
     insmod {MODULES_DIR}/$module.ko || echo "vmm nested: insmod $module failed"
 done
-[ -c /dev/kvm ] || echo "vmm nested: the emulated host has no /dev/kvm"
 echo 1 > /proc/sys/kernel/printk
 stty -onlcr 2>/dev/null
 cd /root
+if [ -c /dev/kvm ]; then echo "{KVM_READY}"; else kvm=missing; fi
 echo {START_MARKER}
+[ -z "$kvm" ] || echo "vmm nested: warning: the emulated host has no /dev/kvm"
 {quoted}
 status=$?
 sync

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vmmcore.nested import cache
-from vmmcore.nested.apt import SYSTEM_STATUS, PrivateApt, find_debian_mirror
+from vmmcore.nested.apt import SYSTEM_STATUS, PrivateApt, find_debian_mirror, require_tool
 from vmmcore.nested.debs import relativize_symlinks, unpack_debs
 from vmmcore.nested.errors import MissingToolError, PackageError
 from vmmcore.nested.spec import EmulatedHost
@@ -47,7 +47,8 @@ class Qemu:
 
 def host_arch() -> str:
     """This machine's Debian architecture name."""
-    result = subprocess.run(["dpkg", "--print-architecture"], stdout=subprocess.PIPE,
+    dpkg = require_tool("dpkg", "dpkg")
+    result = subprocess.run([dpkg, "--print-architecture"], stdout=subprocess.PIPE,
                             text=True, stdin=subprocess.DEVNULL)
     return result.stdout.strip() or "amd64"
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from vmmcore.errors import ConfigError
 from vmmcore.nested.forwarding import plan_forwarding
 from vmmcore.nested.hostimage import prepare_host
+from vmmcore.nested.initscript import INNER_SHELL, INNER_VMM
 from vmmcore.nested.hosts import find_emulated_host
 from vmmcore.nested.qemu import find_qemu
 from vmmcore.nested.runner import RunResult, run_emulated_host
@@ -22,10 +23,16 @@ def emulated_host_for(arch: str) -> EmulatedHost:
 
 
 def run_nested(arch: str, vmm_args: list[str], timeout: float,
-               console_log: Path | None = None, verbose: bool = False) -> RunResult:
-    """Run ``vmm <vmm_args>`` inside an emulated ``arch`` host; return its result."""
+               console_log: Path | None = None, verbose: bool = False,
+               shell: bool = False) -> RunResult:
+    """Run ``vmm <vmm_args>`` inside an emulated ``arch`` host; return its result.
+
+    With ``shell`` the arguments go to L1's busybox ``sh`` instead of vmm (files
+    are forwarded the same way), to look around in the emulated host.
+    """
     spec = emulated_host_for(arch)
     plan = plan_forwarding(vmm_args)
     qemu = find_qemu(spec)
     image = prepare_host(spec)
-    return run_emulated_host(spec, image, qemu, plan, timeout, console_log, verbose)
+    program = INNER_SHELL if shell else INNER_VMM
+    return run_emulated_host(spec, image, qemu, plan, timeout, console_log, verbose, program)

@@ -22,7 +22,7 @@ from vmmcore.nested.cpio import CpioWriter, concatenate
 from vmmcore.nested.errors import HostBootError, NestedTimeout
 from vmmcore.nested.forwarding import ForwardPlan
 from vmmcore.nested.hostimage import HostImage, progress
-from vmmcore.nested.initscript import init_script
+from vmmcore.nested.initscript import INNER_VMM, init_script
 from vmmcore.nested.qemu import Qemu
 from vmmcore.nested.spec import EmulatedHost
 
@@ -45,11 +45,12 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def write_run_archive(plan: ForwardPlan, modules: list[str], path: Path) -> None:
+def write_run_archive(plan: ForwardPlan, modules: list[str], path: Path,
+                      program: tuple[str, ...] = INNER_VMM) -> None:
     """The per-run initramfs part: ``/init`` and the forwarded files."""
     with open(path, "wb") as stream:
         writer = CpioWriter(stream)
-        writer.add_bytes("init", init_script(plan.args, modules).encode(), 0o755)
+        writer.add_bytes("init", init_script(plan.args, modules, program).encode(), 0o755)
         made: set[str] = set()
         for source, target in plan.files.items():
             parts = target.strip("/").split("/")
@@ -151,7 +152,7 @@ def _write_out(text: str) -> None:
 
 def run_emulated_host(spec: EmulatedHost, image: HostImage, qemu: Qemu, plan: ForwardPlan,
                       timeout: float, console_log: Path | None = None,
-                      verbose: bool = False) -> RunResult:
+                      verbose: bool = False, program: tuple[str, ...] = INNER_VMM) -> RunResult:
     """Boot L1, run the inner vmm and return its exit status with timings."""
     workdir = Path(tempfile.mkdtemp(prefix="vmm-nested-"))
     process: subprocess.Popen[bytes] | None = None
@@ -161,7 +162,7 @@ def run_emulated_host(spec: EmulatedHost, image: HostImage, qemu: Qemu, plan: Fo
         modules = list(image.kvm_modules)
         if plan.disks:
             modules += [m for m in image.disk_modules if m not in modules]
-        write_run_archive(plan, modules, workdir / "run.cpio")
+        write_run_archive(plan, modules, workdir / "run.cpio", program)
         initrd = workdir / "initrd"
         concatenate([image.base_archive, image.project_archive, workdir / "run.cpio"], initrd)
         command = qemu_command(qemu, spec, image, initrd, plan)
