@@ -236,8 +236,7 @@ def vmm_firmware_init(vm: Vm) -> None:
 
 @hookspec
 def vmm_late_init(vm: Vm) -> None:
-    """Init stage "late": the interrupt controller is finalised, the device tree is
-    written.
+    """Init stage "late": the interrupt controller is finalised, the device tree written.
 
     Called once, after the firmware stage.
 
