@@ -22,6 +22,13 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def help_markup(argv: list[str]) -> str | None:
+    """Rich help (one options panel per plugin) once a command is named; plain help
+    for the program alone (``vmm``, ``vmm --help``), which has no panels to show and
+    so skips importing rich (about 90 ms of the 150 ms budget)."""
+    return "rich" if any(not word.startswith("-") for word in argv) else None
+
+
 def build_app(argv: list[str]) -> typer.Typer:
     """Build the program: core commands, then every plugin's commands."""
     from . import nested_command, plugins_cmd, run
@@ -29,6 +36,7 @@ def build_app(argv: list[str]) -> typer.Typer:
     app = typer.Typer(
         name="vmm",
         help="A KVM virtual machine monitor whose every CPU architecture is a plugin.",
+        rich_markup_mode=help_markup(argv),
         add_completion=False,
         no_args_is_help=False,
         context_settings={"help_option_names": ["-h", "--help"]},
