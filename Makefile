@@ -1,12 +1,15 @@
 # vmm: two commands do all the set-up on a fresh machine.
 #   make run    builds .venv (pluggy, cffi, typer) and boots the built-in guest
 #   make test   installs the test tools (apt) and runs the whole test suite
+#   make bench  vmm side by side with QEMU microvm (not part of the tests)
 # Extra arguments: make run ARGS="--arch arm64 --dry-run -k Image"; make test PYTEST_ARGS="-m 'not boot'"
+#                  make bench BENCH_ARGS="--runs 5 --json bench.json"
 
 PYTHON ?= python3
 VENV ?= .venv
 ARGS ?=
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 # Debian packages the tests use: dtc for device trees, binutils/gcc for the
 # project-written guests and the <linux/kvm.h> comparison, archive tools for
@@ -14,7 +17,7 @@ PYTEST_ARGS ?=
 APT_TEST_PACKAGES = device-tree-compiler binutils gcc libc6-dev linux-libc-dev \
 	cpio xz-utils zstd kmod ca-certificates
 
-.PHONY: run test deps venv
+.PHONY: run test deps venv bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +40,7 @@ deps:
 
 test: $(VENV)/.installed deps
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
+
+# Installs QEMU (qemu-system-x86) and binutils with apt-get when they are missing.
+bench: $(VENV)/.installed
+	$(VENV)/bin/python -m benchmarks $(BENCH_ARGS)
