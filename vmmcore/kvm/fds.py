@@ -105,13 +105,23 @@ class VmFd(Fd):
         return self.call(k.KVM_ENABLE_CAP, arg)
 
     def ioeventfd(
-        self, addr: int, length: int, eventfd: int, *, pio: bool, datamatch: int | None = None
+        self,
+        addr: int,
+        length: int,
+        eventfd: int,
+        *,
+        pio: bool,
+        datamatch: int | None = None,
+        deassign: bool = False,
     ) -> None:
+        """KVM_IOEVENTFD: signal ``eventfd`` on guest writes to ``addr`` (or stop)."""
         arg = ffi.new("struct kvm_ioeventfd *")
         arg.addr = addr
         arg.len = length
         arg.fd = eventfd
         arg.flags = k.KVM_IOEVENTFD_FLAG_PIO if pio else 0
+        if deassign:
+            arg.flags |= k.KVM_IOEVENTFD_FLAG_DEASSIGN
         if datamatch is not None:
             arg.flags |= k.KVM_IOEVENTFD_FLAG_DATAMATCH
             arg.datamatch = datamatch
@@ -120,6 +130,17 @@ class VmFd(Fd):
     def irqfd(self, eventfd: int, gsi: int) -> None:
         arg = ffi.new("struct kvm_irqfd *", {"fd": eventfd, "gsi": gsi})
         self.call(k.KVM_IRQFD, arg)
+
+    def signal_msi(self, address: int, data: int, devid: int | None = None) -> int:
+        """KVM_SIGNAL_MSI: inject one message-signalled interrupt; >0 when delivered."""
+        arg = ffi.new("struct kvm_msi *")
+        arg.address_lo = address & 0xFFFFFFFF
+        arg.address_hi = address >> 32
+        arg.data = data
+        if devid is not None:
+            arg.flags = k.KVM_MSI_VALID_DEVID
+            arg.devid = devid
+        return self.call(k.KVM_SIGNAL_MSI, arg)
 
     def create_device(self, device_type: int, flags: int = 0) -> DeviceFd:
         arg = ffi.new("struct kvm_create_device *", {"type": device_type, "flags": flags})

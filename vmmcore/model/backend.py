@@ -23,6 +23,8 @@ KVM_CAP_NR_VCPUS = 9
 KVM_CAP_MAX_VCPUS = 66
 KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY = 1, 2
 MODEL_MAX_VCPUS = 8
+IOEVENTFD_DATAMATCH, IOEVENTFD_PIO, IOEVENTFD_DEASSIGN = 1, 2, 4
+MSI_VALID_DEVID = 1
 
 SYSTEM_IOCTLS = {
     0x00: io("KVM_GET_API_VERSION"),
@@ -39,6 +41,7 @@ VM_IOCTLS = {
     0x76: iow("KVM_IRQFD", "<IIII16s"),
     0x79: iow("KVM_IOEVENTFD", "<QQIiI36s"),
     0xA3: iow("KVM_ENABLE_CAP", "<II4Q64s"),
+    0xA5: iow("KVM_SIGNAL_MSI", "<IIIII12s"),
     0xE0: iowr("KVM_CREATE_DEVICE", "<III"),
 }
 VCPU_IOCTLS = {
@@ -236,8 +239,27 @@ class ModelBackend:
         call.detail = f"addr={addr:#x} len={length} flags={flags:#x}"
         if length not in (0, 1, 2, 4, 8):
             raise ModelErrno(errno.EINVAL, "bad ioeventfd length")
+        if flags & ~(IOEVENTFD_DATAMATCH | IOEVENTFD_PIO | IOEVENTFD_DEASSIGN):
+            raise ModelErrno(errno.EINVAL, "unknown ioeventfd flags")
+        if flags & IOEVENTFD_DEASSIGN:
+            entry = (addr, length, fd, flags & ~IOEVENTFD_DEASSIGN)
+            if entry not in vm.ioeventfds:
+                raise ModelErrno(errno.ENOENT, "no such ioeventfd")
+            vm.ioeventfds.remove(entry)
+            return 0
         vm.ioeventfds.append((addr, length, fd, flags))
         return 0
+
+    def _kvm_signal_msi(self, vm: VmState, arg: int, call: Call) -> int:
+        address_lo, address_hi, data, flags, devid, _ = UserMemory.unpack("<IIIII12s", arg)
+        address = address_hi << 32 | address_lo
+        call.detail = f"address={address:#x} data={data:#x}"
+        if flags & ~MSI_VALID_DEVID:
+            raise ModelErrno(errno.EINVAL, "unknown MSI flags")
+        if not vm.irqchip and not vm.devices:
+            raise ModelErrno(errno.ENXIO, "no in-kernel irqchip")
+        vm.msis.append((address, data, devid if flags & MSI_VALID_DEVID else None))
+        return 1
 
     def _kvm_enable_cap(self, vm: VmState, arg: int, call: Call) -> int:
         cap, flags, a0, a1, a2, a3, _ = UserMemory.unpack("<II4Q64s", arg)

@@ -58,6 +58,8 @@ class VmState:
     irqchip: bool = False
     ioeventfds: list[tuple[int, int, int, int]] = field(default_factory=list)
     irqfds: list[tuple[int, int]] = field(default_factory=list)
+    #: Messages injected with KVM_SIGNAL_MSI: (address, data, devid or None).
+    msis: list[tuple[int, int, int | None]] = field(default_factory=list)
     enabled_caps: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
     arch: dict[str, Any] = field(default_factory=dict)
 
