@@ -1,0 +1,56 @@
+"""x86 devices and firmware tables: COM1 8250 UART, i8042, console input, MP table,
+and the boot structures finalised once every image is in memory."""
+
+from __future__ import annotations
+
+from vmmcore import hookimpl
+from vmmcore.stash import StashKey
+from vmmcore.vm import Vm
+
+from . import machine as m
+
+_DEVICES = StashKey[dict]()
+
+
+@hookimpl
+def vmm_dev_init(vm: Vm) -> None:
+    """COM1 (8250 UART on IRQ 4) writing to the console, fed from stdin when it is a
+    terminal or pipe, and the i8042 whose reset ends the VM with status 0."""
+    from vmmcore.devices.uart8250 import REGISTER_COUNT, Uart8250
+
+    from .console_input import ConsoleInput
+    from .i8042 import COMMAND, I8042
+
+    irqchip = vm.irqchip
+    uart = Uart8250(vm.write_console, lambda level: irqchip.set_level(m.COM1_IRQ, level))
+    vm.pio.register(m.COM1_PORT, REGISTER_COUNT, uart)
+    keyboard = I8042(lambda: vm.request_stop(0))
+    vm.pio.register(m.I8042_DATA_PORT, COMMAND + 1, keyboard)
+    devices: dict = {"uart": uart, "i8042": keyboard}
+    if vm.config.console == "serial" and not vm.config.dry_run:
+        reader = ConsoleInput(uart.feed_input)
+        if reader.start():
+            devices["input"] = reader
+    vm.stash[_DEVICES] = devices
+
+
+@hookimpl
+def vmm_dev_exit(vm: Vm) -> None:
+    """Stop the console reader and give the terminal back its settings."""
+    devices = vm.stash.get(_DEVICES) or {}
+    reader = devices.get("input")
+    if reader is not None:
+        reader.stop()
+    vm.pio.unregister(m.COM1_PORT)
+    vm.pio.unregister(m.I8042_DATA_PORT)
+
+
+@hookimpl
+def vmm_firmware_init(vm: Vm) -> None:
+    """Write the MP table (how the guest finds its CPUs and IOAPIC) and finish the
+    kernel's boot structure (e820 map, command line, initrd)."""
+    from .bootinfo import finish_boot_structures
+    from .mptable import write_mptable
+
+    write_mptable(vm.memory, len(vm.vcpus), vm.irqchip.allocated)
+    finish_boot_structures(vm)

@@ -1,0 +1,1 @@
+"""Guests vmm ships for x86: assembler sources and the built binaries."""

@@ -1,0 +1,72 @@
+"""The x86 machine's fixed addresses: where vmm puts what in guest physical memory.
+
+Low memory, as a PC BIOS leaves it::
+
+    0x0000_0500  GDT (flat code32, code64, data, TSS)
+    0x0000_7000  zero page (boot_params) / PVH start info
+    0x0000_9000  page tables: PML4, PDPT, 4 page directories (identity map, 4 GiB)
+    0x0001_0000  flat real-mode binary (1000:0000)
+    0x0002_0000  kernel command line
+    0x0009_fc00  EBDA: MP floating pointer and MP configuration table
+    0x000a_0000  VGA hole and BIOS area (reserved in the e820 map)
+    0x0010_0000  protected-mode kernel (bzImage), or the ELF's own addresses
+
+Above RAM's first bank (at most 3 GiB) is the 32-bit hole with the MMIO windows,
+the IOAPIC and local APIC, and the TSS / identity-map pages KVM needs.
+"""
+
+from __future__ import annotations
+
+KiB = 1 << 10
+MiB = 1 << 20
+GiB = 1 << 30
+
+GDT_ADDR = 0x500
+ZERO_PAGE_ADDR = 0x7000
+BOOT_STACK_POINTER = 0x8FF0
+PML4_ADDR = 0x9000
+PDPT_ADDR = 0xA000
+PD_ADDR = 0xB000  # four page directories follow: 0xB000..0xEFFF
+IDENTITY_MAPPED_GIB = 4
+CMDLINE_ADDR = 0x20000
+CMDLINE_MAX = 0x10000
+EBDA_ADDR = 0x9FC00
+VGA_HOLE_START = 0xA0000
+HIGH_MEMORY = 1 * MiB
+
+# Real mode flat binaries, as kvmtool loads them.
+REAL_MODE_SEGMENT = 0x1000
+REAL_MODE_STACK = 0x8000
+
+# Guest physical map above low RAM.
+LOW_RAM_LIMIT = 3 * GiB
+HIGH_RAM_START = 4 * GiB
+PCI_WINDOW = (0xC000_0000, 0x1000_0000)
+MMIO_WINDOW = (0xD000_0000, 0x1000_0000)
+PCI_ECAM_WINDOW = (0xE000_0000, 0x1000_0000)
+IOAPIC_ADDR = 0xFEC0_0000
+LAPIC_ADDR = 0xFEE0_0000
+IDENTITY_MAP_ADDR = 0xFFFB_C000  # one page for KVM (real mode on VMX)
+TSS_ADDR = 0xFFFB_D000  # three pages for KVM
+
+# GDT selectors (the 64-bit boot protocol wants __BOOT_CS 0x10 and __BOOT_DS 0x18).
+CODE32_SELECTOR = 0x08
+CODE64_SELECTOR = 0x10
+DATA_SELECTOR = 0x18
+TSS_SELECTOR = 0x20
+
+# Control registers and flags.
+CR0_PE = 1 << 0
+CR0_ET = 1 << 4
+CR0_PG = 1 << 31
+CR4_PAE = 1 << 5
+EFER_LME = 1 << 8
+EFER_LMA = 1 << 10
+RFLAGS_RESERVED = 1 << 1
+RFLAGS_IF = 1 << 9
+
+# Serial and keyboard controller.
+COM1_PORT = 0x3F8
+COM1_IRQ = 4
+I8042_DATA_PORT = 0x60
+I8042_COMMAND_PORT = 0x64

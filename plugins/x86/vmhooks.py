@@ -1,0 +1,150 @@
+"""x86 hooks for the VM and its vCPUs: configuration, memory map, in-kernel
+irqchip and PIT, CPUID and MSRs, boot registers, and the exits x86 handles."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from vmmcore import hookimpl
+from vmmcore.config import Config
+from vmmcore.errors import ConfigError, GuestError
+from vmmcore.kvm import ioctls as k
+from vmmcore.layout import MemoryLayout
+from vmmcore.vcpu import Vcpu
+from vmmcore.vm import Vm
+
+from . import machine as m
+
+log = logging.getLogger(__name__)
+
+#: Enough for low memory, the boot structures and a kernel above 1 MiB.
+MIN_MEM_MIB = 4
+
+
+@hookimpl
+def vmm_validate_config(config: Config) -> None:
+    """Refuse too little memory; point at the built-in guest when no kernel is given."""
+    if config.arch != "x86":
+        return
+    if 0 < config.mem_mib < MIN_MEM_MIB:
+        raise ConfigError(f"-m {config.mem_mib}: an x86 guest needs at least {MIN_MEM_MIB} MiB")
+    if not config.kernel and not config.firmware:
+        from .guest import builtin_guest_path
+
+        config.plugin_options.setdefault("default_guest", str(builtin_guest_path()))
+
+
+@hookimpl
+def vmm_kvm_model(config: Config) -> Any:
+    """The x86 part of the model of KVM (for ``--dry-run`` and tests)."""
+    from .model import X86Model
+
+    return X86Model()
+
+
+@hookimpl
+def vmm_memory_layout(config: Config) -> MemoryLayout:
+    """RAM below the 32-bit hole (at most 3 GiB) and above 4 GiB; device windows."""
+    from .layout import memory_layout
+
+    return memory_layout(config.mem_bytes)
+
+
+@hookimpl
+def vmm_core_init(vm: Vm) -> None:
+    """Create the in-kernel irqchip and PIT, place KVM's TSS and identity-map pages,
+    and read the CPUID KVM supports (once, for every vCPU)."""
+    from . import ioctls as x
+    from .cdefs import ffi
+    from .cpu import supported_cpuid
+    from .irqchip import IrqChip
+    from .state import x86_state
+
+    assert vm.vmfd is not None and vm.kvm is not None
+    vmfd = vm.vmfd
+    vmfd.call(x.KVM_SET_TSS_ADDR, m.TSS_ADDR)
+    vmfd.call(x.KVM_SET_IDENTITY_MAP_ADDR, ffi.new("uint64_t *", m.IDENTITY_MAP_ADDR))
+    vmfd.create_irqchip()
+    vmfd.call(x.KVM_CREATE_PIT2, ffi.new("struct kvm_pit_config *", {"flags": x.KVM_PIT_SPEAKER_DUMMY}))
+    vm.irqchip = IrqChip(vmfd)
+    x86_state(vm).supported_cpuid = supported_cpuid(vm.kvm)
+
+
+@hookimpl
+def vmm_vcpu_init(vm: Vm, vcpu: Vcpu) -> None:
+    """CPUID with this vCPU's APIC id, the boot MSRs, and register access by name."""
+    from .cpu import set_cpuid, set_msrs, vcpu_cpuid
+    from .registers import X86Registers
+    from .state import x86_state
+
+    set_cpuid(vcpu.fd, vcpu_cpuid(x86_state(vm).supported_cpuid, vcpu.id))
+    set_msrs(vcpu.fd)
+    vcpu.registers = X86Registers(vcpu.fd)
+
+
+@hookimpl
+def vmm_vcpu_boot_registers(vm: Vm, vcpu: Vcpu) -> dict[str, int] | None:
+    """The boot vCPU's registers for the loaded kernel's protocol; other vCPUs wait
+    for the boot vCPU's INIT/SIPI (the in-kernel local APIC holds them)."""
+    from .boot import boot_registers
+
+    if vcpu.id != 0:
+        return {}
+    return boot_registers(vm)
+
+
+@hookimpl
+def vmm_vcpu_finalize(vm: Vm, vcpu: Vcpu) -> None:
+    """Write the gathered boot registers to KVM (two ioctls, not one per register)."""
+    registers = vcpu.registers
+    if registers is not None and hasattr(registers, "flush"):
+        registers.flush()
+
+
+@hookimpl
+def vmm_handle_exit(vcpu: Vcpu, exit: Any) -> bool | None:
+    """Reset, triple fault and a halt nothing can wake end the VM with status 0
+    (kvmtool's behaviour); an emulation failure is a one-line error with the rip."""
+    reason = exit.reason
+    vm = vcpu.vm
+    if reason == k.KVM_EXIT_SHUTDOWN:
+        log.debug("vCPU %d: shutdown (triple fault): the guest reset", vcpu.id)
+        vm.request_stop(0)
+        return True
+    if reason == k.KVM_EXIT_HLT:
+        if vcpu.get_reg("rflags") & m.RFLAGS_IF:
+            return True  # an interrupt may still wake it
+        log.debug("vCPU %d: halted with interrupts disabled", vcpu.id)
+        vm.request_stop(0)
+        return True
+    if reason == k.KVM_EXIT_SYSTEM_EVENT:
+        vm.request_stop(0 if exit.type != k.KVM_SYSTEM_EVENT_CRASH else 1)
+        return True
+    if reason == k.KVM_EXIT_INTERNAL_ERROR:
+        raise GuestError(
+            f"vCPU {vcpu.id}: KVM could not emulate the guest instruction at rip "
+            f"{_rip(vcpu)} (internal error, suberror {exit.suberror})"
+        )
+    if reason == k.KVM_EXIT_FAIL_ENTRY:
+        raise GuestError(
+            f"vCPU {vcpu.id}: KVM could not enter the guest at rip {_rip(vcpu)} "
+            f"(hardware reason {exit.hardware_reason:#x})"
+        )
+    return None
+
+
+def _rip(vcpu: Vcpu) -> str:
+    try:
+        return f"{vcpu.get_reg('rip'):#x}"
+    except Exception:  # registers unreadable: still report the exit itself
+        return "unknown"
+
+
+@hookimpl
+def vmm_register_dump(vcpu: Vcpu) -> str | None:
+    """General, control and segment registers of an x86 vCPU."""
+    registers = vcpu.registers
+    if registers is None or not hasattr(registers, "dump"):
+        return None
+    return registers.dump()
