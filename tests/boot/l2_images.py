@@ -1,0 +1,47 @@
+"""Images for L2 guests: the emulated host's own Debian kernel and a tiny busybox
+initramfs whose /init prints a marker and powers the guest off."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from vmmcore.nested.cpio import CpioWriter
+from vmmcore.nested.hostimage import download_packages, prepare_host
+from vmmcore.nested.run import emulated_host_for
+
+#: What the L2 guest's /init prints once it runs.
+L2_MARKER = "L2-INIT-REACHED"
+#: How each L2 guest ends itself: an x86 guest without ACPI cannot power off,
+#: so it resets (the vmm ends the VM on reset); the others power off (PSCI, SBI).
+POWER_OFF = {"x86": "reboot -f", "arm64": "poweroff -f", "riscv": "poweroff -f"}
+
+
+def l2_kernel(arch: str) -> Path:
+    """The same Debian kernel as L1's, for an L2 guest of ``arch``."""
+    return prepare_host(emulated_host_for(arch)).kernel
+
+
+def l2_initramfs(arch: str, destination: Path) -> Path:
+    """Write a busybox initramfs for ``arch`` to ``destination`` and return it."""
+    spec = emulated_host_for(arch)
+    (deb,) = download_packages(spec, [spec.busybox_package])
+    init = (
+        "#!/bin/busybox sh\n"
+        "/bin/busybox mount -t proc proc /proc\n"
+        f"/bin/busybox echo {L2_MARKER}\n"
+        f"/bin/busybox {POWER_OFF[arch]}\n"
+    )
+    with tempfile.TemporaryDirectory(prefix="vmm-l2-busybox-") as scratch:
+        subprocess.run(["dpkg-deb", "-x", str(deb), scratch], check=True)
+        busybox = next(p for p in Path(scratch).rglob("busybox") if p.is_file())
+        with open(destination, "wb") as stream:
+            writer = CpioWriter(stream)
+            for directory in ("bin", "dev", "proc", "sys"):
+                writer.add_directory(directory)
+            writer.add_char_device("dev/console", 5, 1)
+            writer.add_file("bin/busybox", busybox, 0o755)
+            writer.add_bytes("init", init.encode(), 0o755)
+            writer.close()
+    return destination
