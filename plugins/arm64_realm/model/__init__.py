@@ -1,0 +1,13 @@
+"""The model of the RFC-v1 kernel's realm support, layered on the arm64 model of KVM.
+
+:class:`RealmModel` is what ``vmm_kvm_model`` returns for arm64 once this layer is
+registered; it records the RMI operations the kernel would issue into a
+:class:`~plugins.arm64_realm.rmm.PlanRecorder` per realm, so the RMM model can
+compute the realm's measurement.
+"""
+
+from .layer import RealmModel, realm_of
+from .realm import RealmVcpu, RealmVm, RmeState, RmmFeatures
+from .vcpus import realm_vcpu
+
+__all__ = ["RealmModel", "RealmVcpu", "RealmVm", "RmeState", "RmmFeatures", "realm_of", "realm_vcpu"]

@@ -1,0 +1,83 @@
+"""What a realm changes once it runs, and the model of KVM it is tested against.
+
+PSCI through SMC (patch 23), no register dumps (patch 24), an SEA for an MMIO access
+no device claimed (patch 30), VIRTIO_F_ACCESS_PLATFORM on every virtio device
+(patch 28), and the RFC-v1 kernel's realm support layered on arm64's model of KVM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from vmmcore import hookimpl
+
+from .state import realm_state
+from .uapi import VIRTIO_F_ACCESS_PLATFORM
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vmmcore.bus import Access
+    from vmmcore.config import Config
+    from vmmcore.model.base import ArchModel
+    from vmmcore.vcpu import Vcpu
+    from vmmcore.vm import Vm
+
+#: What a register dump of a realm vCPU says instead (kvmtool prints "UNACCESSIBLE").
+REGISTERS_INACCESSIBLE = "registers of a realm vCPU are not accessible"
+_ACCESS_PLATFORM = 1 << VIRTIO_F_ACCESS_PLATFORM
+
+
+@hookimpl(wrapper=True)
+def vmm_psci_method(vm: Vm) -> Generator[None, str | None, str | None]:
+    """A realm's PSCI calls go to the RMM: conduit "smc" instead of arm64's "hvc"."""
+    method = yield
+    return "smc" if realm_state(vm) is not None else method
+
+
+@hookimpl
+def vmm_register_dump(vcpu: Vcpu) -> str | None:
+    """Refuse to dump a realm vCPU's registers.
+
+    A plain implementation rather than a wrapper: being the layer's, it is asked
+    before arm64's, and its answer stops the hook, so arm64 never reads the
+    registers of a realm vCPU (a wrapper could only replace the dump once made).
+    """
+    return REGISTERS_INACCESSIBLE if realm_state(vcpu.vm) is not None else None
+
+
+@hookimpl
+def vmm_mmio_unhandled(vcpu: Vcpu, access: Access) -> None:
+    """Inject a synchronous external abort: the realm learns nothing is there."""
+    state = realm_state(vcpu.vm)
+    if state is None:
+        return
+    injector = state.injectors.get(vcpu.id)
+    if injector is None:
+        from .kvm_calls import AbortInjector
+
+        injector = state.injectors[vcpu.id] = AbortInjector(vcpu.fd)
+    injector.inject()
+
+
+@hookimpl
+def vmm_virtio_host_features(vm: Vm, device: Any) -> int:
+    """Realm devices must use the DMA API (bounce buffers in shared memory)."""
+    return _ACCESS_PLATFORM if realm_state(vm) is not None else 0
+
+
+@hookimpl(wrapper=True)
+def vmm_kvm_model(config: Config) -> Generator[None, Any, ArchModel | None]:
+    """Wrap arm64's model of KVM in the RFC-v1 kernel's realm support and an RMM model.
+
+    Every arm64 model gets the layer (a kernel with RME serves normal VMs as before);
+    ``--rmm`` picks the profile the recorded plans are measured under.
+    """
+    inner = yield
+    if inner is None:
+        return None
+    from .model import RealmModel
+    from .options import realm_settings
+    from .rmm import DEFAULT_PROFILE
+
+    settings = realm_settings(config)
+    return RealmModel(inner, rmm=settings.rmm if settings is not None else DEFAULT_PROFILE)
