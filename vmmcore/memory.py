@@ -49,6 +49,14 @@ class GuestMemory:
         self.regions: list[RamRegion] = []
         self._starts: list[int] = []
         self._views: list[memoryview] = []
+        self._next_slot = 0
+
+    def reserve_slot(self) -> int:
+        """A KVM memslot number no RAM region uses, for other guest memory (a device's
+        backing pages, a flash array mapped in place)."""
+        slot = self._next_slot
+        self._next_slot += 1
+        return slot
 
     def add(self, guest_start: int, size: int) -> RamRegion:
         """Map a new RAM region at ``guest_start``; overlapping regions are refused."""
@@ -56,7 +64,7 @@ class GuestMemory:
             if guest_start < region.guest_end and region.guest_start < guest_start + size:
                 raise ValueError(f"RAM at {guest_start:#x} overlaps {region.guest_start:#x}")
         mapping, address = map_anonymous(size)
-        region = RamRegion(len(self.regions), guest_start, size, mapping, address)
+        region = RamRegion(self.reserve_slot(), guest_start, size, mapping, address)
         index = bisect.bisect(self._starts, guest_start)
         self.regions.insert(index, region)
         self._starts.insert(index, guest_start)
