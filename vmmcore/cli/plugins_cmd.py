@@ -19,6 +19,9 @@ def register(app: typer.Typer, argv: list[str]) -> None:
 
         pm = build_manager(arch or host_arch(), blocked=block)
         for name, plugin in reversed(pm.list_name_plugin()):
+            if plugin is None:  # blocked with --block
+                typer.echo(f"{name} (blocked)")
+                continue
             module = getattr(plugin, "__name__", type(plugin).__name__)
             typer.echo(f"{name} ({module})")
             for hook in implemented_hooks(pm, plugin):
