@@ -1,0 +1,209 @@
+"""The plugin author's path: the guide is current, bad plugins fail at start-up with
+one line naming them, and the example package installs and works from a fresh
+virtual environment."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from vmmcore import hookimpl
+from vmmcore.cli import main as vmm_main
+from vmmcore.docgen import collect, render, splice
+from vmmcore.testing import skip_or_fail
+
+REPO = Path(__file__).resolve().parents[1]
+GUIDE = REPO / "docs" / "plugins.md"
+EXAMPLE = REPO / "examples" / "vmm-debugport"
+STANDIN_TESTS = REPO / "tests" / "authoring" / "test_debugport_standin.py"
+PIP_TIMEOUT = 600
+
+
+# --------------------------------------------------------------------------- the guide
+
+
+def test_guide_hook_reference_matches_hookspecs():
+    committed = GUIDE.read_text()
+    assert splice(committed, render(collect())) == committed, (
+        "docs/plugins.md is out of date: run python -m vmmcore.docgen --write docs/plugins.md"
+    )
+
+
+def test_guide_covers_what_a_plugin_author_needs():
+    text = GUIDE.read_text()
+    for topic in ("vmm_addoption", "vmm_add_commands", "VMM_LAYER_FOR", "wrapper=True",
+                  "StashKey", "[project.entry-points.vmm]", "--block", "VMM_ARCHES",
+                  "arm64_realm", "vmm_vm", "vmm_arch", "require_kvm"):
+        assert topic in text, f"docs/plugins.md does not mention {topic}"
+
+
+# --------------------------------------------------------------------------- start-up errors
+
+
+@hookimpl
+def vmm_adoption(group):
+    """A misspelled vmm_addoption."""
+
+
+@hookimpl
+def vmm_dev_init(machine):
+    """An implementation asking for a parameter the hook doesn't have."""
+
+
+BROKEN_PLUGINS = {
+    "misspelled": ({"vmm_adoption": vmm_adoption},
+                   "plugin 'misspelled': unknown hook vmm_adoption (misspelled hook name?)"),
+    "badparam": ({"vmm_dev_init": vmm_dev_init},
+                 "plugin 'badparam' is invalid: vmm_dev_init: Argument(s) {'machine'} are "
+                 "declared in the hookimpl but can not be found in the hookspec"),
+    "mipsonly": ({"VMM_ARCHES": ("mips",)},
+                 "plugin 'mipsonly': VMM_ARCHES names unknown architecture 'mips' "
+                 "(known: x86, arm64, riscv)"),
+    "mipsarch": ({"VMM_ARCH": "mips"},
+                 "plugin 'mipsarch': VMM_ARCH names unknown architecture 'mips' "
+                 "(known: x86, arm64, riscv)"),
+    "sparclayer": ({"VMM_LAYER_FOR": "sparc"},
+                   "plugin 'sparclayer': VMM_LAYER_FOR names unknown architecture 'sparc' "
+                   "(known: x86, arm64, riscv)"),
+}
+
+
+def install_fake_entry_point(monkeypatch, name: str, attributes: dict) -> None:
+    """Make ``name`` look like an installed plugin (an entry point in group vmm)."""
+    module_name = f"fake_vmm_plugin_{name}"
+    module = types.ModuleType(module_name)
+    for attribute, value in attributes.items():
+        setattr(module, attribute, value)
+    monkeypatch.setitem(sys.modules, module_name, module)
+    point = importlib.metadata.EntryPoint(name=name, value=module_name, group="vmm")
+    real = importlib.metadata.entry_points
+
+    def entry_points(**selection):
+        found = list(real(**selection))
+        return found + [point] if selection.get("group") == "vmm" else found
+
+    monkeypatch.setattr("vmmcore.plugins.entry_points", entry_points)
+
+
+def run_vmm(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run the ``vmm`` program in-process; return its exit status, stdout and stderr."""
+    with pytest.raises(SystemExit) as exited:
+        vmm_main(list(argv))
+    captured = capsys.readouterr()
+    return exited.value.code or 0, captured.out, captured.err
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_PLUGINS))
+@pytest.mark.parametrize("command", [["plugins", "--arch", "x86"], ["run", "--arch", "arm64", "--help"]],
+                         ids=["plugins", "run-help"])
+def test_broken_plugin_stops_vmm_with_one_line_naming_it(monkeypatch, capsys, name, command):
+    attributes, message = BROKEN_PLUGINS[name]
+    install_fake_entry_point(monkeypatch, name, attributes)
+    status, out, err = run_vmm(capsys, *command)
+    assert status == 1
+    assert err == f"vmm: error: {message}\n"
+    assert "Traceback" not in out + err
+
+
+def test_broken_plugin_import_is_reported_with_its_name(monkeypatch, capsys):
+    point = importlib.metadata.EntryPoint(name="ghost", value="no_such_module_xyz", group="vmm")
+    real = importlib.metadata.entry_points
+    monkeypatch.setattr(
+        "vmmcore.plugins.entry_points",
+        lambda **selection: list(real(**selection)) + [point],
+    )
+    status, _, err = run_vmm(capsys, "plugins", "--arch", "x86")
+    assert status == 1
+    assert err.startswith("vmm: error: plugin 'ghost' failed to import: ")
+    assert err.count("\n") == 1
+
+
+def test_blocking_the_broken_plugin_lets_vmm_start(monkeypatch, capsys):
+    install_fake_entry_point(monkeypatch, "misspelled", {"vmm_adoption": vmm_adoption})
+    status, out, err = run_vmm(capsys, "plugins", "--arch", "x86", "--block", "misspelled")
+    assert (status, err) == (0, "")
+    assert "core (vmmcore.coreplugin)" in out
+    assert "misspelled (blocked)" in out.splitlines()
+
+
+def test_plugin_limited_to_other_arches_is_not_loaded(monkeypatch, capsys):
+    install_fake_entry_point(monkeypatch, "armonly", {"VMM_ARCHES": ("arm64", "riscv")})
+    _, x86_listing, _ = run_vmm(capsys, "plugins", "--arch", "x86")
+    _, arm64_listing, _ = run_vmm(capsys, "plugins", "--arch", "arm64")
+    assert "armonly" not in x86_listing
+    assert "armonly (fake_vmm_plugin_armonly)" in arm64_listing
+
+
+# --------------------------------------------------------------------------- fresh venv
+
+
+@pytest.fixture(scope="module")
+def venv_with_example(tmp_path_factory) -> Path:
+    """A fresh virtual environment with vmm and the example installed by pip."""
+    venv = tmp_path_factory.mktemp("authoring") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+                   check=True, timeout=120)
+    install = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--no-deps", str(REPO), str(EXAMPLE)],
+        capture_output=True, text=True, timeout=PIP_TIMEOUT,
+    )
+    if install.returncode != 0:
+        last = (install.stderr.strip().splitlines() or ["no output"])[-1]
+        skip_or_fail(f"pip could not build vmm and the example here: {last}")
+    return venv
+
+
+def in_venv(venv: Path, *argv: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["VIRTUAL_ENV"] = str(venv)
+    return subprocess.run(list(argv), capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=300)
+
+
+def test_venv_lists_the_example_plugin_and_its_hooks(venv_with_example):
+    listing = in_venv(venv_with_example, "vmm", "plugins", "--arch", "riscv")
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert "debugport (vmm_debugport)" in lines
+    hooks = lines[lines.index("debugport (vmm_debugport)") + 1 :]
+    for hook in ("vmm_addoption", "vmm_dev_init", "vmm_virtio_host_features"):
+        assert f"    {hook}" in hooks
+
+
+@pytest.mark.parametrize("arch", ["x86", "arm64", "riscv"])
+def test_venv_run_help_shows_the_example_options(venv_with_example, arch):
+    result = in_venv(venv_with_example, "vmm", "run", "--arch", arch, "--help")
+    assert result.returncode == 0, result.stderr
+    for flag in ("--debug-exit-port", "--debug-exit-addr", "--virtio-order-platform"):
+        assert flag in result.stdout
+    blocked = in_venv(venv_with_example, "vmm", "run", "--arch", arch, "--block", "debugport",
+                      "--help")
+    assert "--debug-exit-port" not in blocked.stdout
+
+
+def test_venv_device_answers_guest_accesses(venv_with_example):
+    """The installed package (not the source tree) answers reads and ends the VM."""
+    where = in_venv(venv_with_example, "python", "-c",
+                    "import vmm_debugport; print(vmm_debugport.__file__)")
+    assert where.stdout.startswith(str(venv_with_example)), where.stdout + where.stderr
+    result = in_venv(venv_with_example, "python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                     str(STANDIN_TESTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout and "skipped" not in result.stdout
+
+
+def test_venv_example_own_tests_pass(venv_with_example):
+    """The example's own tests (vmm's fixtures only, real arch plugins) pass; an
+    arch whose plugin has no model of KVM yet is skipped with that reason."""
+    result = in_venv(venv_with_example, "python", "-m", "pytest", "-q", "-rs",
+                     "-p", "no:cacheprovider", "tests", cwd=EXAMPLE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert all("gives no model of KVM" in line for line in skipped), skipped
