@@ -26,11 +26,14 @@ def builtin_guest_path() -> Path:
     return BUILTIN_BINARY
 
 
-def build_guest(source: Path, script: Path, output: Path, *, bits: int = 32) -> Path:
+def build_guest(source: Path, script: Path, output: Path, *, bits: int = 32,
+                include: tuple[Path, ...] = ()) -> Path:
     """Assemble ``source`` and link it with the linker script ``script`` into ``output``.
 
     ``bits`` selects the object format: 32 for real-mode/flat guests (``.code16``
-    inside), 64 for ELF64 guests. Raises VmmError when binutils is missing or fails.
+    inside), 64 for ELF64 guests. ``.include`` files are looked up next to the
+    source, in ``include`` and in this package's guest directory (``serial16.S``).
+    Raises VmmError when binutils is missing or fails.
     """
     for tool in ("as", "ld"):
         if shutil.which(tool) is None:
@@ -38,7 +41,8 @@ def build_guest(source: Path, script: Path, output: Path, *, bits: int = 32) -> 
     obj = output.with_suffix(".o")
     as_flag, ld_emulation = ("--32", "elf_i386") if bits == 32 else ("--64", "elf_x86_64")
     commands = [
-        ["as", as_flag, "-o", str(obj), str(source)],
+        ["as", as_flag, *(f"-I{path}" for path in (source.parent, *include, GUESTS_DIR)),
+         "-o", str(obj), str(source)],
         ["ld", "-m", ld_emulation, "-nostdlib", "--build-id=none", "-T", str(script),
          "-o", str(output), str(obj)],
     ]

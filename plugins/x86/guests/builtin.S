@@ -4,7 +4,7 @@
  * It counts the enabled processors in the MP table vmm writes (the BIOS data area
  * at 0x40e gives the EBDA segment; the MP floating pointer is at its start),
  * prints a banner on COM1, and asks the i8042 for a reset, which ends the VM with
- * exit status 0. Assemble: as --32 builtin.S -o builtin.o; ld -T guest16.ld.
+ * exit status 0. Build: as --32 -I. builtin.S -o builtin.o; ld -m elf_i386 -T guest16.ld.
  */
     .code16
     .text
@@ -80,40 +80,7 @@ count_cpus:
 9:  pop     %es
     ret
 
-/* Print the NUL-terminated string at %ds:%si. */
-puts:
-    lodsb
-    test    %al, %al
-    jz      1f
-    call    putc
-    jmp     puts
-1:  ret
-
-/* Print %al on COM1. */
-putc:
-    push    %dx
-    mov     $0x3f8, %dx
-    out     %al, (%dx)
-    pop     %dx
-    ret
-
-/* Print %ax in decimal. */
-putdec:
-    push    %cx
-    mov     $10, %bx
-    xor     %cx, %cx
-1:  xor     %dx, %dx
-    div     %bx
-    push    %dx
-    inc     %cx
-    test    %ax, %ax
-    jnz     1b
-2:  pop     %ax
-    add     $'0', %al
-    call    putc
-    loop    2b
-    pop     %cx
-    ret
+    .include "serial16.S"
 
 banner:
     .asciz  "vmm: built-in guest: hello from real mode, "
