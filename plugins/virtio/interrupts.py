@@ -1,0 +1,79 @@
+"""Interrupt lines for virtio transports, through the arch's irqchip facade.
+
+The arch plugin puts a facade on ``vm.irqchip`` with ``allocate() -> line``,
+``set_level(line, level)``, ``irqfd(line, eventfd)`` and ``fdt_interrupt(line)``.
+A :class:`LineInterrupt` prefers an irqfd: the device's I/O thread then raises the
+interrupt with one eventfd write, which KVM turns into a pulse on the line without a
+trip through a vCPU thread (the device tree must describe such lines as edge
+triggered). When the facade has no irqfd (or KVM refuses it) the line is driven as a
+level instead: asserted while the device has something to report, deasserted when
+the driver acknowledges.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from vmmcore.errors import ConfigError, VmmError
+
+from .iothread import new_eventfd
+
+log = logging.getLogger(__name__)
+
+
+def require_irqchip(vm: Any, what: str) -> Any:
+    """The VM's irqchip facade, or a one-line error naming what needed it."""
+    chip = getattr(vm, "irqchip", None)
+    if chip is None or not hasattr(chip, "allocate"):
+        raise ConfigError(
+            f"{what} needs an interrupt line but the {vm.config.arch} plugin set no "
+            "irqchip facade on vm.irqchip; use another virtio transport or no virtio device"
+        )
+    return chip
+
+
+class LineInterrupt:
+    """One interrupt line of a device, driven by irqfd pulses or by levels."""
+
+    def __init__(self, chip: Any, line: int, *, use_irqfd: bool = True) -> None:
+        """Drive ``line`` of ``chip``; ``use_irqfd=False`` keeps it a level (PCI INTx)."""
+        self.chip = chip
+        self.line = line
+        self.level = False
+        self.eventfd: int | None = None
+        irqfd = getattr(chip, "irqfd", None) if use_irqfd else None
+        if irqfd is None:
+            return
+        eventfd = new_eventfd()
+        try:
+            irqfd(line, eventfd)
+        except (VmmError, OSError, NotImplementedError) as error:
+            log.debug("irqfd for line %s refused (%s); driving it as a level", line, error)
+            os.close(eventfd)
+        else:
+            self.eventfd = eventfd
+
+    def assert_line(self) -> None:
+        """The device has an interrupt to report (called from the I/O thread)."""
+        if self.eventfd is not None:
+            os.eventfd_write(self.eventfd, 1)
+        elif not self.level:
+            self.level = True
+            self.chip.set_level(self.line, 1)
+
+    def deassert_line(self) -> None:
+        """The driver acknowledged everything: lower a level-driven line."""
+        if self.eventfd is None and self.level:
+            self.level = False
+            self.chip.set_level(self.line, 0)
+
+    def fdt_interrupt(self) -> list[int]:
+        """The ``interrupts`` cells of this line, from the arch's facade."""
+        return list(self.chip.fdt_interrupt(self.line))
+
+    def close(self) -> None:
+        if self.eventfd is not None:
+            os.close(self.eventfd)
+            self.eventfd = None

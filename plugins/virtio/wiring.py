@@ -1,0 +1,273 @@
+"""Building the VM's virtio devices from the configuration and placing them.
+
+x86 guests find virtio devices on PCI (configuration mechanism #1, BARs in the
+arch's "pci" window); arm64 and riscv use virtio-mmio in the "virtio_mmio" window
+unless ``--virtio-transport pci`` asks for PCI behind an ECAM host bridge
+("pci_ecam" and "pci_mmio" windows). Everything built is kept in
+:class:`VirtioState` in the VM's stash and torn down by :func:`teardown`, also when
+building fails half way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vmmcore.errors import ConfigError
+from vmmcore.layout import Bank, WindowAllocator
+from vmmcore.stash import StashKey
+
+from .blk import BlockDevice, parse_disk
+from .console import ConsoleDevice
+from .device import VirtioDevice
+from .interrupts import LineInterrupt, require_irqchip
+from .mmio import MMIO_SIZE, MmioTransport
+from .net import NetDevice, parse_network
+from .pci.config import COMMAND_MEMORY
+from .pci.host import (
+    CONFIG_ADDRESS_PORT,
+    CONFIG_DATA_PORT,
+    ECAM_BUS_SIZE,
+    PORT_SIZE,
+    ConfigAddressPort,
+    ConfigDataPort,
+    Ecam,
+    PciRoot,
+)
+from .pci.virtio_pci import BAR_SIZE, VirtioPciTransport
+from .rng import RngDevice
+from .tap import open_tap
+from .terminal import RawTerminal, console_input_fd
+from .transport import Transport
+
+if TYPE_CHECKING:
+    from vmmcore.config import Config
+    from vmmcore.vm import Vm
+
+log = logging.getLogger(__name__)
+
+TRANSPORTS = ("mmio", "pci")
+MMIO_WINDOW = "virtio_mmio"
+ECAM_WINDOW = "pci_ecam"
+PCI_BAR_WINDOWS = ("pci_mmio", "pci")
+
+
+@dataclass
+class PciState:
+    """The PCI bus virtio built: root, config access, BAR window."""
+
+    root: PciRoot
+    bar_window: Bank
+    ecam: Bank | None
+    registered_pio: list[int] = field(default_factory=list)
+    registered_mmio: list[int] = field(default_factory=list)
+
+
+@dataclass
+class VirtioState:
+    """Every virtio device of a VM with its transport."""
+
+    devices: list[VirtioDevice] = field(default_factory=list)
+    transports: list[Transport] = field(default_factory=list)
+    mmio: list[MmioTransport] = field(default_factory=list)
+    pci: PciState | None = None
+    terminal: RawTerminal | None = None
+
+
+KEY = StashKey[VirtioState]()
+
+
+def choose_transport(config: Config) -> str:
+    """x86: PCI; arm64 and riscv: ``--virtio-transport`` (default mmio)."""
+    chosen = config.option("virtio_transport")
+    if chosen is not None and chosen not in TRANSPORTS:
+        raise ConfigError(f"--virtio-transport {chosen!r}: choose mmio or pci")
+    if config.arch == "x86":
+        if chosen == "mmio":
+            raise ConfigError(
+                "--virtio-transport mmio: x86 guests find virtio devices on PCI only; "
+                "drop the option"
+            )
+        return "pci"
+    return chosen or "mmio"
+
+
+def validate(config: Config) -> None:
+    """Parse every virtio option now, so that mistakes stop vmm before anything runs."""
+    choose_transport(config)
+    seen: set[str] = set()
+    for text in config.option("disk") or []:
+        spec = parse_disk(text)
+        if spec.path in seen:
+            raise ConfigError(f"disk image {spec.path!r} is given twice (check --disk)")
+        seen.add(spec.path)
+    for text in config.option("network") or []:
+        parse_network(text)
+
+
+def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
+    """Open each device's backend (image files, TAPs) as the options ask."""
+    config = vm.config
+    devices: list[VirtioDevice] = []
+    try:
+        if config.console == "virtio":
+            input_fd = console_input_fd()
+            devices.append(ConsoleDevice(vm.write_console, input_fd))
+            if input_fd is not None:
+                state.terminal = RawTerminal(input_fd)
+        for text in config.option("disk") or []:
+            devices.append(BlockDevice(parse_disk(text)))
+        if config.option("rng"):
+            devices.append(RngDevice())
+        for text in config.option("network") or []:
+            spec = parse_network(text)
+            fd, name = open_tap(spec.tapif)
+            devices.append(NetDevice(fd, spec.mac, name))
+    except BaseException:
+        for device in devices:
+            device.close()
+        raise
+    return devices
+
+
+def build(vm: Vm) -> VirtioState:
+    """Create, place and wire every virtio device; undo everything on failure."""
+    state = VirtioState()
+    vm.stash[KEY] = state
+    try:
+        devices = make_devices(vm, state)
+        state.devices = devices
+        if not devices:
+            return state
+        if choose_transport(vm.config) == "mmio":
+            _place_mmio(vm, state, devices)
+        else:
+            _place_pci(vm, state, devices)
+        if state.terminal is not None:
+            state.terminal.enter()
+        _report(vm, state)
+    except BaseException:
+        teardown(vm)
+        raise
+    return state
+
+
+def _window(vm: Vm, *names: str) -> Bank:
+    assert vm.layout is not None
+    for name in names:
+        if name in vm.layout.windows:
+            return vm.layout.windows[name]
+    raise ConfigError(
+        f"the {vm.config.arch} plugin's memory layout has no {' or '.join(names)!r} window "
+        "for virtio devices; use another --virtio-transport or no virtio device"
+    )
+
+
+def _place_mmio(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
+    allocator = WindowAllocator(_window(vm, MMIO_WINDOW))
+    chip = require_irqchip(vm, "virtio-mmio")
+    for device in devices:
+        try:
+            base = allocator.allocate(MMIO_SIZE, MMIO_SIZE)
+        except ValueError:
+            raise ConfigError("too many virtio devices for the virtio_mmio window") from None
+        transport = MmioTransport(vm, device, base, LineInterrupt(chip, chip.allocate()))
+        state.transports.append(transport)
+        state.mmio.append(transport)
+        transport.attach()
+
+
+def msi_supported(vm: Vm) -> bool:
+    """Whether the interrupt controller takes MSIs through KVM_SIGNAL_MSI.
+
+    The irqchip facade says so with ``supports_msi``; without it, x86's in-kernel
+    LAPICs do and the others (a GIC without ITS, a PLIC) are assumed not to.
+    """
+    declared = getattr(vm.irqchip, "supports_msi", None)
+    return bool(declared) if declared is not None else vm.config.arch == "x86"
+
+
+def _place_pci(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
+    assert vm.layout is not None
+    ecam = vm.layout.windows.get(ECAM_WINDOW)
+    pci = PciState(PciRoot(), _window(vm, *PCI_BAR_WINDOWS), ecam)
+    state.pci = pci
+    _register_config_access(vm, pci)
+    allocator = WindowAllocator(pci.bar_window)
+    msi = msi_supported(vm)
+    chip: Any = vm.irqchip if hasattr(vm.irqchip, "allocate") else None
+    if not msi and chip is None:
+        require_irqchip(vm, "virtio-pci without MSI")
+    is64 = pci.bar_window.end > 1 << 32
+    for device in devices:
+        intx = LineInterrupt(chip, chip.allocate(), use_irqfd=False) if chip else None
+        transport = VirtioPciTransport(vm, device, is64=is64, msi=msi, intx=intx)
+        state.transports.append(transport)
+        pci.root.add(transport)
+        try:
+            base = allocator.allocate(BAR_SIZE, BAR_SIZE)
+        except ValueError:
+            raise ConfigError("too many virtio devices for the PCI BAR window") from None
+        transport.config.set_bar_address(transport.bar, base)
+        transport.config.header.command |= COMMAND_MEMORY
+        transport.update_mapping()
+
+
+def _register_config_access(vm: Vm, pci: PciState) -> None:
+    if pci.ecam is not None:
+        if pci.ecam.size < ECAM_BUS_SIZE:
+            raise ConfigError("the pci_ecam window is smaller than one bus (1 MiB)")
+        vm.mmio.register(pci.ecam.start, ECAM_BUS_SIZE, Ecam(pci.root))
+        pci.registered_mmio.append(pci.ecam.start)
+        return
+    latch = ConfigAddressPort()
+    vm.pio.register(CONFIG_ADDRESS_PORT, PORT_SIZE, latch)
+    pci.registered_pio.append(CONFIG_ADDRESS_PORT)
+    vm.pio.register(CONFIG_DATA_PORT, PORT_SIZE, ConfigDataPort(pci.root, latch))
+    pci.registered_pio.append(CONFIG_DATA_PORT)
+
+
+def _report(vm: Vm, state: VirtioState) -> None:
+    """Describe the devices for the ``--dry-run`` report."""
+    for transport in state.mmio:
+        vm.report.append(
+            f"virtio-{transport.device.name}: virtio-mmio at {transport.base:#x}, "
+            f"line {transport.irq.line}"
+        )
+    if state.pci is not None:
+        for slot, function in state.pci.root.devices():
+            assert isinstance(function, VirtioPciTransport)
+            interrupts = "MSI-X" if function.msix is not None else "INTx"
+            vm.report.append(
+                f"virtio-{function.device.name}: virtio-pci 00:{slot:02x}.0, BAR0 at "
+                f"{function.config.bar_address(function.bar):#x}, {interrupts}"
+            )
+
+
+def teardown(vm: Vm) -> None:
+    """Stop every device (threads joined, disks fsynced, taps closed), free the buses."""
+    state = vm.stash.get(KEY)
+    if state is None:
+        return
+    del vm.stash[KEY]
+    first_error: BaseException | None = None
+    for transport in state.transports:
+        try:
+            transport.close()
+        except Exception as error:  # keep closing the others; report the first
+            log.warning("virtio-%s: %s", transport.device.name, error)
+            first_error = first_error or error
+        if isinstance(transport, MmioTransport):
+            transport.detach()
+    for device in state.devices:  # those that never got a transport (closing is idempotent)
+        device.close()
+    if state.pci is not None:
+        for port in state.pci.registered_pio:
+            vm.pio.unregister(port)
+        for address in state.pci.registered_mmio:
+            vm.mmio.unregister(address)
+    if state.terminal is not None:
+        state.terminal.restore()
+    if first_error is not None:
+        raise first_error
