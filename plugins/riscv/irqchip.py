@@ -1,0 +1,109 @@
+"""The riscv interrupt controller facade on ``vm.irqchip`` and its choice.
+
+Devices (the UART here, virtio transports elsewhere) code against four methods:
+``allocate() -> line``, ``set_level(line, level)``, ``irqfd(line, eventfd)`` and
+``fdt_interrupt(line) -> list[int]`` (the ``interrupts`` cells of a device node; the
+root node's ``interrupt-parent`` points at the controller). Two implementations:
+KVM's in-kernel AIA (:mod:`.aia`) and a PLIC emulated in the VMM (:mod:`.plic_chip`).
+``--irqchip auto`` takes the AIA when KVM offers it (KVM_CAP_IRQCHIP) and the guest
+keeps the ssaia extension.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from vmmcore.errors import ConfigError, KvmError
+
+from . import uapi
+from .isa import disable_dest
+from .options import irqchip_choice
+
+if TYPE_CHECKING:
+    from vmmcore.fdt import FdtBuilder
+    from vmmcore.vm import Vm
+
+log = logging.getLogger(__name__)
+
+#: Interrupt lines 1..NR_LINES (0 means "no interrupt" on both controllers).
+NR_LINES = 63
+#: ``#interrupt-cells`` trigger types (include/dt-bindings/interrupt-controller/irq.h).
+IRQ_TYPE_EDGE_RISING = 1
+IRQ_TYPE_LEVEL_HIGH = 4
+#: The hart's S-mode external interrupt: the cpu-intc input a controller drives.
+IRQ_S_EXT = 9
+
+
+class RiscvIrqchip:
+    """What both controllers share: line allocation and the facade's contract."""
+
+    kind = "none"
+
+    def __init__(self, nr_lines: int = NR_LINES) -> None:
+        self.nr_lines = nr_lines
+        self._next_line = 1
+        #: The phandle device nodes point at (set while the device tree is built).
+        self.phandle = 0
+
+    def allocate(self) -> int:
+        """Hand out the next free interrupt line."""
+        if self._next_line > self.nr_lines:
+            raise ConfigError(
+                f"all {self.nr_lines} riscv interrupt lines are taken; use fewer devices"
+            )
+        line = self._next_line
+        self._next_line += 1
+        return line
+
+    def _check_line(self, line: int) -> None:
+        if not 0 < line < self._next_line:
+            raise ValueError(f"interrupt line {line} was not allocated")
+
+    def set_level(self, line: int, level: int) -> None:
+        """Drive ``line`` high (1) or low (0)."""
+        raise NotImplementedError
+
+    def irqfd(self, line: int, eventfd: int) -> None:
+        """Make each write to ``eventfd`` pulse ``line``."""
+        raise NotImplementedError
+
+    def fdt_interrupt(self, line: int) -> list[int]:
+        """The ``interrupts`` cells describing ``line`` in a device node."""
+        raise NotImplementedError
+
+    def attach(self, vm: Vm) -> None:
+        """Set the controller up once the vCPUs exist (dev_base stage)."""
+
+    def fdt_nodes(self, fdt: FdtBuilder, cpu_intc: list[int]) -> None:
+        """Write the controller's nodes; ``cpu_intc`` are the harts' intc phandles."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release threads and fds."""
+
+
+def choose_irqchip(vm: Vm) -> RiscvIrqchip:
+    """The AIA or the PLIC, as ``--irqchip`` asks and KVM allows."""
+    from .aia import AiaIrqchip
+    from .plic_chip import PlicIrqchip
+
+    assert vm.vmfd is not None
+    choice = irqchip_choice(vm.config)
+    if choice == "plic":
+        return PlicIrqchip()
+    if choice == "auto":
+        if vm.config.option(disable_dest("ssaia")):
+            return PlicIrqchip()
+        if not vm.vmfd.check_extension(uapi.KVM_CAP_IRQCHIP):
+            return PlicIrqchip()
+    try:
+        return AiaIrqchip.create(vm)
+    except KvmError as error:
+        if choice == "aia":
+            raise ConfigError(
+                f"--irqchip aia: KVM can't create the in-kernel AIA here ({error}); "
+                "use --irqchip plic"
+            ) from None
+        log.debug("no in-kernel AIA (%s): emulating a PLIC", error)
+        return PlicIrqchip()

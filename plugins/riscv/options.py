@@ -1,0 +1,59 @@
+"""The riscv plugin's command-line options and their checks.
+
+``--irqchip aia|plic|auto``, ``--dtb-out FILE`` and one ``--disable-<ext>`` flag per
+multi-letter ISA extension, as kvmtool has them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from vmmcore.config import Config
+from vmmcore.errors import ConfigError
+from vmmcore.options import OptionGroup
+
+from .isa import MULTI_LETTER, disable_dest
+
+IRQCHIPS = ("auto", "aia", "plic")
+#: ``config.plugin_options`` key of the model profile tests may give (not an option).
+MODEL_PROFILE_KEY = "riscv_model_profile"
+
+
+def add_options(group: OptionGroup) -> None:
+    """Declare --irqchip, --dtb-out and the --disable-<ext> flags."""
+    group.addoption(
+        "--irqchip", choices=IRQCHIPS, default="auto", metavar="aia|plic|auto",
+        help="riscv interrupt controller: KVM's in-kernel AIA (APLIC + IMSIC), a PLIC "
+        "emulated in vmm, or auto (the AIA when KVM has it).",
+    )
+    group.addoption("--dtb-out", metavar="FILE",
+                    help="Also write the generated device tree blob to FILE.")
+    for name in MULTI_LETTER:
+        group.addoption(f"--disable-{name}", type=bool,
+                        help=f"Hide the {name} extension from the guest.")
+
+
+def disabled_extensions(config: Config) -> list[str]:
+    """The extensions the user asked to hide, in ISA_EXT id order."""
+    return [name for name in MULTI_LETTER if config.option(disable_dest(name))]
+
+
+def irqchip_choice(config: Config) -> str:
+    """The ``--irqchip`` value (``auto`` by default)."""
+    return config.option("irqchip") or "auto"
+
+
+def validate_config(config: Config) -> None:
+    """Refuse an unknown --irqchip, an AIA without ssaia, a --dtb-out in no directory."""
+    choice = irqchip_choice(config)
+    if choice not in IRQCHIPS:
+        raise ConfigError(f"--irqchip {choice!r}: choose one of {', '.join(IRQCHIPS)}")
+    if choice == "aia" and config.option(disable_dest("ssaia")):
+        raise ConfigError("--irqchip aia needs the ssaia extension: drop --disable-ssaia")
+    dtb_out = config.option("dtb_out")
+    if dtb_out:
+        directory = os.path.dirname(os.path.abspath(dtb_out))
+        if not os.path.isdir(directory):
+            raise ConfigError(f"--dtb-out {dtb_out!r}: directory {directory!r} does not exist")
+        if os.path.isdir(dtb_out):
+            raise ConfigError(f"--dtb-out {dtb_out!r} is a directory; give a file name")

@@ -1,0 +1,35 @@
+"""The riscv plugin's per-VM state, kept in the VM's typed stash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vmmcore.stash import StashKey
+
+from .isa import CpuFeatures
+
+if TYPE_CHECKING:
+    from vmmcore.devices.uart8250 import Uart8250
+    from vmmcore.vm import Vm
+
+
+@dataclass
+class RiscvState:
+    """What the riscv hooks share between stages."""
+
+    #: The harts' ISA, MMU and timer, read from vCPU 0's ONE_REG registers.
+    features: CpuFeatures | None = None
+    uart: Uart8250 | None = None
+    uart_line: int = 0
+
+
+RISCV_STATE = StashKey[RiscvState]()
+
+
+def riscv_state(vm: Vm) -> RiscvState:
+    """The VM's riscv state (created on first use)."""
+    state = vm.stash.get(RISCV_STATE)
+    if state is None:
+        state = vm.stash[RISCV_STATE] = RiscvState()
+    return state
