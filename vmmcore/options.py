@@ -43,7 +43,7 @@ class OptionGroup:
         multiple: bool = False,
         metavar: str | None = None,
     ) -> None:
-        """Declare an option: ``group.addoption("--realm", type=bool, help=...)``.
+        """Declare an option: ``group.addoption("--my-flag", type=bool, help=...)``.
 
         ``type=bool`` makes a flag. ``dest`` defaults to the long flag's name with
         dashes turned into underscores.

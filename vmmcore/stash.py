@@ -1,6 +1,6 @@
 """A typed per-VM stash: where plugins keep their own state (pytest's Stash idea).
 
-``KEY = StashKey[RealmState]()`` at module level, then ``vm.stash[KEY] = state``.
+``KEY = StashKey[MyPluginState]()`` at module level, then ``vm.stash[KEY] = state``.
 """
 
 from __future__ import annotations

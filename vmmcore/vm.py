@@ -65,7 +65,7 @@ class Vm:
         self.error: BaseException | None = None
         #: Messages printed at exit unless --nocompat (kvmtool's compat warnings).
         self.compat_messages: list[str] = []
-        #: Lines plugins add for the ``--dry-run`` report (a realm's predicted RIM).
+        #: Lines plugins add for the ``--dry-run`` report (e.g. a layer's predicted measurement).
         self.report: list[str] = []
 
     # ------------------------------------------------------------ stopping

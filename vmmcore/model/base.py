@@ -3,7 +3,7 @@
 A subclass declares the arch's ioctls (``vm_ioctls``/``vcpu_ioctls``: request nr ->
 :class:`IoctlShape`) with handlers named ``on_<ioctl name lowercased>``, its
 capabilities, how a VM type is validated, and what KVM_RUN returns when no test has
-scripted an exit. Layers (a realm) wrap an ArchModel by subclassing
+scripted an exit. Layers (stacked on an arch plugin) wrap an ArchModel by subclassing
 :class:`ArchModelLayer`.
 """
 
