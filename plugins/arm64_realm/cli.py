@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from vmmcore import hookimpl
+from vmmcore.config import DEFAULT_MEM_MIB
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .rmm import Plan
+
+IMAGES_PANEL = "Images and realm options (as for vmm run --arch arm64 --realm)"
 
 realm_app = typer.Typer(
     name="realm",
@@ -30,41 +33,88 @@ def vmm_add_commands(app: typer.Typer) -> None:
 @realm_app.command("measure")
 def measure_command(
     plan: Annotated[
-        Path,
+        Optional[Path],
         typer.Option("--plan", help="A realm plan (JSON): realm parameters and RMI operations."),
-    ],
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help='Print {"rim": hex, "rim_b64": base64}.')
     ] = False,
     rmm: Annotated[
         Optional[str],
-        typer.Option("--rmm", help="RMM profile, overriding the plan's: beta0, rel0 or 2.0."),
+        typer.Option("--rmm", help="RMM profile: beta0, rel0 or 2.0 (overrides a plan's; "
+                                   "default for images: beta0)."),
     ] = None,
     hash_name: Annotated[
         Optional[str],
         typer.Option("--hash", help="Hash algorithm, overriding the plan's: sha256 or sha512."),
     ] = None,
+    kernel: Annotated[
+        Optional[str], typer.Option("--kernel", "-k", help="Kernel Image, as for vmm run.",
+                                    rich_help_panel=IMAGES_PANEL)] = None,
+    initrd: Annotated[
+        Optional[str], typer.Option("--initrd", "-i", help="Initial ramdisk.",
+                                    rich_help_panel=IMAGES_PANEL)] = None,
+    firmware: Annotated[
+        Optional[str], typer.Option("--firmware", "-f", help="Firmware instead of a kernel.",
+                                    rich_help_panel=IMAGES_PANEL)] = None,
+    params: Annotated[
+        str, typer.Option("--params", "-p", help="Kernel command line.",
+                          rich_help_panel=IMAGES_PANEL)] = "",
+    mem: Annotated[
+        int, typer.Option("--mem", "-m", help="Guest RAM in MiB.",
+                          rich_help_panel=IMAGES_PANEL)] = DEFAULT_MEM_MIB,
+    cpus: Annotated[
+        int, typer.Option("--cpus", "-c", help="Number of vCPUs.",
+                          rich_help_panel=IMAGES_PANEL)] = 1,
+    measurement_algo: Annotated[
+        Optional[str], typer.Option("--measurement-algo", help="sha256 or sha512 (default sha256).",
+                                    rich_help_panel=IMAGES_PANEL)] = None,
+    realm_pv: Annotated[
+        Optional[str], typer.Option("--realm-pv", help="Realm Personalisation Value (not measured).",
+                                    rich_help_panel=IMAGES_PANEL)] = None,
+    sve_vl: Annotated[
+        Optional[int], typer.Option("--sve-vl", help="SVE vector length in bits.",
+                                    rich_help_panel=IMAGES_PANEL)] = None,
 ) -> None:
-    """Print the Realm Initial Measurement an RMM would compute for a plan.
+    """Print the Realm Initial Measurement an RMM would compute for a plan or for images.
 
-    A bad plan raises a ``VmmError``, which the ``vmm`` program reports as one line
-    (exit status 1; ``--debug`` shows the traceback).
+    Give ``--plan`` (a plan JSON, e.g. from ``vmm run ... --dry-run --plan-out``), or
+    the images and realm options of ``vmm run --arch arm64 --realm``: the realm is then
+    built against the model of KVM exactly as that dry run builds it. A bad plan or
+    image raises a ``VmmError``, which the ``vmm`` program reports as one line (exit
+    status 1; ``--debug`` shows the traceback).
     """
+    from vmmcore.errors import ConfigError
+
     from .rmm import HashAlgorithm, RmmProfile, load_plan
 
-    loaded = load_plan(plan).with_overrides(
-        rmm=RmmProfile.from_label(rmm) if rmm is not None else None,
-        hash=HashAlgorithm.from_label(hash_name) if hash_name is not None else None,
-    )
+    if plan is not None:
+        if kernel or firmware or initrd:
+            raise ConfigError("give either --plan or images (-k/--firmware), not both")
+        loaded = load_plan(plan).with_overrides(
+            rmm=RmmProfile.from_label(rmm) if rmm is not None else None,
+            hash=HashAlgorithm.from_label(hash_name) if hash_name is not None else None,
+        )
+    else:
+        if not (kernel or firmware):
+            raise ConfigError("give a plan (--plan FILE) or the images to measure (-k Image)")
+        if hash_name is not None:
+            raise ConfigError("--hash overrides a plan's hash; for images use --measurement-algo")
+        from .measure_run import dry_run_plan, realm_run_config
+
+        loaded = dry_run_plan(realm_run_config(
+            kernel=kernel, initrd=initrd, firmware=firmware, params=params, mem_mib=mem,
+            cpus=cpus, realm_options={"measurement_algo": measurement_algo,
+                                      "realm_pv": realm_pv, "sve_vl": sve_vl, "rmm": rmm},
+        ))
     typer.echo(render_measurement(loaded, as_json=as_json))
 
 
 def render_measurement(plan: "Plan", *, as_json: bool) -> str:
     """Measure ``plan`` and render the RIM as ``vmm realm measure`` prints it.
 
-    The seam for other plan sources: ``vmm realm measure`` given ``vmm run``'s realm
-    options and images will build its plan by recording the dry-run KVM model
-    (:class:`~plugins.arm64_realm.rmm.PlanRecorder`) and call this with it.
+    Used for plan files and for the plan a dry run of images recorded
+    (:mod:`.measure_run`), so both print alike.
     """
     import base64
     import json
