@@ -26,10 +26,11 @@ class Fd:
 
     def call(self, ioctl: Ioctl, arg: Any = 0, hint: str = "") -> int:
         """Issue ``ioctl`` with ``arg`` (an int, or cffi cdata whose address is passed)."""
-        if isinstance(arg, ffi.CData):
-            arg = int(ffi.cast("uintptr_t", arg))
+        # ``arg`` stays referenced until the ioctl returns: a temporary cdata
+        # (``fd.call(IOCTL, ffi.new(...))``) must not be freed before the kernel reads it.
+        address = int(ffi.cast("uintptr_t", arg)) if isinstance(arg, ffi.CData) else arg
         try:
-            return self.backend.ioctl(self.fd, ioctl.number, arg)
+            return self.backend.ioctl(self.fd, ioctl.number, address)
         except OSError as error:
             raise KvmError(ioctl.name, error.errno, hint) from None
 
