@@ -7,6 +7,7 @@ use bisection over sorted bases.
 from __future__ import annotations
 
 import bisect
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -67,30 +68,33 @@ class Bus:
             del self._bases[index]
             del self._entries[index]
 
+    def _entry(self, addr: int, size: int) -> tuple[int, int, Device] | None:
+        """The stored ``(base, length, device)`` covering the access, or None."""
+        index = bisect_right(self._bases, addr) - 1
+        if index >= 0:
+            entry = self._entries[index]
+            if addr + size <= entry[0] + entry[1]:
+                return entry
+        return None
+
     def find(self, addr: int, size: int = 1) -> tuple[int, Device] | None:
         """The device covering ``[addr, addr + size)`` and its base, or None."""
-        index = bisect.bisect(self._bases, addr) - 1
-        if index >= 0:
-            base, length, device = self._entries[index]
-            if addr + size <= base + length:
-                return base, device
-        return None
+        entry = self._entry(addr, size)
+        return None if entry is None else (entry[0], entry[2])
 
     def read(self, addr: int, size: int) -> int | None:
         """Dispatch a read; None when no device claims the address."""
-        found = self.find(addr, size)
-        if found is None:
+        entry = self._entry(addr, size)
+        if entry is None:
             return None
-        base, device = found
-        return device.io_read(addr - base, size)
+        return entry[2].io_read(addr - entry[0], size)
 
     def write(self, addr: int, size: int, value: int) -> bool:
         """Dispatch a write; False when no device claims the address."""
-        found = self.find(addr, size)
-        if found is None:
+        entry = self._entry(addr, size)
+        if entry is None:
             return False
-        base, device = found
-        device.io_write(addr - base, size, value)
+        entry[2].io_write(addr - entry[0], size, value)
         return True
 
     def __iter__(self):

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from .vm import Vm
 
 _ALL_ONES = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
+_EXIT_IO = k.KVM_EXIT_IO
+_EXIT_MMIO = k.KVM_EXIT_MMIO
+_EXIT_INTR = k.KVM_EXIT_INTR
 
 
 class RegisterAccess(Protocol):
@@ -51,9 +54,10 @@ class Vcpu:
 
     def run_loop(self) -> None:
         """Run until the VM is asked to stop; exits are handled on this thread."""
-        stopping = self.vm.stopping
-        while not stopping.is_set():
-            self.step()
+        stopped = self.vm.stopping.is_set
+        step = self.step
+        while not stopped():
+            step()
 
     def step(self) -> None:
         """KVM_RUN once and handle the exit it returns."""
@@ -70,11 +74,11 @@ class Vcpu:
         """Handle one decoded exit: buses first, then the arch's hooks."""
         self.last_exit = exit_
         reason = exit_.reason
-        if reason == k.KVM_EXIT_IO:
+        if reason == _EXIT_IO:
             self._handle_io(exit_)
-        elif reason == k.KVM_EXIT_MMIO:
+        elif reason == _EXIT_MMIO:
             self._handle_mmio(exit_)
-        elif reason != k.KVM_EXIT_INTR:
+        elif reason != _EXIT_INTR:
             handled = self.vm.hook.vmm_handle_exit(vcpu=self, exit=exit_)
             if not handled:
                 raise GuestError(f"vCPU {self.id}: unhandled KVM exit {describe_exit(exit_)}")
@@ -84,6 +88,13 @@ class Vcpu:
         size = exit_.size
         data = exit_.data
         port = exit_.port
+        if exit_.count == 1:  # the common case: no string I/O, no slicing
+            if exit_.is_write:
+                bus.write(port, size, int.from_bytes(data, "little"))
+            else:
+                value = bus.read(port, size)
+                data[:] = (_ALL_ONES[size] if value is None else value).to_bytes(size, "little")
+            return
         for index in range(exit_.count):
             chunk = data[index * size : (index + 1) * size]
             if exit_.is_write:

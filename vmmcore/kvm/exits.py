@@ -76,41 +76,61 @@ class FailEntryExit(Exit):
     hardware_reason: int = 0
 
 
+_EXIT_IO = k.KVM_EXIT_IO
+_EXIT_MMIO = k.KVM_EXIT_MMIO
+_EXIT_IO_OUT = k.KVM_EXIT_IO_OUT
+
+
 class ExitDecoder:
-    """Turns the ``kvm_run`` area into Exit values after each KVM_RUN."""
+    """Turns the ``kvm_run`` area into Exit values after each KVM_RUN.
+
+    The hot path allocates nothing for a repeated exit: the ``io``/``mmio`` members
+    are cdata views into the area taken once, and the data view of the last exit
+    is reused while the next one covers the same bytes.
+    """
 
     def __init__(self, run: Any, area: memoryview) -> None:
         self._run = run
+        self._run_io = run.io
+        self._run_mmio = run.mmio
         self._area = area
         self._io = IoExit(k.KVM_EXIT_IO)
         self._mmio = MmioExit(k.KVM_EXIT_MMIO)
+        self._io_offset = self._io_length = -1
 
     def release(self) -> None:
         """Drop every view into the area so the mapping can be closed."""
         self._io.data = None
         self._mmio.data = None
+        self._io_offset = self._io_length = -1
+        self._run_io = self._run_mmio = None
         self._area = None  # type: ignore[assignment]
 
     def decode(self) -> Exit:
-        run = self._run
-        reason = run.exit_reason
-        if reason == k.KVM_EXIT_IO:
-            io = run.io
+        reason = self._run.exit_reason
+        if reason == _EXIT_IO:
+            io = self._run_io
             exit_ = self._io
             exit_.port = io.port
-            exit_.size = io.size
-            exit_.count = io.count
-            exit_.is_write = io.direction == k.KVM_EXIT_IO_OUT
+            exit_.size = size = io.size
+            exit_.count = count = io.count
+            exit_.is_write = io.direction == _EXIT_IO_OUT
             offset = io.data_offset
-            exit_.data = self._area[offset : offset + io.size * io.count]
+            length = size * count
+            if offset != self._io_offset or length != self._io_length:
+                exit_.data = self._area[offset : offset + length]
+                self._io_offset = offset
+                self._io_length = length
             return exit_
-        if reason == k.KVM_EXIT_MMIO:
-            mmio = run.mmio
+        if reason == _EXIT_MMIO:
+            mmio = self._run_mmio
             exit_m = self._mmio
             exit_m.addr = mmio.phys_addr
-            exit_m.size = mmio.len
             exit_m.is_write = bool(mmio.is_write)
-            exit_m.data = self._area[_MMIO_DATA : _MMIO_DATA + mmio.len]
+            length = mmio.len
+            if length != exit_m.size or exit_m.data is None:
+                exit_m.data = self._area[_MMIO_DATA : _MMIO_DATA + length]
+            exit_m.size = length
             return exit_m
         return self._decode_rare(reason)
 

@@ -19,6 +19,7 @@ _libc_ffi = cffi.FFI()
 # riscv64) an integer third argument is passed exactly as a fixed one would be.
 _libc_ffi.cdef("int ioctl(int fd, unsigned long request, uintptr_t arg);")
 _libc = _libc_ffi.dlopen(None)
+_libc_ioctl = _libc.ioctl  # looked up once: every KVM_RUN goes through it
 
 KVM_DEVICE = "/dev/kvm"
 
@@ -49,7 +50,7 @@ class HostBackend:
             raise VmmError(f"cannot open {self.device}: {error.strerror}") from None
 
     def ioctl(self, fd: int, request: int, arg: int) -> int:
-        result = _libc.ioctl(fd, request, arg)
+        result = _libc_ioctl(fd, request, arg)
         if result < 0:
             code = _libc_ffi.errno
             raise OSError(code, os.strerror(code))
