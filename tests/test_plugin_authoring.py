@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import shutil
 import subprocess
 import sys
 import types
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 GUIDE = REPO / "docs" / "plugins.md"
 EXAMPLE = REPO / "examples" / "vmm-debugport"
 STANDIN_TESTS = REPO / "tests" / "authoring" / "test_debugport_standin.py"
-PIP_TIMEOUT = 600
 
 
 # --------------------------------------------------------------------------- the guide
@@ -143,32 +144,46 @@ def test_plugin_limited_to_other_arches_is_not_loaded(monkeypatch, capsys):
 # --------------------------------------------------------------------------- fresh venv
 
 
+@dataclass
+class Venv:
+    """A virtual environment and the copy of the example installed in it."""
+
+    path: Path
+    example: Path
+
+    def run(self, *argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        """Run ``argv`` with the environment's python first on PATH."""
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+        env["PATH"] = f"{self.path / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        env["VIRTUAL_ENV"] = str(self.path)
+        return subprocess.run(list(argv), capture_output=True, text=True, cwd=cwd or self.example,
+                              env=env, timeout=600)
+
+    def vmm(self, *argv: str) -> subprocess.CompletedProcess:
+        """The ``vmm`` program as the environment's python runs it."""
+        return self.run("python", "-m", "vmmcore.cli", *argv)
+
+
 @pytest.fixture(scope="module")
-def venv_with_example(tmp_path_factory) -> Path:
-    """A fresh virtual environment with vmm and the example installed by pip."""
-    venv = tmp_path_factory.mktemp("authoring") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+def venv_with_example(tmp_path_factory) -> Venv:
+    """A fresh virtual environment (vmm from the system site-packages) where pip
+    installed the example from a copy, so no build files land in the repository."""
+    base = tmp_path_factory.mktemp("authoring")
+    example = base / "vmm-debugport"
+    shutil.copytree(EXAMPLE, example, ignore=shutil.ignore_patterns(
+        "build", "*.egg-info", "__pycache__", ".benchmarks", ".pytest_cache"))
+    venv = Venv(base / "venv", example)
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv.path)],
                    check=True, timeout=120)
-    install = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--no-deps", str(REPO), str(EXAMPLE)],
-        capture_output=True, text=True, timeout=PIP_TIMEOUT,
-    )
+    install = venv.run("pip", "install", "--no-deps", str(example))
     if install.returncode != 0:
         last = (install.stderr.strip().splitlines() or ["no output"])[-1]
-        skip_or_fail(f"pip could not build vmm and the example here: {last}")
+        skip_or_fail(f"pip could not build the example here: {last}")
     return venv
 
 
-def in_venv(venv: Path, *argv: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["VIRTUAL_ENV"] = str(venv)
-    return subprocess.run(list(argv), capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=300)
-
-
 def test_venv_lists_the_example_plugin_and_its_hooks(venv_with_example):
-    listing = in_venv(venv_with_example, "vmm", "plugins", "--arch", "riscv")
+    listing = venv_with_example.vmm("plugins", "--arch", "riscv")
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.splitlines()
     assert "debugport (vmm_debugport)" in lines
@@ -179,22 +194,22 @@ def test_venv_lists_the_example_plugin_and_its_hooks(venv_with_example):
 
 @pytest.mark.parametrize("arch", ["x86", "arm64", "riscv"])
 def test_venv_run_help_shows_the_example_options(venv_with_example, arch):
-    result = in_venv(venv_with_example, "vmm", "run", "--arch", arch, "--help")
+    result = venv_with_example.vmm("run", "--arch", arch, "--help")
     assert result.returncode == 0, result.stderr
     for flag in ("--debug-exit-port", "--debug-exit-addr", "--virtio-order-platform"):
         assert flag in result.stdout
-    blocked = in_venv(venv_with_example, "vmm", "run", "--arch", arch, "--block", "debugport",
+    blocked = venv_with_example.vmm("run", "--arch", arch, "--block", "debugport",
                       "--help")
     assert "--debug-exit-port" not in blocked.stdout
 
 
 def test_venv_device_answers_guest_accesses(venv_with_example):
     """The installed package (not the source tree) answers reads and ends the VM."""
-    where = in_venv(venv_with_example, "python", "-c",
-                    "import vmm_debugport; print(vmm_debugport.__file__)")
-    assert where.stdout.startswith(str(venv_with_example)), where.stdout + where.stderr
-    result = in_venv(venv_with_example, "python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                     str(STANDIN_TESTS))
+    where = venv_with_example.run("python", "-c",
+                                  "import vmm_debugport; print(vmm_debugport.__file__)")
+    assert where.stdout.startswith(str(venv_with_example.path)), where.stdout + where.stderr
+    result = venv_with_example.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                   str(STANDIN_TESTS), cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout and "skipped" not in result.stdout
 
@@ -202,8 +217,8 @@ def test_venv_device_answers_guest_accesses(venv_with_example):
 def test_venv_example_own_tests_pass(venv_with_example):
     """The example's own tests (vmm's fixtures only, real arch plugins) pass; an
     arch whose plugin has no model of KVM yet is skipped with that reason."""
-    result = in_venv(venv_with_example, "python", "-m", "pytest", "-q", "-rs",
-                     "-p", "no:cacheprovider", "tests", cwd=EXAMPLE)
+    result = venv_with_example.run("python", "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                                   "tests")
     assert result.returncode == 0, result.stdout + result.stderr
     skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
     assert all("gives no model of KVM" in line for line in skipped), skipped
