@@ -27,12 +27,13 @@ Field = tuple[str, str]
 
 # ------------------------------------------------------------------ x86 bzImage
 
-#: The real-mode setup header, from offset 0x1f1 of the boot sector (boot.rst).
+#: The real-mode setup header, from offset 0x1f1 of the boot sector (boot.rst; the
+#: field at 0x208 is named here with words apart, real_mode_switch).
 X86_SETUP_HEADER_START = 0x1F1
 X86_SETUP_HEADER: list[Field] = [
     ("setup_sects", "B"), ("root_flags", "H"), ("syssize", "I"), ("ram_size", "H"),
     ("vid_mode", "H"), ("root_dev", "H"), ("boot_flag", "H"), ("jump", "H"),
-    ("header", "4s"), ("version", "H"), ("realmode_swtch", "I"), ("start_sys_seg", "H"),
+    ("header", "4s"), ("version", "H"), ("real_mode_switch", "I"), ("start_sys_seg", "H"),
     ("kernel_version", "H"), ("type_of_loader", "B"), ("loadflags", "B"),
     ("setup_move_size", "H"), ("code32_start", "I"), ("ramdisk_image", "I"),
     ("ramdisk_size", "I"), ("bootsect_kludge", "I"), ("heap_end_ptr", "H"),
