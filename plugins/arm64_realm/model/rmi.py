@@ -14,6 +14,7 @@ the entries themselves, so the same host is recorded with the range form.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import groupby
 
 from ..rmm import MeasurementError, PlanError, PlanRecorder, RealmParams, RmmProfile
 from ..rmm.profiles import RipasForm
@@ -67,7 +68,11 @@ def init_ripas(realm: RealmVm, base: int, top: int) -> None:
         raise RmmRefused(str(error)) from None
     for entry in entries:
         _recorded(recorder.init_ripas_block, entry.base, entry.level)
-        realm.rmi_log.append(f"RTT_INIT_RIPAS(ipa={entry.base:#x} level={entry.level})")
+    for level, run in groupby(entries, key=lambda entry: entry.level):
+        blocks = list(run)
+        realm.rmi_log.append(
+            f"{len(blocks)} x RTT_INIT_RIPAS(level {level}) {blocks[0].base:#x}..{blocks[-1].top:#x}"
+        )
 
 
 def populate_page(realm: RealmVm, ipa: int, page: bytes) -> None:
