@@ -1,5 +1,60 @@
-"""The arm64 architecture plugin."""
+"""The arm64 architecture plugin: kvmtool's arm64 machine on KVM.
 
+RAM at 2 GiB, an in-kernel vGICv3 (or v2), the architected timer, PSCI 0.2 through
+HVC, an 8250 UART at 0x1000000, optional CFI flash, stolen time, SVE, PMU and MTE
+when KVM offers them, and a generated device tree. The model of KVM for arm64
+(:mod:`.model`) makes ``--dry-run`` and the tests work on any host.
+
+For layers on arm64 and other plugins
+-------------------------------------
+
+State: ``vm.stash[plugins.arm64.state.ARM64]`` (or ``arm64_state(vm)``), an
+:class:`~.state.Arm64State` with ``ipa_bits``/``ipa_limit`` (set in ``vmm_vm_type``),
+``sve_enabled``, ``pmu_enabled``, ``vcpu_features`` (set in the first
+``vmm_vcpu_init``), ``pvtime_enabled``, ``mte_enabled``, ``irqchip``,
+``dtb_address`` (known once the kernel or firmware is loaded), ``dtb`` (bytes),
+``kernel``/``initrd``/``firmware`` (LoadedImage), ``mpidrs``, ``devices``.
+
+Points to hook:
+
+- ``vmm_vm_type``: returns ``ipa_bits`` (or 0 without KVM_CAP_ARM_VM_IPA_SIZE); a
+  ``wrapper=True`` layer adjusts it. :func:`.machine.compute_ipa_bits` redoes the
+  computation and its "memory too large" check.
+- ``vmm_core_init`` (plain): MTE, then the vGIC. A layer's plain ``vmm_core_init``
+  runs before it (layers are registered later, so called first).
+- ``vmm_vcpu_init``: KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT; features from
+  :func:`.vcpus.vcpu_features`; ``config.plugin_options["disable_sve"]`` turns SVE off.
+- ``vmm_vcpu_boot_registers``: ``{"pstate", "x0".."x3", "pc"}`` for vCPU 0,
+  ``{"pstate"}`` for the others, in that order; a wrapper may drop "pstate".
+- ``vmm_vcpu_finalize``: FINALIZE(SVE) when SVE is on; a ``trylast`` layer runs after.
+- ``vmm_kernel_loaded`` / ``vmm_image_loaded(kind="initrd"|"dtb")``: every image is
+  announced once written (the DTB with its 64 KiB window as ``mem_size``).
+- ``vmm_psci_method``: "hvc"; ``vmm_register_dump``: the readable dump.
+- The model: :class:`.model.Arm64Model` with small extension points (see its module).
+
+Devices get interrupts from ``vm.irqchip`` (:class:`.gic.Vgic`: ``allocate``,
+``set_level``, ``irqfd``, ``fdt_interrupt``) and add device tree nodes through
+``vmm_device_tree``; ``layout.windows`` names "virtio_mmio", "pci_ecam", "pci_mmio"
+(see :mod:`.pci_node` for the PCI host bridge contract).
+
+Heavy imports (cffi declarations, the model) happen inside the hooks.
+"""
+
+from .boot import vmm_load_firmware, vmm_load_initrd, vmm_load_kernel  # noqa: F401
+from .devices import vmm_dev_exit, vmm_dev_init  # noqa: F401
 from .emulated_host import vmm_emulated_host  # noqa: F401
+from .late import vmm_late_init  # noqa: F401
+from .machine import vmm_core_init, vmm_kvm_model, vmm_memory_layout, vmm_vm_type  # noqa: F401
+from .options import vmm_addoption, vmm_validate_config  # noqa: F401
+from .vcpus import (  # noqa: F401
+    vmm_base_exit,
+    vmm_base_init,
+    vmm_handle_exit,
+    vmm_psci_method,
+    vmm_register_dump,
+    vmm_vcpu_boot_registers,
+    vmm_vcpu_finalize,
+    vmm_vcpu_init,
+)
 
 VMM_ARCH = "arm64"

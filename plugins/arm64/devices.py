@@ -1,0 +1,63 @@
+"""arm64 platform devices: the 8250 UART at kvmtool's address and the CFI flash."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vmmcore import hookimpl
+
+from . import memory_map as mm
+from .options import FLASH
+from .state import arm64_state
+
+if TYPE_CHECKING:
+    from vmmcore.vm import Vm
+
+#: KVM_MEM_READONLY: guest writes to the slot exit as MMIO.
+KVM_MEM_READONLY = 1 << 1
+
+
+@hookimpl
+def vmm_dev_init(vm: Vm) -> None:
+    """Put the UART (with its own SPI) and, with --flash, the flash on the MMIO bus."""
+    from vmmcore.devices.uart8250 import Uart8250
+
+    state = arm64_state(vm)
+    chip = vm.irqchip
+    line = chip.allocate()
+    uart = Uart8250(vm.write_console, lambda level: chip.set_level(line, level))
+    vm.mmio.register(mm.UART_BASE, mm.UART_SIZE, uart)
+    state.devices["uart"] = uart
+    state.devices["uart_line"] = line
+    if vm.config.option(FLASH):
+        _add_flash(vm, vm.config.option(FLASH))
+
+
+def _add_flash(vm: Vm, path: str) -> None:
+    from vmmcore.kvm.cdefs import ffi
+
+    from .flash import CfiFlash
+
+    slot = vm.memory.reserve_slot()
+    holder: dict[str, CfiFlash] = {}
+
+    def map_array(mapped: bool) -> None:
+        flash = holder["flash"]
+        assert vm.vmfd is not None
+        host = int(ffi.cast("uintptr_t", ffi.from_buffer(flash.array))) if mapped else 0
+        size = flash.size if mapped else 0
+        vm.vmfd.set_user_memory_region(slot, mm.FLASH_BASE, size, host, KVM_MEM_READONLY)
+
+    flash = CfiFlash(path, map_array)
+    holder["flash"] = flash
+    arm64_state(vm).devices["flash"] = flash
+    vm.mmio.register(mm.FLASH_BASE, flash.size, flash)
+    flash.set_mapped(True)
+
+
+@hookimpl
+def vmm_dev_exit(vm: Vm) -> None:
+    """Write the flash contents back to its file."""
+    flash = arm64_state(vm).devices.pop("flash", None)
+    if flash is not None:
+        flash.close()

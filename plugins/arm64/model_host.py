@@ -1,0 +1,58 @@
+"""What the modelled arm64 KVM host offers: a profile tests and ``--model-host`` set.
+
+``--model-host "ipa=36,sve=0,gicv3=0,gicv2=1"`` changes the defaults for one
+``--dry-run``; tests pass a :class:`ModelHost` directly in ``plugin_options``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from vmmcore.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelHost:
+    """The capabilities and devices of a modelled arm64 KVM host."""
+
+    #: KVM_CAP_ARM_VM_IPA_SIZE; 0 models a kernel without the capability (40 bits).
+    ipa: int = 40
+    psci_0_2: bool = True
+    sve: bool = True
+    pmu: bool = True
+    ptrauth: bool = True
+    steal_time: bool = True
+    mte: bool = False
+    gicv3: bool = True
+    gicv2: bool = False
+    #: The SError syndrome can be set (RAS extension, KVM_CAP_ARM_INJECT_SERROR_ESR).
+    ras: bool = True
+
+    @classmethod
+    def parse(cls, text: str) -> ModelHost:
+        """Build a profile from ``key=value,...`` (booleans as 0/1, ipa as bits)."""
+        known = {field.name: field.type for field in fields(cls)}
+        values: dict[str, object] = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            key, sep, raw = item.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or key not in known:
+                raise ConfigError(
+                    f"--model-host: {item!r} is not key=value with a key among "
+                    f"{', '.join(known)}"
+                )
+            try:
+                number = int(raw, 0)
+            except ValueError:
+                raise ConfigError(f"--model-host: {key} wants a number, not {raw!r}") from None
+            values[key] = number if key == "ipa" else bool(number)
+        return replace(cls(), **values)  # type: ignore[arg-type]
+
+
+def model_host_from_options(option: object) -> ModelHost:
+    """The profile from ``config.plugin_options["model_host"]`` (text, object or None)."""
+    if option is None or option == "":
+        return ModelHost()
+    if isinstance(option, ModelHost):
+        return option
+    return ModelHost.parse(str(option))
