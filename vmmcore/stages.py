@@ -21,7 +21,10 @@ class StageRunner:
         self._hook = hook
         self.completed: list[str] = []
 
-    def init_all(self, vm: Any) -> None:
+    def init_all(self, vm: Any, until: str | None = None) -> None:
+        """Run the init stages in order, or only up to and including ``until``."""
+        if until is not None and until not in STAGES:
+            raise ValueError(f"unknown stage {until!r} (stages: {', '.join(STAGES)})")
         for stage in STAGES:
             try:
                 getattr(self._hook, f"vmm_{stage}_init")(vm=vm)
@@ -29,6 +32,8 @@ class StageRunner:
                 self.exit_all(vm)
                 raise
             self.completed.append(stage)
+            if stage == until:
+                break
 
     def exit_all(self, vm: Any) -> None:
         """Run the exit stage of every completed init stage, last first.
