@@ -62,9 +62,13 @@ class ModelVm:
         """The exit status the VM stopped with (0 while it runs)."""
         return self.vm.exit_code
 
-    def build(self) -> ModelVm:
-        """Run every init stage (the VM is then ready for its first KVM_RUN)."""
-        self.stages.init_all(self.vm)
+    def build(self, until: str | None = None) -> ModelVm:
+        """Run every init stage (the VM is then ready for its first KVM_RUN).
+
+        :param until: stop after this stage ("core", "base", "dev"...): for tests of
+            what a stage does, without the later stages' requirements.
+        """
+        self.stages.init_all(self.vm, until=until)
         return self
 
     # ------------------------------------------------------------ exits
