@@ -9,9 +9,11 @@ controller's ``#address-cells``, 0 if absent).
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from vmmcore.errors import ConfigError
+from vmmcore.fdt import FdtError
 
 from .mmio import MMIO_SIZE
 from .pci.host import DEVFN_SLOT_SHIFT, ECAM_BUS_SIZE
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     from vmmcore.fdt import FdtBuilder
 
     from .wiring import VirtioState
+
+log = logging.getLogger(__name__)
 
 ROOT_CELLS = 2
 CELL_BITS = 32
@@ -52,12 +56,25 @@ def add_nodes(fdt: FdtBuilder, state: VirtioState) -> None:
 
 
 def add_pci_host(fdt: FdtBuilder, state: VirtioState) -> None:
-    """The pci-host-ecam-generic node: ECAM, the BAR window, and INTx routing."""
+    """The pci-host-ecam-generic node: ECAM, the BAR window, and INTx routing.
+
+    An arch plugin may write this node itself from the ECAM handler's
+    ``intx_lines()`` (arm64 does, before asking for other plugins' nodes); the node
+    is then already there and is left as it is.
+    """
     pci = state.pci
     assert pci is not None and pci.ecam is not None
     window = pci.bar_window
     space = PCI_SPACE_MEM64 if window.end > 1 << 32 else PCI_SPACE_MEM32
-    with fdt.node(f"pci@{pci.ecam.start:x}"):
+    name = f"pci@{pci.ecam.start:x}"
+    try:
+        fdt.begin_node(name)
+    except FdtError:
+        if fdt.depth != 1:
+            raise
+        log.debug("the arch plugin wrote %s already", name)
+        return
+    try:
         fdt.property_string("compatible", "pci-host-ecam-generic")
         fdt.property_string("device_type", "pci")
         fdt.property_u32("#address-cells", PCI_ADDRESS_CELLS)
@@ -73,6 +90,8 @@ def add_pci_host(fdt: FdtBuilder, state: VirtioState) -> None:
         if interrupt_map:
             fdt.property_cells("interrupt-map-mask", [PCI_DEVICE_MASK, 0, 0, PCI_PIN_MASK])
             fdt.property_cells("interrupt-map", interrupt_map)
+    finally:
+        fdt.end_node()
 
 
 def _interrupt_map(state: VirtioState) -> list[int]:

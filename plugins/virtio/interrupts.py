@@ -12,6 +12,7 @@ the driver acknowledges.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from typing import Any
@@ -70,8 +71,15 @@ class LineInterrupt:
             self.chip.set_level(self.line, 0)
 
     def fdt_interrupt(self) -> list[int]:
-        """The ``interrupts`` cells of this line, from the arch's facade."""
-        return list(self.chip.fdt_interrupt(self.line))
+        """The ``interrupts`` cells of this line, from the arch's facade.
+
+        An irqfd line is pulsed, so it is described as edge triggered where the
+        facade takes an ``edge`` flag (arm64); others decide on their own.
+        """
+        describe = self.chip.fdt_interrupt
+        if self.eventfd is not None and "edge" in inspect.signature(describe).parameters:
+            return list(describe(self.line, edge=True))
+        return list(describe(self.line))
 
     def close(self) -> None:
         if self.eventfd is not None:

@@ -201,7 +201,8 @@ def _place_pci(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
         require_irqchip(vm, "virtio-pci without MSI")
     is64 = pci.bar_window.end > 1 << 32
     for device in devices:
-        intx = LineInterrupt(chip, chip.allocate(), use_irqfd=False) if chip else None
+        # INTx only without MSI: x86 has few free IOAPIC pins and Linux prefers MSI-X.
+        intx = None if msi else LineInterrupt(chip, chip.allocate(), use_irqfd=False)
         transport = VirtioPciTransport(vm, device, is64=is64, msi=msi, intx=intx)
         state.transports.append(transport)
         pci.root.add(transport)
@@ -215,12 +216,13 @@ def _place_pci(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
 
 
 def _register_config_access(vm: Vm, pci: PciState) -> None:
+    """ECAM in the "pci_ecam" window if there is one, and always mechanism #1 ports
+    (only x86 guests do port I/O; elsewhere they are never reached)."""
     if pci.ecam is not None:
         if pci.ecam.size < ECAM_BUS_SIZE:
             raise ConfigError("the pci_ecam window is smaller than one bus (1 MiB)")
         vm.mmio.register(pci.ecam.start, ECAM_BUS_SIZE, Ecam(pci.root))
         pci.registered_mmio.append(pci.ecam.start)
-        return
     latch = ConfigAddressPort()
     vm.pio.register(CONFIG_ADDRESS_PORT, PORT_SIZE, latch)
     pci.registered_pio.append(CONFIG_ADDRESS_PORT)

@@ -141,7 +141,17 @@ class Ecam:
 
     def __init__(self, root: PciRoot, buses: int = 1) -> None:
         self.root = root
-        self.size = buses * ECAM_BUS_SIZE
+        #: How much of the window is decoded (read by arch device-tree writers).
+        self.ecam_size = buses * ECAM_BUS_SIZE
+
+    def intx_lines(self) -> dict[int, int]:
+        """``{slot: line}`` of the functions that use INTx pin A (for interrupt-map)."""
+        lines = {}
+        for slot, function in self.root.devices():
+            intx = getattr(function, "intx", None)
+            if intx is not None:
+                lines[slot] = intx.line
+        return lines
 
     def _decode(self, offset: int) -> tuple[int, int, int]:
         return (
