@@ -37,9 +37,10 @@ def layout_expressions(ffi: cffi.FFI, ctype: str) -> dict[str, int]:
 
 
 def compiler_values(headers: Iterable[str], expressions: Iterable[str],
-                    compiler: str = "gcc") -> dict[str, int]:
+                    compiler: str = "gcc", cflags: Iterable[str] = ()) -> dict[str, int]:
     """Compile and run a program printing each expression; raise RuntimeError when
-    the compiler or a header is missing (the caller decides to skip)."""
+    the compiler or a header is missing (the caller decides to skip). ``cflags``
+    reach the compiler (``-I/usr/aarch64-linux-gnu/include`` for a cross header)."""
     if shutil.which(compiler) is None:
         raise RuntimeError(f"{compiler} is not installed")
     expressions = list(expressions)
@@ -50,7 +51,7 @@ def compiler_values(headers: Iterable[str], expressions: Iterable[str],
         c_file = Path(workdir) / "layout.c"
         binary = Path(workdir) / "layout"
         c_file.write_text(source)
-        result = subprocess.run([compiler, "-o", str(binary), str(c_file)],
+        result = subprocess.run([compiler, *cflags, "-o", str(binary), str(c_file)],
                                 capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"{compiler} could not compile against {list(headers)}: "
