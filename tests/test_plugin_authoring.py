@@ -222,3 +222,41 @@ def test_venv_example_own_tests_pass(venv_with_example):
     assert result.returncode == 0, result.stdout + result.stderr
     skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
     assert all("gives no model of KVM" in line for line in skipped), skipped
+
+
+def debug_port_guest(port: int, status: int) -> bytes:
+    """A flat real-mode x86 guest: read MAGIC from ``port``; if it matches, write
+    ``status`` to the EXIT register, else write 1; then halt.
+
+    Hand-encoded 16-bit code (checked with ``llvm-mc --disassemble
+    -triple=i386-unknown-unknown-code16``)::
+
+        mov dx, port ; in eax, dx ; cmp eax, MAGIC ; mov al, status ; je +2
+        mov al, 1 ; add dx, EXIT_REGISTER ; out dx, al ; hlt ; jmp hlt
+    """
+    magic = int.from_bytes(b"vmm!", "little")
+    exit_offset = 4
+    return b"".join([
+        b"\xba" + port.to_bytes(2, "little"),          # mov dx, port
+        b"\x66\xed",                                    # in eax, dx
+        b"\x66\x3d" + magic.to_bytes(4, "little"),      # cmp eax, MAGIC
+        b"\xb0" + bytes([status]),                      # mov al, status
+        b"\x74\x02",                                    # je over the next mov
+        b"\xb0\x01",                                    # mov al, 1
+        b"\x83\xc2" + bytes([exit_offset]),             # add dx, EXIT_REGISTER
+        b"\xee",                                        # out dx, al
+        b"\xf4\xeb\xfd",                                # hlt; jmp back to hlt
+    ])
+
+
+@pytest.mark.parametrize(("port", "status", "options"), [
+    (0x500, 42, []),
+    (0x508, 7, ["--debug-exit-port", "0x508"]),
+])
+def test_venv_real_kvm_guest_ends_through_the_device(venv_with_example, require_kvm, tmp_path,
+                                                      port, status, options):
+    """On this machine's /dev/kvm: a real guest reads the magic and picks vmm's exit status."""
+    guest = tmp_path / "debugport-guest.bin"
+    guest.write_bytes(debug_port_guest(port, status))
+    result = venv_with_example.vmm("run", "--arch", "x86", "-k", str(guest), "-m", "16", *options)
+    assert result.returncode == status, result.stdout + result.stderr
