@@ -15,6 +15,7 @@ BENCH_ARGS ?=
 # project-written guests and the <linux/kvm.h> comparison, archive tools for
 # the emulated hosts that `vmm nested` builds.
 APT_TEST_PACKAGES = device-tree-compiler binutils gcc libc6-dev linux-libc-dev \
+	linux-libc-dev-riscv64-cross \
 	cpio xz-utils zstd kmod ca-certificates
 
 .PHONY: run test deps venv bench
