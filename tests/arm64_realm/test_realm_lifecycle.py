@@ -160,3 +160,20 @@ def test_a_normal_arm64_vm_is_unchanged(vmm_vm) -> None:
     assert vm.vm.hook.vmm_psci_method(vm=vm.vm) == "hvc"
     assert vm.vm.hook.vmm_register_dump(vcpu=vm.vm.vcpus[0]) != REGISTERS_INACCESSIBLE
     assert realm_state(vm.vm) is None
+
+
+def test_firmware_is_populated_in_place_of_a_kernel(vmm_vm, tmp_path: Path) -> None:
+    firmware = tmp_path / "firmware.bin"
+    firmware.write_bytes(b"\x33" * 0x1801)
+    vm = vmm_vm("arm64", firmware=str(firmware), options={"realm": True}, cpus=1).build()
+    dtb = 0x8020_0000  # 2 MiB aligned after the firmware
+    realm_calls = [call for call in lifecycle(vm) if "cap=300" in call]
+    assert realm_calls[2:] == [
+        rme(f"INIT_IPA_REALM(base={RAM_START:#x} size=0x2000)"),  # no header: its own pages
+        rme(f"POPULATE_REALM(base={RAM_START:#x} size=0x2000)"),
+        rme(f"INIT_IPA_REALM(base={dtb:#x} size=0x10000)"),
+        rme(f"POPULATE_REALM(base={dtb:#x} size=0x10000)"),
+        rme("ACTIVATE_REALM"),
+    ]
+    rec = modelled_realm(vm.vm).recorder.plan.ops[-1]
+    assert (rec.runnable, rec.pc, rec.gprs[0]) == (True, RAM_START, dtb)

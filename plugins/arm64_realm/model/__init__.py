@@ -6,8 +6,8 @@ registered; it records the RMI operations the kernel would issue into a
 compute the realm's measurement.
 """
 
-from .layer import RealmModel, realm_of
-from .realm import RealmVcpu, RealmVm, RmeState, RmmFeatures
+from .layer import RealmModel
+from .realm import RealmVcpu, RealmVm, RmeState, RmmFeatures, realm_of
 from .vcpus import realm_vcpu
 
 __all__ = ["RealmModel", "RealmVcpu", "RealmVm", "RmeState", "RmmFeatures", "realm_of", "realm_vcpu"]

@@ -27,26 +27,20 @@ from typing import Any
 
 from vmmcore.model.base import ArchModel, ArchModelLayer, ModelErrno
 from vmmcore.model.decode import UserMemory
-from vmmcore.model.state import VcpuState, VmState
+from vmmcore.model.state import VmState
 
 from .. import uapi
 from ..rmm import HashAlgorithm, RmmProfile
 from ..rmm.profiles import DEFAULT_PROFILE
 from ..rmm.rtt import protected_limit
 from . import formats, rmi
-from .realm import RealmVm, RmeState, RmmFeatures
+from .realm import REALM_VM_KEY, RealmVm, RmeState, RmmFeatures, realm_of
+from .rmi import rmm_call
 from .vcpus import RealmVcpuRules
 
-#: Key of the realm layer's state in the model's per-VM ``arch`` dict.
-REALM_VM_KEY = "rme"
 #: The IPA width of a VM type whose IPA field is 0.
 DEFAULT_IPA_BITS = 40
 MIN_IPA_BITS = 32
-
-
-def realm_of(vm: VmState) -> RealmVm | None:
-    """The realm state of a modelled VM, or None for a normal VM."""
-    return vm.arch.get(REALM_VM_KEY)
 
 
 class RealmModel(RealmVcpuRules, ArchModelLayer):
@@ -66,9 +60,6 @@ class RealmModel(RealmVcpuRules, ArchModelLayer):
         self.features = features or RmmFeatures()
         #: Every realm VM created on this model, in order.
         self.realms: list[RealmVm] = []
-
-    def _realm(self, vcpu: VcpuState) -> RealmVm | None:
-        return realm_of(vcpu.vm)
 
     # ------------------------------------------------------------ VM type and caps
 
@@ -153,7 +144,7 @@ class RealmModel(RealmVcpuRules, ArchModelLayer):
             raise ModelErrno(errno.EBUSY, "vCPUs already created")
         if realm.state is not RmeState.NONE:
             raise ModelErrno(errno.EEXIST, "realm descriptor exists")
-        self._rmm(rmi.realm_create, realm, self.features, self.rmm)
+        rmm_call(rmi.realm_create, realm, self.features, self.rmm)
         realm.state = RmeState.NEW
         return ""
 
@@ -168,7 +159,7 @@ class RealmModel(RealmVcpuRules, ArchModelLayer):
                 raise ModelErrno(errno.ENXIO, f"RMM refuses unaligned IPA {base:#x}")
             # The kernel walks whole pages while below the end.
             self._check_protected(realm, base, uapi.align_up(end))
-            self._rmm(rmi.init_ripas, realm, base, uapi.align_up(end))
+            rmm_call(rmi.init_ripas, realm, base, uapi.align_up(end))
         return f"(base={base:#x} size={size:#x})"
 
     def _rme_populate_realm(self, vm: VmState, realm: RealmVm, pointer: int) -> str:
@@ -191,7 +182,7 @@ class RealmModel(RealmVcpuRules, ArchModelLayer):
             raise ModelErrno(errno.ENXIO, f"RMM refuses DATA_CREATE at {twice:#x}: populated")
         host = slot.userspace_addr - slot.guest_phys_addr
         for ipa in pages:
-            self._rmm(rmi.populate_page, realm, ipa,
+            rmm_call(rmi.populate_page, realm, ipa,
                       UserMemory.read(host + ipa, uapi.REALM_PAGE_SIZE))
         if size:
             realm.rmi_log.append(
@@ -216,11 +207,3 @@ class RealmModel(RealmVcpuRules, ArchModelLayer):
         limit = protected_limit(realm.ipa_bits)
         if top > limit:
             raise ModelErrno(errno.ENXIO, f"RMM refuses {base:#x}..{top:#x}: above {limit:#x}")
-
-    @staticmethod
-    def _rmm(call, *args) -> None:  # type: ignore[no-untyped-def]
-        """An RMI call the kernel makes; the RMM's refusal is the kernel's ENXIO."""
-        try:
-            call(*args)
-        except rmi.RmmRefused as error:
-            raise ModelErrno(errno.ENXIO, f"RMM refused: {error}") from None

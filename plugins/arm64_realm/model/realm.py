@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..rmm import HashAlgorithm, PlanRecorder
 from ..uapi import RME_RPV_SIZE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vmmcore.model.state import VmState
+
+#: Key of the realm layer's state in the model's per-VM ``arch`` dict.
+REALM_VM_KEY = "rme"
 
 
 class RmeState(enum.Enum):
@@ -67,3 +74,8 @@ class RealmVcpu:
     has_rec: bool = False
     #: Synchronous external aborts injected (KVM_SET_VCPU_EVENTS ext_dabt_pending).
     aborts_injected: int = 0
+
+
+def realm_of(vm: VmState) -> RealmVm | None:
+    """The realm state of a modelled VM, or None for a normal VM."""
+    return vm.arch.get(REALM_VM_KEY)

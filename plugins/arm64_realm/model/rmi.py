@@ -13,8 +13,11 @@ the entries themselves, so the same host is recorded with the range form.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import errno
+from collections.abc import Callable, Sequence
 from itertools import groupby
+
+from vmmcore.model.base import ModelErrno
 
 from ..rmm import MeasurementError, PlanError, PlanRecorder, RealmParams, RmmProfile
 from ..rmm.profiles import RipasForm
@@ -26,6 +29,14 @@ from .realm import RealmVm, RmmFeatures
 
 class RmmRefused(Exception):
     """The modelled RMM refused an RMI call (the kernel reports it as an error)."""
+
+
+def rmm_call(call: Callable[..., None], *args: object) -> None:
+    """An RMI call the kernel makes; the RMM's refusal is the kernel's ENXIO."""
+    try:
+        call(*args)
+    except RmmRefused as error:
+        raise ModelErrno(errno.ENXIO, f"RMM refused: {error}") from None
 
 
 def realm_params(realm: RealmVm, features: RmmFeatures) -> RealmParams:

@@ -26,7 +26,8 @@ from vmmcore.model.state import VcpuState
 
 from .. import uapi
 from . import formats, rmi
-from .realm import RealmVcpu, RealmVm, RmeState
+from .realm import RealmVcpu, RmeState, realm_of
+from .rmi import rmm_call
 
 if TYPE_CHECKING:  # pragma: no cover
     from vmmcore.model.base import ArchModel
@@ -42,12 +43,9 @@ def realm_vcpu(vcpu: VcpuState) -> RealmVcpu:
 
 
 class RealmVcpuRules:
-    """vCPU ioctls of the realm layer; needs ``inner``, ``_rmm`` and ``realm_of``."""
+    """vCPU ioctls of the realm layer; the class it is mixed into has ``inner``."""
 
     inner: ArchModel
-
-    def _realm(self, vcpu: VcpuState) -> RealmVm | None:
-        raise NotImplementedError  # provided by RealmModel
 
     def _delegate(self, vcpu: VcpuState, name: str, arg: int) -> Any:
         """Hand a vCPU ioctl to the arm64 model."""
@@ -68,7 +66,7 @@ class RealmVcpuRules:
         state = realm_vcpu(vcpu)
         if state.features is None:
             raise ModelErrno(errno.ENOEXEC, "vCPU not initialised")
-        realm = self._realm(vcpu)
+        realm = realm_of(vcpu.vm)
         if realm is None:
             raise ModelErrno(errno.EINVAL, "KVM_ARM_VCPU_REC on a normal VM")
         if realm.state is not RmeState.NEW:
@@ -84,7 +82,7 @@ class RealmVcpuRules:
                 "(ascending MPIDR order)",
             )
         gprs = [self._register(vcpu, formats.gpr_id(n)) for n in range(formats.REC_GPRS)]
-        self._rmm(rmi.rec_create, realm, vcpu.vcpu_id, self._register(vcpu, formats.PC_ID), gprs)
+        rmm_call(rmi.rec_create, realm, vcpu.vcpu_id, self._register(vcpu, formats.PC_ID), gprs)
         state.has_rec = True
         return 0, "feature=REC"
 
@@ -99,14 +97,14 @@ class RealmVcpuRules:
 
     def set_one_reg(self, vcpu: VcpuState, reg_id: int, value: bytes) -> None:
         """A realm vCPU accepts only x0-x7 and PC."""
-        if self._realm(vcpu) is not None and reg_id not in formats.REALM_SETTABLE_REGS:
+        if realm_of(vcpu.vm) is not None and reg_id not in formats.REALM_SETTABLE_REGS:
             what = "PSTATE" if reg_id == formats.PSTATE_ID else f"register {reg_id:#x}"
             raise ModelErrno(errno.EINVAL, f"{what} of a realm vCPU can't be set")
         self.inner.set_one_reg(vcpu, reg_id, value)
 
     def before_run(self, vcpu: VcpuState) -> None:
         """A realm vCPU runs only once its REC exists and the realm is active."""
-        realm = self._realm(vcpu)
+        realm = realm_of(vcpu.vm)
         if realm is not None and (realm.state is not RmeState.ACTIVE
                                   or not realm_vcpu(vcpu).has_rec):
             raise ModelErrno(errno.EPERM, "realm vCPU not finalised or realm not active")
@@ -114,7 +112,7 @@ class RealmVcpuRules:
 
     def on_kvm_set_vcpu_events(self, vcpu: VcpuState, arg: int) -> Any:
         """A realm takes only an SEA, and only after an emulated MMIO exit."""
-        if self._realm(vcpu) is None:
+        if realm_of(vcpu.vm) is None:
             return self._delegate(vcpu, "KVM_SET_VCPU_EVENTS", arg)
         serror, _has_esr, ext_dabt, _esr, _reserved = UserMemory.unpack(formats.VCPU_EVENTS, arg)
         if serror:
@@ -126,6 +124,3 @@ class RealmVcpuRules:
             realm_vcpu(vcpu).aborts_injected += 1
             return 0, "ext_dabt_pending=1"
         return 0
-
-    def _rmm(self, call, *args) -> None:  # type: ignore[no-untyped-def]
-        raise NotImplementedError  # provided by RealmModel
