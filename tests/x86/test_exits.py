@@ -1,0 +1,71 @@
+"""x86 exits and devices, driven with synthetic exits through the model of KVM."""
+
+from __future__ import annotations
+
+import pytest
+
+from vmmcore.errors import GuestError
+
+
+@pytest.fixture
+def x86(vmm_vm):
+    return vmm_vm("x86", blocked=["virtio"], mem_mib=64).build()
+
+
+def test_serial_output_reaches_the_console(x86):
+    for byte in b"ok\n":
+        x86.pio_write(0x3F8, byte)
+    assert x86.console_output == b"ok\n"
+    assert x86.pio_read(0x3FD) & 0x60 == 0x60  # transmitter empty
+
+
+def test_serial_interrupt_goes_through_the_in_kernel_irqchip(x86):
+    x86.pio_write(0x3F9, 0x02)  # IER: transmitter empty
+    assert "vm: KVM_IRQ_LINE(irq=0x4 level=1)" in x86.ioctl_log()
+    x86.pio_read(0x3FA)  # IIR acknowledges
+    assert x86.ioctl_log()[-1] == "vm: KVM_IRQ_LINE(irq=0x4 level=0)"
+
+
+def test_unclaimed_port_reads_all_ones_and_writes_are_ignored(x86):
+    assert x86.pio_read(0x2F8) == 0xFF
+    assert x86.pio_read(0x1234, size=2) == 0xFFFF
+    x86.pio_write(0x80, 0x12)
+    assert not x86.stopped
+
+
+def test_i8042_reset_ends_the_vm_with_status_0(x86):
+    assert x86.pio_read(0x64) & 0x01 == 0  # nothing to read
+    x86.pio_write(0x64, 0xFE)
+    assert x86.stopped and x86.exit_code == 0
+
+
+def test_i8042_output_port_reset_bit_ends_the_vm(x86):
+    x86.pio_write(0x64, 0xAA)  # self test
+    assert x86.pio_read(0x64) & 0x01
+    assert x86.pio_read(0x60) == 0x55
+    x86.pio_write(0x64, 0xD1)
+    x86.pio_write(0x60, 0x02)  # reset line low
+    assert x86.stopped and x86.exit_code == 0
+
+
+def test_triple_fault_ends_the_vm_with_status_0(x86):
+    x86.exit("shutdown")
+    assert x86.stopped and x86.exit_code == 0
+
+
+def test_halt_with_interrupts_disabled_ends_the_vm(x86):
+    x86.exit("hlt")  # the boot registers leave IF clear
+    assert x86.stopped and x86.exit_code == 0
+
+
+def test_emulation_failure_is_a_one_line_guest_error_with_the_rip(x86):
+    with pytest.raises(GuestError) as info:
+        x86.exit("internal_error", suberror=1)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "rip 0x0" in message and "vCPU 0" in message  # flat binary: ip 0
+
+
+def test_register_dump_names_the_registers(x86):
+    dump = x86.vm.hook.vmm_register_dump(vcpu=x86.vm.vcpus[0])
+    assert "rip=" in dump and "cr0=" in dump and "cs: sel=1000" in dump
