@@ -22,6 +22,9 @@ _libc = _libc_ffi.dlopen(None)
 _libc_ioctl = _libc.ioctl  # looked up once: every KVM_RUN goes through it
 
 KVM_DEVICE = "/dev/kvm"
+#: Environment variable naming another KVM device node (tests point it at paths
+#: they control to check the errors for a missing or inaccessible /dev/kvm).
+KVM_DEVICE_ENV = "VMM_KVM_DEVICE"
 
 
 class HostBackend:
@@ -29,8 +32,8 @@ class HostBackend:
 
     name = "host"
 
-    def __init__(self, device: str = KVM_DEVICE) -> None:
-        self.device = device
+    def __init__(self, device: str | None = None) -> None:
+        self.device = device or os.environ.get(KVM_DEVICE_ENV) or KVM_DEVICE
         self._maps: dict[int, mmap.mmap] = {}
 
     def open_kvm(self) -> int:
