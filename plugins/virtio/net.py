@@ -71,7 +71,9 @@ def parse_network(text: str) -> NetSpec:
     if mac_text is None:
         return NetSpec(values.get("tapif", ""), random_mac())
     if not _MAC.match(mac_text):
-        raise ConfigError(f"--network guest_mac={mac_text!r}: expected six hex bytes like 02:00:00:00:00:01")
+        raise ConfigError(
+            f"--network guest_mac={mac_text!r}: expected six hex bytes like 02:00:00:00:00:01"
+        )
     mac = bytes(int(part, 16) for part in mac_text.split(":"))
     if mac[0] & MULTICAST:
         raise ConfigError(f"--network guest_mac={mac_text}: a multicast address can't be a NIC's")

@@ -126,7 +126,8 @@ class PciGuest:
         offset, size = COMMON[name]
         base = self.bar + self.caps[1][0]
         if size == 8:
-            return self.vm.mmio.read(base + offset, 4) | self.vm.mmio.read(base + offset + 4, 4) << 32
+            low = self.vm.mmio.read(base + offset, 4)
+            return low | self.vm.mmio.read(base + offset + 4, 4) << 32
         return self.vm.mmio.read(base + offset, size)
 
     def common_write(self, name: str, value: int) -> None:

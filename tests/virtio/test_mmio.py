@@ -43,7 +43,8 @@ def test_features_offer_version_1_ring_features_and_the_hooks_bits(model_vm, dis
     plain = guests(model_vm("arm64", disk=[str(disk_image)]))[0].features()
     assert plain & F_VERSION_1 and plain & F_INDIRECT and plain & F_EVENT_IDX
     assert not plain & ACCESS_PLATFORM
-    forced = model_vm("arm64", disk=[str(disk_image)], extra_plugins=[("cca", ForceAccessPlatform())])
+    forced = model_vm("arm64", disk=[str(disk_image)],
+                      extra_plugins=[("cca", ForceAccessPlatform())])
     assert guests(forced)[0].features() == plain | ACCESS_PLATFORM
 
 
