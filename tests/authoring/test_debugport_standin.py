@@ -9,16 +9,32 @@ package; in the repository, its source.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
+
+def _import_example_source():
+    """Import the example package from its source tree, without putting that tree on
+    sys.path (where its packaging metadata could make it an installed plugin for
+    every other test of the session)."""
+    package_dir = Path(__file__).resolve().parents[2] / "examples/vmm-debugport/src/vmm_debugport"
+    spec = importlib.util.spec_from_file_location(
+        "vmm_debugport", package_dir / "__init__.py", submodule_search_locations=[str(package_dir)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["vmm_debugport"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 try:
     import vmm_debugport
 except ImportError:  # not installed: use the example's source tree
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples/vmm-debugport/src"))
-    import vmm_debugport
+    vmm_debugport = _import_example_source()
 
 from vmm_debugport.features import ORDER_PLATFORM_BIT
 from vmm_debugport.hooks import DEFAULT_MMIO_ADDR, DEFAULT_PORT, STATE
