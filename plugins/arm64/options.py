@@ -44,8 +44,13 @@ def vmm_addoption(group: OptionGroup) -> None:
 
 @hookimpl
 def vmm_validate_config(config: Config) -> None:
-    """Check the arm64 options: flash file, --dtb-out directory, --model-host."""
+    """Check the arm64 options (flash file, --dtb-out, --model-host); without a kernel
+    or firmware, boot the built-in guest."""
     options = config.plugin_options
+    if not config.kernel and not config.firmware:
+        from .builtin_guest import GUEST_PATH
+
+        options.setdefault("default_guest", str(GUEST_PATH))
     choice = options.get(IRQCHIP) or "auto"
     if choice not in IRQCHIP_CHOICES:
         raise ConfigError(f"--irqchip must be one of {', '.join(IRQCHIP_CHOICES)} (got {choice!r})")
