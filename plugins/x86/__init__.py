@@ -7,7 +7,7 @@ so importing the plugin (``vmm --help``) stays cheap.
 
 from .devhooks import vmm_dev_exit, vmm_dev_init, vmm_firmware_init  # noqa: F401
 from .emulated_host import vmm_emulated_host  # noqa: F401
-from .loader import vmm_load_initrd, vmm_load_kernel  # noqa: F401
+from .imagehooks import vmm_load_initrd, vmm_load_kernel  # noqa: F401
 from .vmhooks import (  # noqa: F401
     vmm_core_init,
     vmm_handle_exit,

@@ -65,7 +65,8 @@ def vcpu_cpuid(entries: list[tuple[int, ...]], vcpu_id: int) -> list[tuple[int, 
     result = []
     for function, index, flags, eax, ebx, ecx, edx in entries:
         if function == CPUID_LEAF_FEATURES:
-            ebx = (ebx & ~(0xFF << CPUID_1_EBX_APIC_ID_SHIFT)) | (vcpu_id << CPUID_1_EBX_APIC_ID_SHIFT)
+            apic_id = (vcpu_id & 0xFF) << CPUID_1_EBX_APIC_ID_SHIFT  # 8 bits; x2APIC has all
+            ebx = (ebx & ~(0xFF << CPUID_1_EBX_APIC_ID_SHIFT)) | apic_id
             ecx |= CPUID_1_ECX_HYPERVISOR
         elif function in (CPUID_LEAF_TOPOLOGY, CPUID_LEAF_TOPOLOGY_V2):
             edx = vcpu_id  # x2APIC id

@@ -3,13 +3,14 @@ and the boot structures finalised once every image is in memory."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vmmcore import hookimpl
-from vmmcore.stash import StashKey
-from vmmcore.vm import Vm
 
 from . import machine as m
 
-_DEVICES = StashKey[dict]()
+if TYPE_CHECKING:
+    from vmmcore.vm import Vm
 
 
 @hookimpl
@@ -20,25 +21,27 @@ def vmm_dev_init(vm: Vm) -> None:
 
     from .console_input import ConsoleInput
     from .i8042 import COMMAND, I8042
+    from .state import x86_state
 
     irqchip = vm.irqchip
     uart = Uart8250(vm.write_console, lambda level: irqchip.set_level(m.COM1_IRQ, level))
     vm.pio.register(m.COM1_PORT, REGISTER_COUNT, uart)
     keyboard = I8042(lambda: vm.request_stop(0))
     vm.pio.register(m.I8042_DATA_PORT, COMMAND + 1, keyboard)
-    devices: dict = {"uart": uart, "i8042": keyboard}
+    devices = x86_state(vm).devices
+    devices.update(uart=uart, i8042=keyboard)
     if vm.config.console == "serial" and not vm.config.dry_run:
         reader = ConsoleInput(uart.feed_input)
         if reader.start():
             devices["input"] = reader
-    vm.stash[_DEVICES] = devices
 
 
 @hookimpl
 def vmm_dev_exit(vm: Vm) -> None:
     """Stop the console reader and give the terminal back its settings."""
-    devices = vm.stash.get(_DEVICES) or {}
-    reader = devices.get("input")
+    from .state import x86_state
+
+    reader = x86_state(vm).devices.pop("input", None)
     if reader is not None:
         reader.stop()
     vm.pio.unregister(m.COM1_PORT)

@@ -4,7 +4,6 @@ any other file as a flat real-mode binary at 1000:0000, as kvmtool does."""
 
 from __future__ import annotations
 
-from vmmcore import hookimpl
 from vmmcore.errors import ImageError
 from vmmcore.images import LoadedImage
 from vmmcore.memory import GuestMemoryError
@@ -84,8 +83,7 @@ def load_bzimage(vm: Vm, data: bytes, path: str) -> LoadedImage:
     return LoadedImage("kernel", start, len(image.kernel), mem_size, entry, path, "bzimage")
 
 
-@hookimpl
-def vmm_load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage:
+def load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage:
     """Recognise a bzImage or an ELF64 kernel; anything else is a flat binary."""
     if is_bzimage(data):
         return load_bzimage(vm, data, path)
@@ -104,8 +102,7 @@ def initrd_limit(vm: Vm) -> int:
     return limit
 
 
-@hookimpl
-def vmm_load_initrd(vm: Vm, data: bytes, path: str) -> LoadedImage:
+def load_initrd(vm: Vm, data: bytes, path: str) -> LoadedImage:
     """The initrd as high as the protocol allows in low RAM, above the kernel."""
     boot = x86_state(vm).boot
     assert boot is not None

@@ -7,8 +7,9 @@ Low memory, as a PC BIOS leaves it::
     0x0000_9000  page tables: PML4, PDPT, 4 page directories (identity map, 4 GiB)
     0x0001_0000  flat real-mode binary (1000:0000)
     0x0002_0000  kernel command line
-    0x0009_fc00  EBDA: MP floating pointer and MP configuration table
+    0x0009_fc00  EBDA: MP floating pointer
     0x000a_0000  VGA hole and BIOS area (reserved in the e820 map)
+    0x000f_0000  MP configuration table (in the BIOS area Linux also scans)
     0x0010_0000  protected-mode kernel (bzImage), or the ELF's own addresses
 
 Above RAM's first bank (at most 3 GiB) is the 32-bit hole with the MMIO windows,
@@ -31,6 +32,8 @@ IDENTITY_MAPPED_GIB = 4
 CMDLINE_ADDR = 0x20000
 CMDLINE_MAX = 0x10000
 EBDA_ADDR = 0x9FC00
+MP_TABLE_ADDR = 0xF0000
+BIOS_AREA_END = 0x100000
 VGA_HOLE_START = 0xA0000
 HIGH_MEMORY = 1 * MiB
 

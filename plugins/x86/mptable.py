@@ -2,7 +2,8 @@
 IOAPIC and the interrupt wiring when there is no ACPI.
 
 The floating pointer sits at the start of the EBDA (639 KiB, where Linux scans),
-the configuration table right after it; both are in the e820 map's reserved range.
+the configuration table in the BIOS area at 0xf0000 (room for 254 processors);
+both are in the e820 map's reserved range.
 ISA lines 0-15 go to the same IOAPIC pins (KVM's default routing); lines devices
 allocated from the irqchip facade are added with the trigger mode they asked for.
 """
@@ -33,7 +34,8 @@ CPU_SIGNATURE = 0x600  # family 6
 CPU_FEATURES = (1 << 0) | (1 << 9)  # FPU, APIC
 BDA_EBDA_SEGMENT = 0x40E
 BDA_BASE_MEMORY_KIB = 0x413
-MAX_APIC_ID = 0xFE
+#: APIC ids are 8 bits and 0xff is broadcast; the IOAPIC takes the id after the CPUs.
+MAX_CPUS = 0xFE
 
 
 def checksum(data: bytes | bytearray) -> int:
@@ -72,10 +74,11 @@ def build_entries(cpus: int, allocated: Iterable[Any] = ()) -> list[bytes]:
     return entries
 
 
-def build_mptable(base: int, cpus: int, allocated: Iterable[Any] = ()) -> bytes:
-    """The floating pointer at ``base`` followed by the configuration table."""
-    if cpus - 1 >= MAX_APIC_ID:
-        raise ConfigError(f"-c {cpus}: the MP table describes at most {MAX_APIC_ID} vCPUs")
+def build_mptable(cpus: int, allocated: Iterable[Any] = (),
+                  table_addr: int = m.MP_TABLE_ADDR) -> tuple[bytes, bytes]:
+    """The floating pointer and the configuration table (at ``table_addr``)."""
+    if cpus > MAX_CPUS:
+        raise ConfigError(f"-c {cpus}: the MP table describes at most {MAX_CPUS} vCPUs")
     entries = build_entries(cpus, allocated)
     header_size = ffi.sizeof("struct mpc_table")
     floating_size = ffi.sizeof("struct mpf_intel")
@@ -87,20 +90,22 @@ def build_mptable(base: int, cpus: int, allocated: Iterable[Any] = ()) -> bytes:
     body = bytearray(ffi.buffer(table)) + b"".join(entries)
     body[ffi.offsetof("struct mpc_table", "checksum")] = checksum(body)
     floating = ffi.new("struct mpf_intel *", {
-        "signature": b"_MP_", "physptr": base + floating_size,
+        "signature": b"_MP_", "physptr": table_addr,
         "length": floating_size // 16, "specification": MP_SPEC_REV,
     })
     pointer = bytearray(ffi.buffer(floating))
     pointer[ffi.offsetof("struct mpf_intel", "checksum")] = checksum(pointer)
-    return bytes(pointer + body)
+    return bytes(pointer), bytes(body)
 
 
 def write_mptable(memory: GuestMemory, cpus: int, allocated: Iterable[Any] = ()) -> int:
-    """Write the MP table into the EBDA (and point the BIOS data area at it)."""
-    data = build_mptable(m.EBDA_ADDR, cpus, allocated)
-    if m.EBDA_ADDR + len(data) > m.VGA_HOLE_START:
-        raise ConfigError(f"-c {cpus}: too many vCPUs for the MP table in the EBDA; use fewer")
-    memory.write(m.EBDA_ADDR, data)
+    """Write the MP table (and point the BIOS data area at the EBDA); return the
+    floating pointer's address."""
+    pointer, table = build_mptable(cpus, allocated)
+    if m.MP_TABLE_ADDR + len(table) > m.BIOS_AREA_END:
+        raise ConfigError(f"-c {cpus}: the MP table outgrows the BIOS area; use fewer vCPUs")
+    memory.write(m.EBDA_ADDR, pointer)
+    memory.write(m.MP_TABLE_ADDR, table)
     memory.write_u(BDA_EBDA_SEGMENT, 2, m.EBDA_ADDR >> 4)
     memory.write_u(BDA_BASE_MEMORY_KIB, 2, m.EBDA_ADDR >> 10)
     return m.EBDA_ADDR

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vmmcore.stash import StashKey
-from vmmcore.vm import Vm
+
+if TYPE_CHECKING:
+    from vmmcore.vm import Vm
 
 #: Boot protocols the loaders choose between (they decide the boot registers).
 REAL_MODE = "real mode"
@@ -53,7 +55,8 @@ class X86Vm:
     e820: list[E820Entry] = field(default_factory=list)
     #: KVM_GET_SUPPORTED_CPUID's entries, as cdata copies of kvm_cpuid_entry2.
     supported_cpuid: Any = None
-    console_input: Any = None
+    #: The devices x86 wired ("uart", "i8042", and "input", the stdin reader).
+    devices: dict[str, Any] = field(default_factory=dict)
 
 
 X86_KEY = StashKey[X86Vm]()

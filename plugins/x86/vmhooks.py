@@ -4,17 +4,18 @@ irqchip and PIT, CPUID and MSRs, boot registers, and the exits x86 handles."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vmmcore import hookimpl
-from vmmcore.config import Config
 from vmmcore.errors import ConfigError, GuestError
-from vmmcore.kvm import ioctls as k
-from vmmcore.layout import MemoryLayout
-from vmmcore.vcpu import Vcpu
-from vmmcore.vm import Vm
 
 from . import machine as m
+
+if TYPE_CHECKING:
+    from vmmcore.config import Config
+    from vmmcore.layout import MemoryLayout
+    from vmmcore.vcpu import Vcpu
+    from vmmcore.vm import Vm
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +25,17 @@ MIN_MEM_MIB = 4
 
 @hookimpl
 def vmm_validate_config(config: Config) -> None:
-    """Refuse too little memory; point at the built-in guest when no kernel is given."""
+    """Refuse too little memory or too many vCPUs for an MP table; point at the
+    built-in guest when no kernel is given."""
     if config.arch != "x86":
         return
     if 0 < config.mem_mib < MIN_MEM_MIB:
         raise ConfigError(f"-m {config.mem_mib}: an x86 guest needs at least {MIN_MEM_MIB} MiB")
+    from .mptable import MAX_CPUS
+
+    if config.cpus > MAX_CPUS:
+        raise ConfigError(f"-c {config.cpus}: x86 guests find their CPUs in an MP table, "
+                          f"which describes at most {MAX_CPUS}; use fewer")
     if not config.kernel and not config.firmware:
         from .guest import builtin_guest_path
 
@@ -106,6 +113,8 @@ def vmm_vcpu_finalize(vm: Vm, vcpu: Vcpu) -> None:
 def vmm_handle_exit(vcpu: Vcpu, exit: Any) -> bool | None:
     """Reset, triple fault and a halt nothing can wake end the VM with status 0
     (kvmtool's behaviour); an emulation failure is a one-line error with the rip."""
+    from vmmcore.kvm import ioctls as k
+
     reason = exit.reason
     vm = vcpu.vm
     if reason == k.KVM_EXIT_SHUTDOWN:

@@ -46,9 +46,7 @@ def test_device_windows_sit_in_the_hole_below_the_apics():
         assert low.end <= high.start
 
 
-def _mp_entries(table: bytes, base: int) -> list[bytes]:
-    physptr = struct.unpack_from("<I", table, 4)[0]
-    config = table[physptr - base :]
+def _mp_entries(config: bytes) -> list[bytes]:
     length, count = struct.unpack_from("<H", config, 4)[0], struct.unpack_from("<H", config, 34)[0]
     entries, position = [], 44
     for _ in range(count):
@@ -60,12 +58,12 @@ def _mp_entries(table: bytes, base: int) -> list[bytes]:
 
 
 def test_mp_table_checksums_and_cpus():
-    base = m.EBDA_ADDR
-    table = build_mptable(base, 3)
-    assert table[:4] == b"_MP_" and checksum(table[:16]) == 0 and sum(table[:16]) % 256 == 0
-    config = table[16:]
+    pointer, config = build_mptable(3)
+    assert pointer[:4] == b"_MP_" and len(pointer) == 16 and sum(pointer) % 256 == 0
+    assert struct.unpack_from("<I", pointer, 4)[0] == m.MP_TABLE_ADDR
     assert config[:4] == b"PCMP" and sum(config) % 256 == 0
-    entries = _mp_entries(table, base)
+    assert checksum(config[:7] + b"\0" + config[8:]) == config[7]
+    entries = _mp_entries(config)
     cpus = [entry for entry in entries if entry[0] == 0]
     assert [(cpu[1], cpu[3]) for cpu in cpus] == [(0, 3), (1, 1), (2, 1)]  # id, enabled|BSP
     ioapic = next(entry for entry in entries if entry[0] == 2)
@@ -76,10 +74,18 @@ def test_mp_table_checksums_and_cpus():
 
 
 def test_mp_table_lists_lines_devices_allocated():
-    table = build_mptable(m.EBDA_ADDR, 1, [AllocatedLine(16, True, True)])
-    extra = [entry for entry in _mp_entries(table, m.EBDA_ADDR) if entry[0] == 3][-1]
+    _, config = build_mptable(1, [AllocatedLine(16, True, True)])
+    extra = [entry for entry in _mp_entries(config) if entry[0] == 3][-1]
     irqflag = struct.unpack_from("<H", extra, 2)[0]
     assert (extra[5], extra[7], irqflag) == (16, 16, 0xF)  # level, active low
+
+
+def test_mp_table_for_the_most_vcpus_fits_the_bios_area():
+    _, config = build_mptable(254)
+    assert m.MP_TABLE_ADDR + len(config) <= m.BIOS_AREA_END
+    assert sum(1 for entry in _mp_entries(config) if entry[0] == 0) == 254
+    with pytest.raises(Exception, match="at most 254"):
+        build_mptable(255)
 
 
 def test_gdt_descriptors_are_the_classic_flat_ones():

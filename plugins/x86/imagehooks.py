@@ -1,0 +1,30 @@
+"""x86 image hooks: kernels and initrds (the formats live in :mod:`.loader`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vmmcore import hookimpl
+
+if TYPE_CHECKING:
+    from vmmcore.images import LoadedImage
+    from vmmcore.vm import Vm
+
+
+@hookimpl
+def vmm_load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage:
+    """A bzImage (64-bit boot protocol), an ELF64 vmlinux (PVH entry when its Xen
+    note has one, else the 64-bit protocol), or any other file as a flat real-mode
+    binary at 1000:0000."""
+    from .loader import load_kernel
+
+    return load_kernel(vm, data, path)
+
+
+@hookimpl
+def vmm_load_initrd(vm: Vm, data: bytes, path: str) -> LoadedImage:
+    """The initrd as high in low RAM as the kernel's protocol allows, above the
+    kernel; a one-line ImageError when it does not fit."""
+    from .loader import load_initrd
+
+    return load_initrd(vm, data, path)
