@@ -106,6 +106,13 @@ struct kvm_run_riscv_sbi {
     uint64_t ret[2];
 };
 
+struct kvm_run_riscv_csr {
+    unsigned long csr_num;
+    unsigned long new_value;
+    unsigned long write_mask;
+    unsigned long ret_value;
+};
+
 struct kvm_run_internal {
     uint32_t suberror;
     uint32_t ndata;
@@ -134,6 +141,7 @@ struct kvm_run {
         struct kvm_run_mmio mmio;
         struct kvm_run_system_event system_event;
         struct kvm_run_riscv_sbi riscv_sbi;
+        struct kvm_run_riscv_csr riscv_csr;
         struct kvm_run_internal internal;
         char padding[256];
     };

@@ -62,6 +62,15 @@ class RiscvSbiExit(Exit):
 
 
 @dataclass
+class RiscvCsrExit(Exit):
+    """KVM_EXIT_RISCV_CSR: a CSR access KVM forwards to user space (e.g. ``seed``)."""
+
+    csr_num: int = 0
+    new_value: int = 0
+    write_mask: int = 0
+
+
+@dataclass
 class InternalErrorExit(Exit):
     """KVM_EXIT_INTERNAL_ERROR (for example an emulation failure)."""
 
@@ -142,6 +151,9 @@ class ExitDecoder:
         if reason == k.KVM_EXIT_RISCV_SBI:
             sbi = run.riscv_sbi
             return RiscvSbiExit(reason, sbi.extension_id, sbi.function_id, list(sbi.args))
+        if reason == k.KVM_EXIT_RISCV_CSR:
+            csr = run.riscv_csr
+            return RiscvCsrExit(reason, csr.csr_num, csr.new_value, csr.write_mask)
         if reason == k.KVM_EXIT_INTERNAL_ERROR:
             internal = run.internal
             return InternalErrorExit(reason, internal.suberror, list(internal.data)[: internal.ndata])
@@ -154,3 +166,6 @@ class ExitDecoder:
         self._run.riscv_sbi.ret[0] = error & (2**64 - 1)
         self._run.riscv_sbi.ret[1] = value & (2**64 - 1)
 
+    def set_riscv_csr_return(self, value: int) -> None:
+        """Write the value the guest's CSR instruction reads, seen on re-entry."""
+        self._run.riscv_csr.ret_value = value & (2**64 - 1)

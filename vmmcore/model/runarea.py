@@ -23,6 +23,7 @@ EXIT_REASONS = {
     "internal_error": 17,
     "system_event": 24,
     "riscv_sbi": 35,
+    "riscv_csr": 36,
 }
 
 
@@ -56,6 +57,10 @@ def write_exit(area: bytearray, kind: str, fields: dict[str, Any]) -> tuple[str,
         args = list(fields.get("args", [])) + [0] * 6
         struct.pack_into("<QQ6Q", area, EXIT_UNION, fields["extension_id"],
                          fields["function_id"], *args[:6])
+        return None
+    if kind == "riscv_csr":
+        struct.pack_into("<QQQ", area, EXIT_UNION, fields["csr_num"],
+                         fields.get("new_value", 0), fields.get("write_mask", 0))
         return None
     if kind == "internal_error":
         struct.pack_into("<II", area, EXIT_UNION, fields.get("suberror", 1), 0)
