@@ -112,8 +112,7 @@ class AiaIrqchip(RiscvIrqchip):
 
     def fdt_nodes(self, fdt: FdtBuilder, cpu_intc: list[int]) -> None:
         """The IMSIC (MSI controller of the harts) and the APLIC (wired sources)."""
-        if not self.imsic_phandle:
-            self.imsic_phandle = fdt.allocate_phandle()
+        self.imsic_phandle = fdt.allocate_phandle()
         imsic_size = self.nr_harts * uapi.KVM_DEV_RISCV_IMSIC_SIZE
         with fdt.node(f"imsics@{layout.IMSIC.start:x}"):
             fdt.property_string("compatible", "riscv,imsics")

@@ -156,7 +156,7 @@ def vmm_register_dump(vcpu: Vcpu) -> str | None:
 
 @hookimpl
 def vmm_handle_exit(vcpu: Vcpu, exit: Exit) -> bool | None:
-    """Forwarded SBI calls (console, DBCN, SRST) and system events."""
+    """Forwarded SBI calls (console, DBCN, SRST), system events, the seed CSR."""
     from .sbi import handle_exit
 
     return handle_exit(vcpu, exit)

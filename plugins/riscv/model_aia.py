@@ -1,8 +1,8 @@
 """The model of KVM's AIA device (arch/riscv/kvm/aia_device.c): attributes and init.
 
-CONFIG values are 32-bit, ADDR values 64-bit; everything is refused with EBUSY once
-CTRL_INIT succeeded, and CTRL_INIT checks what the kernel checks: no vCPU ran, the
-sources fit the MSI ids, the APLIC is placed when there are sources, every vCPU's
+CONFIG values are 32-bit, ADDR values 64-bit; the device can't be created once a
+vCPU ran; everything is refused with EBUSY once CTRL_INIT succeeded, and CTRL_INIT
+checks what the kernel checks: the sources fit the MSI ids, the APLIC is placed when there are sources, every vCPU's
 IMSIC is placed and all of them follow one base with the hart index bits.
 """
 
@@ -39,6 +39,8 @@ class AiaDeviceModel:
             raise ModelErrno(errno.ENODEV, f"device type {device_type} not available")
         if vm.arch.get("aia") is not None:
             raise ModelErrno(errno.EEXIST, "the AIA exists")
+        if any(vcpu.runs for vcpu in vm.vcpus.values()):
+            raise ModelErrno(errno.EBUSY, "a vCPU already ran")
         device = DeviceState(vm, device_type)
         device.arch.update(
             config={"mode": self.profile.aia_mode, "ids": self.profile.aia_nr_ids, "srcs": 0,
@@ -105,11 +107,11 @@ class AiaDeviceModel:
             "mode": value in MODES,
             "ids": IDS_MIN <= value < IDS_MAX and value & IDS_MIN == IDS_MIN
             and value <= self.profile.aia_nr_ids,
-            "srcs": value < SRCS_MAX,
-            "group_bits": value <= GROUP_BITS_MAX,
-            "group_shift": GROUP_SHIFT_MIN <= value <= GROUP_SHIFT_MAX,
-            "hart_bits": value <= HART_BITS_MAX,
-            "guest_bits": value <= GUEST_BITS_MAX,
+            "srcs": value < SRCS_MAX and value < self.profile.aia_nr_ids + 1,
+            "group_bits": value < GROUP_BITS_MAX,
+            "group_shift": GROUP_SHIFT_MIN <= value < GROUP_SHIFT_MAX,
+            "hart_bits": value < HART_BITS_MAX,
+            "guest_bits": value < GUEST_BITS_MAX,
         }[name]
         if not valid:
             raise ModelErrno(errno.EINVAL, f"AIA {name} {value}")
@@ -124,7 +126,7 @@ class AiaDeviceModel:
             return
         vcpu_id = attr - 1
         if vcpu_id not in device.vm.vcpus:
-            raise ModelErrno(errno.EINVAL, f"IMSIC of vCPU {vcpu_id}, which doesn't exist")
+            raise ModelErrno(errno.ENXIO, f"IMSIC of vCPU {vcpu_id}, which doesn't exist")
         device.arch["imsic"][vcpu_id] = value
 
     @staticmethod
@@ -133,8 +135,6 @@ class AiaDeviceModel:
         config = state["config"]
         if state["initialized"]:
             raise ModelErrno(errno.EBUSY, "the AIA is initialized")
-        if any(vcpu.runs for vcpu in vm.vcpus.values()):
-            raise ModelErrno(errno.EBUSY, "a vCPU already ran")
         if config["srcs"] > config["ids"]:
             raise ModelErrno(errno.EINVAL, "more sources than MSI ids")
         if config["srcs"] and state["aplic"] is None:

@@ -108,9 +108,13 @@ def handle_system_event(vcpu: Vcpu, event: SystemEventExit) -> bool:
 
 
 def handle_exit(vcpu: Vcpu, exit: Exit) -> bool | None:
-    """Forwarded SBI calls and system events; None for anything else."""
+    """Forwarded SBI calls, system events and CSR accesses; None for anything else."""
     if exit.reason == k.KVM_EXIT_RISCV_SBI:
         return handle_sbi(vcpu, exit)  # type: ignore[arg-type]
     if exit.reason == k.KVM_EXIT_SYSTEM_EVENT:
         return handle_system_event(vcpu, exit) or None  # type: ignore[arg-type]
+    if exit.reason == k.KVM_EXIT_RISCV_CSR:
+        from .csr import handle_csr
+
+        return handle_csr(vcpu, exit) or None  # type: ignore[arg-type]
     return None

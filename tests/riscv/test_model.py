@@ -119,7 +119,7 @@ def test_aia_rules_before_init(riscv_vm):
     assert _errno(lambda: _set(device, config, uapi.KVM_DEV_RISCV_AIA_CONFIG_IDS,
                                value=100)) == errno.EINVAL
     assert _errno(lambda: _set(device, config, uapi.KVM_DEV_RISCV_AIA_CONFIG_HART_BITS,
-                               value=17)) == errno.EINVAL
+                               value=16)) == errno.EINVAL
     assert _errno(lambda: _set(device, config, 9)) == errno.ENXIO
     _set(device, config, uapi.KVM_DEV_RISCV_AIA_CONFIG_SRCS, value=32)
     assert _errno(init) == errno.EINVAL  # sources but no APLIC
@@ -128,7 +128,7 @@ def test_aia_rules_before_init(riscv_vm):
     _set(device, address, uapi.KVM_DEV_RISCV_AIA_ADDR_APLIC, "uint64_t", 0x0C00_0000)
     assert _errno(init) == errno.EINVAL  # vCPU 0 has no IMSIC
     assert _errno(lambda: _set(device, address, uapi.kvm_dev_riscv_aia_addr_imsic(3),
-                               "uint64_t", 0x0800_3000)) == errno.EINVAL  # no vCPU 3
+                               "uint64_t", 0x0800_3000)) == errno.ENXIO  # no vCPU 3
     _set(device, address, uapi.kvm_dev_riscv_aia_addr_imsic(0), "uint64_t", 0x0800_0000)
     init()
     assert vm.backend.system.vms[-1].irqchip

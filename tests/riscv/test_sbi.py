@@ -111,3 +111,23 @@ def test_unhandled_exit_is_reported(riscv_vm):
     vm = riscv_vm().build()
     with pytest.raises(GuestError, match="unhandled KVM exit"):
         vm.exit("hlt")
+
+
+def test_seed_csr_gives_16_bits_of_entropy(riscv_vm):
+    from plugins.riscv.csr import CSR_SEED
+
+    vm = riscv_vm().build()
+    values = set()
+    for _ in range(4):
+        vm.exit("riscv_csr", csr_num=CSR_SEED, new_value=0, write_mask=0)
+        value = vm.vm.vcpus[0].fd.kvm_run.riscv_csr.ret_value
+        assert value >> 30 == 0b10 and value & 0x3FFF_0000 == 0
+        values.add(value & 0xFFFF)
+    assert len(values) > 1
+    assert not vm.stopped
+
+
+def test_other_forwarded_csrs_are_unhandled(riscv_vm):
+    vm = riscv_vm().build()
+    with pytest.raises(GuestError, match="unhandled KVM exit KVM_EXIT_RISCV_CSR"):
+        vm.exit("riscv_csr", csr_num=0x999)
