@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 from dataclasses import dataclass
 
 import cffi
@@ -84,10 +85,16 @@ def parse_disk(text: str) -> DiskSpec:
     if not path or unknown:
         raise ConfigError(f"--disk {text!r}: expected FILE or FILE,ro")
     spec = DiskSpec(path, "ro" in flags)
-    if not os.path.isfile(path):
-        raise ConfigError(f"disk image {path!r} does not exist or is not a file (check --disk)")
-    mode = os.R_OK if spec.readonly else os.R_OK | os.W_OK
-    if not os.access(path, mode):
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0
+    if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):
+        raise ConfigError(
+            f"disk image {path!r} does not exist or is not a file or block device (check --disk)"
+        )
+    access = os.R_OK if spec.readonly else os.R_OK | os.W_OK
+    if not os.access(path, access):
         need = "readable" if spec.readonly else "readable and writable (or add ,ro)"
         raise ConfigError(f"disk image {path!r} is not {need}")
     return spec
@@ -110,7 +117,7 @@ class BlockDevice(VirtioDevice):
             self.fd: int | None = os.open(spec.path, flags)
         except OSError as error:
             raise ConfigError(f"can't open disk image {spec.path!r}: {error.strerror}") from None
-        self.size = os.fstat(self.fd).st_size
+        self.size = os.lseek(self.fd, 0, os.SEEK_END)  # st_size is 0 for block devices
         self.sectors = self.size // SECTOR_SIZE
         self.serial = os.path.basename(spec.path).encode()[:ID_BYTES]
         config = self.config

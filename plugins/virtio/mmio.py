@@ -136,9 +136,10 @@ class MmioTransport(Transport):
         elif name == "queue_notify":
             self.notify(value)
         elif name == "interrupt_ack":
-            self.interrupt_status &= ~value
-            if not self.interrupt_status:
-                self.irq.deassert_line()
+            with self.irq_lock:
+                self.interrupt_status &= ~value
+                if not self.interrupt_status:
+                    self.irq.deassert_line()
         elif name == "status":
             self.write_status(value & 0xFF)
         else:
@@ -167,14 +168,14 @@ class MmioTransport(Transport):
         self._interrupt(INTERRUPT_USED_BUFFER)
 
     def signal_config(self) -> None:
-        with self.lock:
-            self.bump_config_generation()
+        self.bump_config_generation()
         self._interrupt(INTERRUPT_CONFIG_CHANGE)
 
     def _interrupt(self, bit: int) -> None:
-        with self.lock:
+        """Set the status bit and raise the line, ordered with the driver's ACKs."""
+        with self.irq_lock:
             self.interrupt_status |= bit
-        self.irq.assert_line()
+            self.irq.assert_line()
 
     def reset_interrupts(self) -> None:
         self.interrupt_status = 0

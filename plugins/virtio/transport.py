@@ -49,7 +49,11 @@ class Transport:
         self.vm = vm
         self.device = device
         device.transport = self
+        #: Guards the registers against concurrent vCPUs. Only vCPU threads take it:
+        #: a reset joins the device's I/O thread while holding it.
         self.lock = threading.RLock()
+        #: Guards what the I/O thread changes too: interrupt state, NEEDS_RESET.
+        self.irq_lock = threading.Lock()
         self.kick_fds = [new_eventfd() for _ in device.queues]
         self.status = 0
         self.device_features_sel = 0
@@ -95,7 +99,8 @@ class Transport:
                 value &= ~STATUS_FEATURES_OK
             if added & STATUS_DRIVER_OK and not value & STATUS_FEATURES_OK:
                 value &= ~STATUS_DRIVER_OK
-            self.status = value | (self.status & STATUS_DEVICE_NEEDS_RESET)
+            with self.irq_lock:
+                self.status = value | (self.status & STATUS_DEVICE_NEEDS_RESET)
             if added & STATUS_DRIVER_OK and self.status & STATUS_DRIVER_OK:
                 self.device.activate(self.vm.memory, self.driver_features, self.kick_fds)
 
@@ -109,20 +114,21 @@ class Transport:
     def reset(self) -> None:
         """Device reset (status 0): stop the device, forget the negotiation."""
         with self.lock:
-            self.device.reset()
-            self.status = 0
+            self.device.reset()  # joins the I/O thread: irq_lock must be free
+            with self.irq_lock:
+                self.status = 0
+                self.reset_interrupts()
             self.device_features_sel = 0
             self.driver_features_sel = 0
             self.driver_features = 0
             self.queue_sel = 0
-            self.reset_interrupts()
 
     def reset_interrupts(self) -> None:
-        """Subclasses clear their interrupt state on reset."""
+        """Subclasses clear their interrupt state on reset (``irq_lock`` is held)."""
 
     def needs_reset(self, reason: str) -> None:
         """Set DEVICE_NEEDS_RESET and tell the driver through a config interrupt."""
-        with self.lock:
+        with self.irq_lock:
             if self.status & STATUS_DEVICE_NEEDS_RESET:
                 return
             self.status |= STATUS_DEVICE_NEEDS_RESET

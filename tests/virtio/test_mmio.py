@@ -141,3 +141,21 @@ def test_mmio_window_missing_is_a_config_error(vmm_vm, monkeypatch):
     with pytest.raises(ConfigError, match="no 'no_such_window' window"):
         vm.build()
     assert vm.vm.mmio.find(0x3000000) is None
+
+
+def test_reset_while_the_device_is_busy_does_not_deadlock(model_vm):
+    """The vCPU resets the device while its I/O thread completes and interrupts."""
+    import threading
+
+    vm = model_vm("arm64", rng=True)
+    rng = guests(vm)[0]
+    for _ in range(20):
+        (ring,) = rng.start(F_VERSION_1, 1)
+        for _ in range(8):
+            ring.add([(4096, True)])
+        rng.notify(0)
+        resetter = threading.Thread(target=rng.write, args=("status", 0), daemon=True)
+        resetter.start()
+        resetter.join(timeout=5)
+        assert not resetter.is_alive(), "reset deadlocked against the I/O thread"
+        assert rng.read("status") == 0 and rng.read("int_status") == 0

@@ -248,10 +248,10 @@ class VirtioPciTransport(Transport):
 
     def _read_isr(self) -> int:
         """Reading the ISR returns and clears it, and lowers INTx (4.1.4.5)."""
-        with self.lock:
+        with self.irq_lock:
             value, self.isr = self.isr, 0
-        if self.intx is not None:
-            self.intx.deassert_line()
+            if self.intx is not None:
+                self.intx.deassert_line()
         return value
 
     # ------------------------------------------------------------ common configuration
@@ -332,20 +332,20 @@ class VirtioPciTransport(Transport):
         self._interrupt(INTERRUPT_USED_BUFFER, queue.msix_vector)
 
     def signal_config(self) -> None:
-        with self.lock:
-            self.bump_config_generation()
+        self.bump_config_generation()
         self._interrupt(INTERRUPT_CONFIG_CHANGE, self.config_msix_vector)
 
     def _interrupt(self, bit: int, vector: int) -> None:
+        """MSI-X when the driver enabled it, else the ISR bit and INTx."""
         if self.msix is not None and self.msix.signal(vector):
             if bit == INTERRUPT_CONFIG_CHANGE:
-                with self.lock:
+                with self.irq_lock:
                     self.isr |= bit
             return
-        with self.lock:
+        with self.irq_lock:
             self.isr |= bit
-        if self.intx is not None and not self.config.command & COMMAND_INTX_DISABLE:
-            self.intx.assert_line()
+            if self.intx is not None and not self.config.command & COMMAND_INTX_DISABLE:
+                self.intx.assert_line()
 
     def reset_interrupts(self) -> None:
         self.isr = 0
