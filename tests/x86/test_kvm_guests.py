@@ -91,3 +91,34 @@ def test_e820_map_is_logged_with_debug(require_kvm, build):
         "BIOS-e820: [mem 0x000000000009fc00-0x00000000000fffff] reserved",
         "BIOS-e820: [mem 0x0000000000100000-0x0000000003ffffff] usable",
     ]
+
+
+def test_terminal_input_reaches_the_guest_and_the_terminal_is_restored(require_kvm, build):
+    """stdin on a terminal: vmm turns off line buffering and echo while the guest
+    runs (each key goes to the UART at once) and restores the settings on exit."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import termios
+
+    master, slave = pty.openpty()
+    try:
+        before = termios.tcgetattr(slave)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vmmcore.cli", "run", "-k", str(build("echo16"))],
+            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # wait until vmm switched the terminal
+            if not termios.tcgetattr(slave)[3] & termios.ICANON:
+                break
+            time.sleep(0.05)
+        os.write(master, b"typed\n")
+        stdout, stderr = process.communicate(timeout=60)
+        after = termios.tcgetattr(slave)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert process.returncode == 0, stderr
+    assert stdout == b"echo guest: typed\n"
+    assert after == before
