@@ -89,6 +89,7 @@ def run_suite(args: argparse.Namespace) -> list[Metric]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    load_before = os.getloadavg()[0]
     try:
         metrics = run_suite(args)
     except BenchError as error:
@@ -99,11 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("benchmarks: interrupted", file=sys.stderr)
         return 130
+    load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     print(f"\nvmm vs QEMU microvm on {platform.node()} ({platform.machine()}, "
-          f"{os.cpu_count()} CPUs), medians of interleaved runs:\n")
+          f"{os.cpu_count()} CPUs, {load}), ratios of medians of interleaved runs:\n")
     print_table(metrics, sys.stdout)
     if args.json:
-        write_json(metrics, {"host": platform.node(), "runs": str(args.runs),
+        write_json(metrics, {"host": platform.node(), "load": load, "runs": str(args.runs),
                              "exit_runs": str(args.exit_runs), "exits": str(args.exits),
                              "mem_mib": str(args.mem)}, args.json)
     return 0

@@ -28,6 +28,9 @@ class Run:
     to_marker: float | None
     #: Seconds from spawn to the process's exit.
     to_exit: float
+    #: CPU time (user + system) the process used, in seconds: unlike wall time,
+    #: it hardly depends on what else the machine is running.
+    cpu: float
     #: Peak resident set size in bytes.
     max_rss: int
     #: Exit status (negative: killed by that signal).
@@ -83,7 +86,8 @@ def run_process(argv: list[str], *, marker: bytes | None = None, timeout: float 
         offset = stdout.find(marker)
         if offset >= 0:
             to_marker = _marker_time(chunks, offset) - start
-    return Run(to_marker, end - start, usage.ru_maxrss * 1024, process.returncode,
+    return Run(to_marker, end - start, usage.ru_utime + usage.ru_stime,
+               usage.ru_maxrss * 1024, process.returncode,
                bytes(stdout), bytes(stderr))
 
 

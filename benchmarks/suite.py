@@ -55,25 +55,28 @@ def interleaved(vmms: tuple[Vmm, Vmm], guest: Guest, settings: Settings,
 
 
 def measure_help(vmm: Vmm, qemu: Vmm, settings: Settings) -> list[Metric]:
-    """Wall time of ``vmm --help`` and ``vmm run --help`` (QEMU's --help for reference)."""
-    metrics = [
-        Metric("vmm --help", "ms", target=Target(150, "vmm<")),
-        Metric("vmm run --help", "ms"),
-    ]
+    """Wall and CPU time of ``vmm --help`` and ``vmm run --help`` (QEMU's for reference)."""
+    commands = {"vmm --help": ("--help",), "vmm run --help": ("run", "--help")}
+    wall = {name: Metric(name, "ms") for name in commands}
+    cpu = {name: Metric(f"{name}, CPU time", "ms") for name in commands}
+    wall["vmm --help"].target = Target(150, "vmm<")
     for _ in range(settings.runs):
-        for metric, args in zip(metrics, (("--help",), ("run", "--help"))):
-            metric.vmm.append(_timed(vmm, args, settings) * MS)
-            metric.qemu.append(_timed(qemu, ("--help",), settings) * MS)
+        for name, args in commands.items():
+            for run, samples in ((_help_run(vmm, args, settings), "vmm"),
+                                 (_help_run(qemu, ("--help",), settings), "qemu")):
+                getattr(wall[name], samples).append(run.to_exit * MS)
+                getattr(cpu[name], samples).append(run.cpu * MS)
+    metrics = [metric for name in commands for metric in (wall[name], cpu[name])]
     metrics[0].note = "QEMU column of the --help rows: qemu-system-x86_64 --help, for reference"
     return metrics
 
 
-def _timed(vmm: Vmm, args: tuple[str, ...], settings: Settings) -> float:
+def _help_run(vmm: Vmm, args: tuple[str, ...], settings: Settings) -> Run:
     argv = vmm.command(*args)
     run = run_process(argv, timeout=settings.timeout, env=vmm.environment())
     if run.status != 0:
         raise BenchError(describe_failure(argv, run))
-    return run.to_exit
+    return run
 
 
 def measure_startup(vmm: Vmm, qemu: Vmm, empty: Guest, settings: Settings) -> list[Metric]:
@@ -82,12 +85,14 @@ def measure_startup(vmm: Vmm, qemu: Vmm, empty: Guest, settings: Settings) -> li
     mem = f"-m {settings.mem_mib}"
     marker = Metric("start-up to first guest byte", "ms", target=Target(1.0, "ratio<="))
     exit_ = Metric("start-up to VM exit", "ms")
+    cpu = Metric("start-up to VM exit, CPU time", "ms")
     rss = Metric(f"peak RSS, {mem} guest", "MiB", target=Target(1.0, "ratio<="))
     for runs, pick in ((vmm_runs, lambda m: m.vmm), (qemu_runs, lambda m: m.qemu)):
         pick(marker).extend(run.to_marker * MS for run in runs)  # type: ignore[operator]
         pick(exit_).extend(run.to_exit * MS for run in runs)
+        pick(cpu).extend(run.cpu * MS for run in runs)
         pick(rss).extend(run.max_rss / MIB for run in runs)
-    return [marker, exit_, rss]
+    return [marker, exit_, cpu, rss]
 
 
 def measure_exits(vmm: Vmm, qemu: Vmm, loop: Guest, exiting: dict[str, Guest],
