@@ -14,7 +14,7 @@ from plugins.x86.guest import FLAT16_SCRIPT, build_guest
 
 GUESTS = Path(__file__).parent / "guests"
 #: Guests that are ELF64 images, with their linker scripts.
-ELF_GUESTS = {"long64": "long64.ld", "pvh32": "pvh32.ld"}
+ELF_GUESTS = {"long64": "long64.ld", "pvh32": "pvh32.ld", "emufail64": "emufail64.ld"}
 
 
 def guest_source(name: str) -> Path:

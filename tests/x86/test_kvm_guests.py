@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from .conftest import run_vmm
+from .conftest import assert_one_line_error, run_vmm
 
 pytestmark = pytest.mark.kvm
 
@@ -122,3 +122,22 @@ def test_terminal_input_reaches_the_guest_and_the_terminal_is_restored(require_k
     assert process.returncode == 0, stderr
     assert stdout == b"echo guest: typed\n"
     assert after == before
+
+
+def test_emulation_failure_is_one_line_with_the_rip(require_kvm, build):
+    """PVM emulates every instruction of a non-PVM guest and can't do CMPXCHG16B:
+    vmm reports KVM_EXIT_INTERNAL_ERROR as one line naming the instruction's rip.
+    (Hardware KVM runs it natively; then the guest says so and resets.)"""
+    import subprocess
+
+    guest = build("emufail64")
+    symbols = subprocess.run(["nm", str(guest)], capture_output=True, text=True, check=True).stdout
+    fail_here = next(int(line.split()[0], 16) for line in symbols.splitlines()
+                     if line.endswith(" fail_here"))
+    result = run_vmm("-k", str(guest))
+    assert result.stdout.startswith(b"emulation guest: executing cmpxchg16b\n")
+    if result.returncode == 0:
+        assert result.stdout.endswith(b"emulation guest: cmpxchg16b ran natively\n")
+        return
+    line = assert_one_line_error(result, "vCPU 0: KVM could not emulate the guest instruction")
+    assert f"at rip {fail_here:#x} " in line
