@@ -1,0 +1,80 @@
+"""Real arm64 KVM inside the emulated host (``vmm nested --arch arm64``): the built-in
+guest, and Debian's arm64 kernel to an initramfs marker with 1 and 2 vCPUs, powered
+off through PSCI (exit 0)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from plugins.arm64.builtin_guest import GREETING
+from vmmcore.testing import skip_or_fail
+
+pytestmark = pytest.mark.boot
+
+MARKER = "ARM64-L2-MARKER"
+TIMEOUT = 600
+
+
+@pytest.fixture(scope="module")
+def nested_ready() -> None:
+    for tool in ("apt-get", "dpkg-deb"):
+        if shutil.which(tool) is None:
+            skip_or_fail(f"vmm nested needs {tool}")
+
+
+def nested(*args: str) -> subprocess.CompletedProcess[str]:
+    """``vmm nested --arch arm64 -- ARGS``."""
+    command = [sys.executable, "-m", "vmmcore.cli", "nested", "--arch", "arm64",
+               "--timeout", str(TIMEOUT), "--", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT + 900,
+                          stdin=subprocess.DEVNULL)
+
+
+def busybox_initramfs(destination: Path) -> Path:
+    """An initramfs whose /init prints the marker and the CPU count, then powers off."""
+    from vmmcore.nested.cpio import CpioWriter
+    from vmmcore.nested.hostimage import download_packages
+    from vmmcore.nested.run import emulated_host_for
+
+    spec = emulated_host_for("arm64")
+    (deb,) = download_packages(spec, [spec.busybox_package])
+    init = ("#!/bin/busybox sh\n/bin/busybox mount -t proc proc /proc\n"
+            f"/bin/busybox echo {MARKER} cpus=$(/bin/busybox grep -c ^processor /proc/cpuinfo)\n"
+            "/bin/busybox poweroff -f\n")
+    with tempfile.TemporaryDirectory(prefix="vmm-arm64-busybox-") as scratch:
+        subprocess.run(["dpkg-deb", "-x", str(deb), scratch], check=True)
+        busybox = Path(scratch) / "bin" / "busybox"
+        with open(destination, "wb") as stream:
+            writer = CpioWriter(stream)
+            for directory in ("bin", "dev", "proc", "sys"):
+                writer.add_directory(directory)
+            writer.add_char_device("dev/console", 5, 1)
+            writer.add_file("bin/busybox", busybox, 0o755)
+            writer.add_bytes("init", init.encode(), 0o755)
+            writer.close()
+    return destination
+
+
+def test_builtin_guest_on_real_kvm(nested_ready):
+    result = nested("run", "--arch", "arm64")
+    assert GREETING.decode().strip() in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_debian_kernel_boots_to_the_initramfs_and_powers_off(nested_ready, tmp_path, cpus):
+    from vmmcore.nested.hostimage import prepare_host
+    from vmmcore.nested.run import emulated_host_for
+
+    kernel = prepare_host(emulated_host_for("arm64")).kernel
+    initramfs = busybox_initramfs(tmp_path / "initramfs.cpio")
+    result = nested("run", "--arch", "arm64", "-c", str(cpus), "-k", str(kernel),
+                    "-i", str(initramfs), "-p", "console=ttyS0 quiet")
+    assert f"{MARKER} cpus={cpus}" in result.stdout, result.stdout[-3000:] + result.stderr
+    assert result.returncode == 0, result.stderr
