@@ -28,7 +28,7 @@ VCPU_PMU_CTRL, PMU_IRQ, PMU_INIT = 0, 0, 1
 VCPU_PVTIME_CTRL, PVTIME_IPA = 2, 0
 PVTIME_ALIGN = 64
 FEATURE_PMU_V3 = 3
-PPI_FIRST, SPI_FIRST = 16, 32
+PPI_FIRST = 16
 
 ATTR_FORMAT = "<IIQQ"
 EVENTS_FORMAT = "<BBB5sQ12I"
@@ -149,7 +149,7 @@ class DeviceModelMixin:
             (irq,) = struct.unpack("<i", UserMemory.read(addr, 4))
             if vgic is None:
                 raise ModelErrno(errno.ENODEV, "no in-kernel irqchip")
-            if not (PPI_FIRST <= irq < SPI_FIRST or irq >= SPI_FIRST):
+            if irq < PPI_FIRST:  # neither a PPI nor an SPI
                 raise ModelErrno(errno.EINVAL, f"PMU interrupt {irq} is neither PPI nor SPI")
             if vcpu.arch["pmu_irq"] is not None:
                 raise ModelErrno(errno.EBUSY, "PMU interrupt already set")
