@@ -44,7 +44,11 @@ def irqchip_choice(config: Config) -> str:
 
 
 def validate_config(config: Config) -> None:
-    """Refuse an unknown --irqchip, an AIA without ssaia, a --dtb-out in no directory."""
+    """Refuse an unknown --irqchip, an AIA without ssaia, a --dtb-out in no directory;
+    name the built-in guest for a run without a kernel."""
+    from .guest import GUEST_PATH
+
+    config.plugin_options.setdefault("default_guest", str(GUEST_PATH))
     choice = irqchip_choice(config)
     if choice not in IRQCHIPS:
         raise ConfigError(f"--irqchip {choice!r}: choose one of {', '.join(IRQCHIPS)}")

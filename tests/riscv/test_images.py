@@ -106,3 +106,27 @@ def test_initrd_too_big_on_the_command_line(kernel_path, tmp_path):
     line = _one_line_error(vmm("run", "--arch", "riscv", "--dry-run", "-k", kernel_path,
                                "-i", str(initrd), "-m", "16"))
     assert "does not fit in RAM above the kernel" in line and "give -m" in line
+
+
+def test_builtin_guest_is_what_its_builder_makes():
+    from plugins.riscv.guest import GUEST_PATH, build_hello
+
+    assert GUEST_PATH.read_bytes() == build_hello()
+
+
+def test_builtin_guest_encodings():
+    from plugins.riscv import guest
+
+    assert guest.jal(0, 64) == 0x0400_006F
+    assert guest.jal(0, -28) == 0xFE5F_F06F
+    assert guest.lbu(guest.A0, guest.S0, 0) == 0x0004_4503
+    assert guest.beq(guest.A0, guest.ZERO, 28) == 0x0005_0E63
+    assert guest.auipc(guest.S0, 0) == 0x0000_0417
+    assert guest.li32(guest.A7, 0x5352_5354) == [0x5352_58B7, 0x3548_889B]
+
+
+def test_run_without_a_kernel_boots_the_builtin_guest():
+    result = vmm("run", "--arch", "riscv", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "KVM_RUN" not in result.stdout  # dry run: built, not run
+    assert "vcpu0: KVM_SET_ONE_REG(id=0x8030000002000000)" in result.stdout
