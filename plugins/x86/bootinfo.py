@@ -10,15 +10,14 @@ from vmmcore.errors import ConfigError
 from vmmcore.vm import Vm
 
 from . import machine as m
+from .bzimage import BOOT_FLAG, HDRS_MAGIC
 from .cdefs import ffi
-from .layout import E820_RAM, build_e820, log_e820
+from .layout import build_e820, log_e820
 from .state import LINUX_64, PVH, E820Entry, x86_state
 
 LOADER_TYPE_UNDEFINED = 0xFF  # "a boot loader without an assigned id"
 CAN_USE_HEAP = 1 << 7
 HEAP_END = 0xFE00
-BOOT_FLAG = 0xAA55
-HDRS_MAGIC = int.from_bytes(b"HdrS", "little")
 #: The protocol version vmm announces for an ELF kernel without a setup header.
 ELF_PROTOCOL = 0x020F
 ELF_KERNEL_ALIGNMENT = 0x1000000
@@ -125,7 +124,3 @@ def finish_boot_structures(vm: Vm) -> list[E820Entry]:
         write_pvh_start_info(vm, state.e820, cmdline)
     return state.e820
 
-
-def usable_ram(e820: list[E820Entry]) -> int:
-    """Bytes of usable RAM in a map."""
-    return sum(entry.size for entry in e820 if entry.type == E820_RAM)

@@ -3,8 +3,8 @@
 The host's KVM is PVM: a stock kernel runs in KVM's instruction emulator and, per
 the measured host facts, stops much later on an instruction PVM can't emulate. The
 test only needs the first lines: the kernel's version, the command line vmm gave
-it, and the e820 map it received, which must be the one vmm built (``--debug``
-logs it). Then the test ends vmm with SIGTERM and checks nothing is left behind.
+it, the e820 map it received, which must be the one vmm built (``--debug``
+logs it), and the two vCPUs and the IOAPIC it found in vmm's MP table. Then the test ends vmm with SIGTERM and checks nothing is left behind.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ pytestmark = pytest.mark.kvm
 
 CMDLINE = "earlyprintk=serial console=ttyS0 loglevel=8 vmm.test=pvh"
 DEADLINE_SECONDS = 240
+IOAPIC_LINE = re.compile(rb"IOAPIC\[0\][^\n]*\n")
 E820_LINE = re.compile(rb"(BIOS-e820: \[mem 0x[0-9a-f]+-0x[0-9a-f]+\] \w+)")
 
 
@@ -62,14 +63,14 @@ def test_debian_kernel_boots_at_pvh_entry_with_vmms_cmdline_and_e820(require_kvm
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     command = [sys.executable, "-m", "vmmcore.cli", "run", "-k", str(kernel), "-m", "512",
-               "-p", CMDLINE, "--debug"]
+               "-c", "2", "-p", CMDLINE, "--debug"]
     stderr_path = tmp_path / "vmm.stderr"
     with open(stderr_path, "wb") as stderr:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=stderr, env={**os.environ, "TMPDIR": str(scratch)})
         try:
             def done(output: bytes) -> bool:
-                return b"Command line:" in output and b"bootconsole" in output
+                return b"Command line:" in output and IOAPIC_LINE.search(output) is not None
 
             output = _read_until(process, done, time.monotonic() + DEADLINE_SECONDS)
         finally:
@@ -87,6 +88,10 @@ def test_debian_kernel_boots_at_pvh_entry_with_vmms_cmdline_and_e820(require_kvm
     vmm_map = re.findall(r"e820: (BIOS-e820: .*)", log)
     assert len(vmm_map) == 3
     assert [line.decode() for line in guest_map] == vmm_map
+    # Linux found both vCPUs and the IOAPIC in vmm's MP table
+    assert "MPTABLE: OEM ID: VMM" in text
+    assert "Processor #0 (Bootup-CPU)" in text and "Processor #1" in text
+    assert "IOAPIC[0]: apic_id 2, version 17, address 0xfec00000" in text
     print(f"\n{package}: {text.splitlines()[0]}")
     # SIGTERM ended vmm cleanly: status 128+15, no traceback, nothing left behind
     assert process.returncode == 128 + signal.SIGTERM, log[-2000:]
