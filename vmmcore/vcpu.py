@@ -108,19 +108,21 @@ class Vcpu:
         addr = exit_.addr
         size = exit_.size
         data = exit_.data
-        if exit_.is_write:
+        is_write = exit_.is_write
+        if is_write:
             value = int.from_bytes(data, "little")
             if bus.write(addr, size, value):
                 return
-            access = Access(addr, size, True, value)
         else:
             value = bus.read(addr, size)
             if value is not None:
                 data[:] = value.to_bytes(size, "little")
                 return
             data[:] = bytes(size)
-            access = Access(addr, size, False)
-        self.vm.hook.vmm_mmio_unhandled(vcpu=self, access=access)
+            value = 0
+        unhandled = self.vm.hook.vmm_mmio_unhandled
+        if unhandled.get_hookimpls():  # nobody listening: skip building the access
+            unhandled(vcpu=self, access=Access(addr, size, is_write, value))
 
     def kick(self) -> None:
         """Make a blocked KVM_RUN return so the loop sees the stop request."""
