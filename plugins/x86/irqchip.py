@@ -31,6 +31,9 @@ class AllocatedLine:
 class IrqChip:
     """``set_level(line, level)``, ``irqfd(line, eventfd)``, ``allocate()``."""
 
+    #: The in-kernel local APICs take MSIs (KVM_SIGNAL_MSI, MSI routes).
+    supports_msi = True
+
     def __init__(self, vmfd: VmFd) -> None:
         self._vmfd = vmfd
         self._lock = threading.Lock()

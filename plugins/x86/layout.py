@@ -2,9 +2,9 @@
 
 RAM starts at 0 and runs up to the 32-bit PCI/MMIO hole (at most 3 GiB); the rest
 starts at 4 GiB. The hole holds named windows the device plugins allocate from
-(``vmmcore.layout.WindowAllocator``): "pci" (BARs), "mmio" (virtio-mmio and other
-platform devices) and "pci_ecam" (PCI configuration space), then the IOAPIC and the
-local APIC.
+(``vmmcore.layout.WindowAllocator``), named as on the other architectures:
+"pci_mmio" (PCI BARs), "virtio_mmio" (virtio-mmio and other platform devices) and
+"pci_ecam" (PCI configuration space), then the IOAPIC and the local APIC.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def memory_layout(mem_bytes: int) -> MemoryLayout:
     if mem_bytes > low:
         banks.append(Bank(m.HIGH_RAM_START, mem_bytes - low))
     windows = {
-        "pci": Bank(*m.PCI_WINDOW),
-        "mmio": Bank(*m.MMIO_WINDOW),
+        "pci_mmio": Bank(*m.PCI_MMIO_WINDOW),
+        "virtio_mmio": Bank(*m.VIRTIO_MMIO_WINDOW),
         "pci_ecam": Bank(*m.PCI_ECAM_WINDOW),
     }
     return MemoryLayout(banks, windows)
