@@ -151,7 +151,7 @@ struct setup_header {
     uint16_t jump;
     uint32_t header;
     uint16_t version;
-    uint32_t realmode_swtch;
+    uint32_t real_mode_switch;  /* the kernel abbreviates this name (see the header test) */
     uint16_t start_sys_seg;
     uint16_t kernel_version;
     uint8_t type_of_loader;
