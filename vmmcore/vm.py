@@ -96,7 +96,18 @@ class Vm:
         try:
             vcpu.run_loop()
         except BaseException as error:  # reported by run_vm on the main thread
+            if self.config.debug:
+                self._dump_registers(vcpu)
             self.request_stop(1, error)
+
+    def _dump_registers(self, vcpu: Vcpu) -> None:
+        """With --debug, show the failing vCPU's registers (when the arch allows)."""
+        try:
+            dump = self.hook.vmm_register_dump(vcpu=vcpu)
+        except Exception as error:  # the dump must not hide the original error
+            dump = f"(register dump failed: {error})"
+        if dump:
+            print(f"vCPU {vcpu.id} registers:\n{dump}", file=sys.stderr)
 
     def start_vcpus(self) -> None:
         signal.signal(_KICK_SIGNAL, lambda signum, frame: None)
