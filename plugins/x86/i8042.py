@@ -31,6 +31,9 @@ SELF_TEST_PASSED = 0x55
 INTERFACE_TEST_PASSED = 0x00
 OUTPUT_PORT_RESET_BIT = 0x01  # 0: hold the CPU in reset
 OUTPUT_PORT_A20 = 0x02
+#: Replies kept for the guest to read; a guest that never reads loses the oldest
+#: instead of growing vmm's memory.
+REPLY_LIMIT = 16
 
 
 class I8042:
@@ -41,7 +44,7 @@ class I8042:
 
     def __init__(self, reset: Callable[[], None]) -> None:
         self._reset = reset
-        self._replies: deque[int] = deque()
+        self._replies: deque[int] = deque(maxlen=REPLY_LIMIT)
         self._config = 0x45  # keyboard interrupt, system flag, translation
         self._output_port = OUTPUT_PORT_RESET_BIT | OUTPUT_PORT_A20
         self._pending_write: int | None = None

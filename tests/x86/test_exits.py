@@ -69,3 +69,12 @@ def test_emulation_failure_is_a_one_line_guest_error_with_the_rip(x86):
 def test_register_dump_names_the_registers(x86):
     dump = x86.vm.hook.vmm_register_dump(vcpu=x86.vm.vcpus[0])
     assert "rip=" in dump and "cr0=" in dump and "cs: sel=1000" in dump
+
+
+def test_i8042_replies_a_guest_never_reads_stay_bounded(x86):
+    from plugins.x86.i8042 import REPLY_LIMIT
+
+    keyboard = x86.vm.pio.find(0x64)[1]
+    for _ in range(1000):
+        keyboard.io_write(4, 1, 0x20)  # read command byte, never collected
+    assert len(keyboard._replies) == REPLY_LIMIT
