@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vmmcore.nested import cache, pydeps
+from vmmcore.nested.pycompile import PRECOMPILE_FORMAT, TargetPython, precompile
+from vmmcore.nested.qemu import find_qemu_user
 from vmmcore.nested.apt import DebianMirror, PrivateApt, find_debian_mirror
 from vmmcore.nested.cpio import CpioWriter
 from vmmcore.nested.debs import merge_usr, unpack_debs
@@ -124,7 +126,8 @@ def _build_base(spec: EmulatedHost, debs: list[Path], dists: list, wheels: list[
         if not python.exists():
             python.symlink_to(f"python{spec.python_version}")
         progress("precompiling Python modules")
-        pydeps.precompile(root / "usr" / "lib", spec.python_version)
+        precompile(root, root / "usr" / "lib", spec.python_version,
+                   lambda: TargetPython(find_qemu_user(spec), root, spec.python_version))
         progress("writing the base initramfs")
         with open(output / "base.cpio", "wb") as stream:
             writer = CpioWriter(stream)
@@ -136,13 +139,29 @@ def _build_base(spec: EmulatedHost, debs: list[Path], dists: list, wheels: list[
             writer.close()
 
 
-def _build_project(spec: EmulatedHost, output: Path) -> None:
-    """Archive this vmm's sources (with a dist-info naming its plugins)."""
+def _debs_of(debs: list[Path], names: tuple[str, ...]) -> list[Path]:
+    """The .deb files (named ``<package>_<version>_<arch>.deb``) of ``names``."""
+    return [deb for deb in debs if deb.name.split("_", 1)[0] in names]
+
+
+def _build_project(spec: EmulatedHost, python_debs: list[Path], output: Path) -> None:
+    """Archive this vmm's sources (with a dist-info naming its plugins), precompiled.
+
+    ``python_debs`` make up the target's Python, unpacked only when it must
+    compile them (this machine's Python has another version).
+    """
     with tempfile.TemporaryDirectory(prefix="vmm-nested-project-") as scratch:
-        root = Path(scratch)
+        root = Path(scratch) / "root"
         site = root / pydeps.SITE_DIR
         pydeps.install_project(site)
-        pydeps.precompile(site, spec.python_version)
+
+        def target_python() -> TargetPython:
+            sysroot = Path(scratch) / "sysroot"
+            unpack_debs(python_debs, sysroot)
+            merge_usr(sysroot)
+            return TargetPython(find_qemu_user(spec), sysroot, spec.python_version)
+
+        precompile(root, site, spec.python_version, target_python)
         with open(output, "wb") as stream:
             writer = CpioWriter(stream)
             writer.add_tree(root)
@@ -156,7 +175,7 @@ def prepare_host(spec: EmulatedHost) -> HostImage:
         kernel_package, debs = _debian_packages(spec, directory)
         dists, wheels = _python_distributions(spec)
         base_key = cache.digest_text(
-            repr(spec), *(p.name for p in debs), *(p.name for p in wheels),
+            repr(spec), PRECOMPILE_FORMAT, *(p.name for p in debs), *(p.name for p in wheels),
             *(f"{d.metadata['Name']}={d.version}" for d in dists),
         )
         base = directory / f"base-{base_key}"
@@ -166,12 +185,12 @@ def prepare_host(spec: EmulatedHost) -> HostImage:
             cache.prune_siblings(base, "base-*")
         sources = cache.project_source_files()
         project_key = cache.digest_text(
-            spec.python_version, cache.digest_files(sources, cache.project_root()))
+            spec.python_version, PRECOMPILE_FORMAT, cache.digest_files(sources, cache.project_root()))
         project = directory / f"project-{project_key}.cpio"
         if not project.is_file():
             progress("packing this vmm's sources")
             with cache.building(project) as work:
-                _build_project(spec, work)
+                _build_project(spec, _debs_of(debs, spec.python_packages), work)
             cache.prune_siblings(project, "project-*.cpio")
         modules = json.loads((base / "modules.json").read_text())
         return HostImage(

@@ -8,8 +8,6 @@ a wheel for the target platform, at the version installed here.
 
 from __future__ import annotations
 
-import compileall
-import py_compile
 import re
 import shutil
 import subprocess
@@ -165,15 +163,3 @@ def install_project(site: Path) -> None:
     (info / "METADATA").write_text(meta)
     (info / "entry_points.txt").write_text(entry_points)
 
-
-def precompile(tree: Path, python_version: str) -> None:
-    """Write .pyc files when this machine's Python has the target's version.
-
-    The target then starts without compiling anything (slow under emulation).
-    """
-    if python_version != f"{sys.version_info.major}.{sys.version_info.minor}":
-        return
-    compileall.compile_dir(
-        str(tree), quiet=2, workers=0, stripdir=str(tree), prependdir="/",
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-    )

@@ -16,6 +16,9 @@ from vmmcore.nested.debs import relativize_symlinks, unpack_debs
 from vmmcore.nested.errors import MissingToolError, PackageError
 from vmmcore.nested.spec import EmulatedHost
 
+#: Debian package with QEMU's user-mode emulators (``qemu-riscv64``...), taken
+#: from this machine's own suite: a small download next to backports' static build.
+QEMU_USER_PACKAGE = "qemu-user"
 #: Where Debian's QEMU looks for firmware (its build's firmware path), in order.
 FIRMWARE_DIRS = ("usr/share/qemu", "usr/share/seabios", "usr/lib/ipxe/qemu")
 
@@ -53,7 +56,7 @@ def host_arch() -> str:
     return result.stdout.strip() or "amd64"
 
 
-def _unpacked_qemu(root: Path, spec: EmulatedHost) -> Qemu:
+def _unpacked_qemu(root: Path, binary: str) -> Qemu:
     library_dirs = [
         str(d) for pattern in ("usr/lib/*-linux-gnu", "lib/*-linux-gnu", "usr/lib")
         for d in sorted(root.glob(pattern)) if d.is_dir()
@@ -63,16 +66,20 @@ def _unpacked_qemu(root: Path, spec: EmulatedHost) -> Qemu:
     if module_dirs:
         env["QEMU_MODULE_DIR"] = str(module_dirs[0])
     data_dirs = tuple(root / d for d in FIRMWARE_DIRS if (root / d).is_dir())
-    return Qemu(root / "usr" / "bin" / spec.qemu_binary, env, data_dirs)
+    return Qemu(root / "usr" / "bin" / binary, env, data_dirs)
 
 
-def _download_qemu(spec: EmulatedHost, root: Path) -> None:
+def _download_host_packages(packages: tuple[str, ...], root: Path,
+                            from_backports: bool) -> None:
+    """Unpack ``packages`` of this machine's architecture (and the libraries this
+    machine lacks) into ``root``: from backports, or from the system's own suite."""
     mirror = find_debian_mirror()
     backports = f"{mirror.system_suite}-backports"
     arch = host_arch()
     apt = PrivateApt(cache.cache_root() / "apt" / f"host-{arch}", mirror,
                      (mirror.system_suite, backports), arch, installed_status=SYSTEM_STATUS)
-    files = apt.resolve(list(spec.qemu_packages), with_dependencies=True, release=backports)
+    files = apt.resolve(list(packages), with_dependencies=True,
+                        release=backports if from_backports else None)
     debs = apt.download(files, cache.cache_root() / "debs" / arch)
     with cache.building(root) as work:
         unpack_debs(debs, work)
@@ -88,7 +95,7 @@ def find_qemu(spec: EmulatedHost) -> Qemu:
                 from vmmcore.nested.hostimage import progress
 
                 progress(f"fetching QEMU ({', '.join(spec.qemu_packages)}) from backports")
-                _download_qemu(spec, root)
+                _download_host_packages(spec.qemu_packages, root, from_backports=True)
             except PackageError as error:
                 system = shutil.which(spec.qemu_binary)
                 if not system:
@@ -97,10 +104,33 @@ def find_qemu(spec: EmulatedHost) -> Qemu:
                         f"apt-get install {spec.qemu_packages[0]}"
                     ) from error
                 return Qemu(Path(system))
-    qemu = _unpacked_qemu(root, spec)
+    qemu = _unpacked_qemu(root, spec.qemu_binary)
     if not qemu.binary.is_file():
         system = shutil.which(spec.qemu_binary)
         if not system:
             raise MissingToolError(spec.qemu_binary, spec.qemu_packages[0])
         return Qemu(Path(system))
+    return qemu
+
+
+def find_qemu_user(spec: EmulatedHost) -> Qemu:
+    """QEMU's user-mode emulator for ``spec``'s CPU: from the cache, downloaded, or
+    the system's; raises :class:`PackageError` when none can be had."""
+    root = cache.cache_root() / "qemu" / cache.digest_text(QEMU_USER_PACKAGE)
+    binary = spec.qemu_user_binary
+    with cache.locked(root.parent):
+        if not (root / "usr" / "bin" / binary).is_file():
+            from vmmcore.nested.hostimage import progress
+
+            progress(f"fetching {QEMU_USER_PACKAGE} (to precompile the host's Python)")
+            try:
+                _download_host_packages((QEMU_USER_PACKAGE,), root, from_backports=False)
+            except PackageError:
+                system = shutil.which(binary)
+                if not system:
+                    raise
+                return Qemu(Path(system))
+    qemu = _unpacked_qemu(root, binary)
+    if not qemu.binary.is_file():
+        raise PackageError(f"{QEMU_USER_PACKAGE} has no {binary}")
     return qemu

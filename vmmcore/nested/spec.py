@@ -52,6 +52,15 @@ class EmulatedHost:
     #: Memory of the emulated host in MiB.
     memory_mib: int = 2048
 
+    @property
+    def qemu_user_binary(self) -> str:
+        """QEMU's user-mode emulator for the same CPU (``qemu-system-X`` -> ``qemu-X``).
+
+        It runs the target's Python on this machine to precompile .pyc files when
+        this machine's Python has another version.
+        """
+        return self.qemu_binary.replace("qemu-system-", "qemu-", 1)
+
 
 def debian_python_runtime(version: str, *, t64: bool = False) -> tuple[str, ...]:
     """List the Debian packages that make Python ``version`` run from a plain tree.
