@@ -116,6 +116,9 @@ class AiaIrqchip(RiscvIrqchip):
         imsic_size = self.nr_harts * uapi.KVM_DEV_RISCV_IMSIC_SIZE
         with fdt.node(f"imsics@{layout.IMSIC.start:x}"):
             fdt.property_string("compatible", "riscv,imsics")
+            # A root controller (it signals the harts through interrupts-extended),
+            # not a child of the APLIC the root node names for devices.
+            fdt.property_u32("interrupt-parent", self.imsic_phandle)
             fdt.property_cells("reg", layout.reg_cells(layout.IMSIC.start, imsic_size))
             fdt.property_u32("#address-cells", 0)
             fdt.property_u32("#interrupt-cells", 0)

@@ -46,6 +46,10 @@ def _cpus(fdt: FdtBuilder, vm: Vm, cpu_intc: list[int]) -> None:
                 if features.zicboz_block_size:
                     fdt.property_u32("riscv,cboz-block-size", features.zicboz_block_size)
                 with fdt.node("interrupt-controller"):
+                    # Its own parent: the root's interrupt-parent (the device
+                    # controller) must not become the harts' parent, or Linux
+                    # finds no root interrupt controller.
+                    fdt.property_u32("interrupt-parent", intc)
                     fdt.property_u32("#address-cells", 0)
                     fdt.property_u32("#interrupt-cells", 1)
                     fdt.property_empty("interrupt-controller")
