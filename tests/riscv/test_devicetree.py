@@ -50,8 +50,8 @@ def test_aia_tree(riscv_vm, tmp_path):
     intc = text.index('compatible = "riscv,cpu-intc";')
     assert "interrupt-parent = <0x01>;" in text[intc - 200 : intc]
     imsic = text.index("imsics@8000000 {")
-    assert "interrupt-parent = <0x03>;" in text[imsic : imsic + 200]
-    assert "phandle = <0x03>;" in text[imsic : text.index("aplic@")]
+    assert "interrupt-parent = <0x04>;" in text[imsic : imsic + 200]
+    assert "phandle = <0x04>;" in text[imsic : text.index("aplic@")]
     assert "riscv,plic0" not in text
 
 
