@@ -26,14 +26,7 @@ fail_here:
 1:  hlt
     jmp     1b
 
-puts:
-    lodsb
-    test    %al, %al
-    jz      1f
-    mov     $0x3f8, %dx
-    out     %al, (%dx)
-    jmp     puts
-1:  ret
+    .include "serial64.S"
 
     .section .rodata
 hello:

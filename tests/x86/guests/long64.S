@@ -143,42 +143,7 @@ start_ap:
 2:  pop     %rcx
     ret
 
-puts:
-    lodsb
-    test    %al, %al
-    jz      1f
-    call    putc
-    jmp     puts
-1:  ret
-
-putc:
-    push    %rdx
-    mov     $COM1, %dx
-    out     %al, (%dx)
-    pop     %rdx
-    ret
-
-/* Print %eax in decimal. */
-putdec:
-    push    %rbx
-    push    %rcx
-    push    %rdx
-    mov     $10, %ebx
-    xor     %ecx, %ecx
-1:  xor     %edx, %edx
-    div     %ebx
-    push    %rdx
-    inc     %ecx
-    test    %eax, %eax
-    jnz     1b
-2:  pop     %rax
-    add     $'0', %al
-    call    putc
-    loop    2b
-    pop     %rdx
-    pop     %rcx
-    pop     %rbx
-    ret
+    .include "serial64.S"
 
     .section .rodata
 hello:
