@@ -23,6 +23,19 @@ def l2_kernel(arch: str) -> Path:
     return prepare_host(emulated_host_for(arch)).kernel
 
 
+#: Where busybox-static puts the program (bookworm, then merged-/usr trixie); the
+#: package has other files named busybox (initramfs-tools hooks).
+BUSYBOX_PATHS = ("bin/busybox", "usr/bin/busybox")
+
+
+def busybox_program(unpacked: Path) -> Path:
+    """The busybox executable in an unpacked busybox-static package."""
+    for relative in BUSYBOX_PATHS:
+        if (unpacked / relative).is_file():
+            return unpacked / relative
+    raise FileNotFoundError(f"busybox-static has none of {', '.join(BUSYBOX_PATHS)}")
+
+
 def l2_initramfs(arch: str, destination: Path) -> Path:
     """Write a busybox initramfs for ``arch`` to ``destination`` and return it."""
     spec = emulated_host_for(arch)
@@ -35,7 +48,7 @@ def l2_initramfs(arch: str, destination: Path) -> Path:
     )
     with tempfile.TemporaryDirectory(prefix="vmm-l2-busybox-") as scratch:
         subprocess.run(["dpkg-deb", "-x", str(deb), scratch], check=True)
-        busybox = next(p for p in Path(scratch).rglob("busybox") if p.is_file())
+        busybox = busybox_program(Path(scratch))
         with open(destination, "wb") as stream:
             writer = CpioWriter(stream)
             for directory in ("bin", "dev", "proc", "sys"):
