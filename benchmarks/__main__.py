@@ -40,6 +40,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="measure only this part (repeatable; default all)")
     parser.add_argument("--nested", action="store_true",
                         help="also boot Linux as an L2 guest in the emulated x86 host (slow)")
+    parser.add_argument("--nested-runs", type=int, default=3,
+                        help="runs of the --nested measurement (default 3, ~30 s each)")
     parser.add_argument("--blk", action="store_true",
                         help="also measure virtio-blk throughput in the emulated host (slow)")
     parser.add_argument("--vmm", metavar="COMMAND",
@@ -47,7 +49,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--json", metavar="FILE", help="also write every sample to FILE")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
-    for name in ("runs", "exit_runs", "exits", "mem"):
+    for name in ("runs", "exit_runs", "exits", "mem", "nested_runs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     return args
@@ -81,7 +83,7 @@ def run_suite(args: argparse.Namespace) -> list[Metric]:
                 exiting = {kind: assemble(kind, args.exits, build) for kind in ("pio", "mmio")}
                 metrics += measure_exits(vmm, qemu, loop, exiting, settings)
     if args.nested:
-        metrics += optional.measure_nested(vmm, settings)
+        metrics += optional.measure_nested(vmm, settings, args.nested_runs)
     if args.blk:
         metrics += optional.measure_blk(vmm, settings)
     return metrics
