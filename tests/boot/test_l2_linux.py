@@ -18,12 +18,15 @@ pytestmark = [pytest.mark.boot, pytest.mark.usefixtures("emulated_host")]
 
 L2_TIMEOUT = 240
 RETRIES = {"riscv": 1}
+#: Architectures whose plugin does not boot a Debian kernel yet.
+NOT_BOOTING_LINUX_YET = ("arm64", "riscv")
 
 
 @pytest.mark.parametrize(
     "arch",
     [pytest.param(arch, marks=pytest.mark.xfail(
-        strict=False, reason=f"needs the {arch} plugin's Linux boot")) for arch in ARCHES],
+        strict=False, reason=f"needs the {arch} plugin's Linux boot"))
+     if arch in NOT_BOOTING_LINUX_YET else arch for arch in ARCHES],
 )
 def test_l2_linux_reaches_its_initramfs(tmp_path: Path, arch: str, show) -> None:
     kernel = l2_kernel(arch)
