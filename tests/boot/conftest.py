@@ -12,11 +12,14 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from vmmcore.nested.errors import NestedError
 from vmmcore.testing import skip_or_fail
 
 ARCHES = ("x86", "arm64", "riscv")
@@ -112,10 +115,50 @@ def run_nested(tmp_path: Path, arch: str, *args: str, options: tuple[str, ...] =
                      time.monotonic() - started, line_times)
 
 
+def _prepare(arch: str) -> None:
+    """Download and build ``arch``'s QEMU and emulated host into the cache."""
+    from vmmcore.nested.hostimage import prepare_host
+    from vmmcore.nested.qemu import find_qemu
+    from vmmcore.nested.run import emulated_host_for
+
+    spec = emulated_host_for(arch)
+    find_qemu(spec)
+    prepare_host(spec)
+
+
+def host_arch_of(item: pytest.Item) -> str:
+    """The emulated host a boot test uses: its ``arch`` parameter, else x86."""
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("arch", "x86") if callspec else "x86"
+
+
+@pytest.fixture(scope="session")
+def host_builds(request: pytest.FixtureRequest) -> Iterator[dict[str, Future[None]]]:
+    """Build the emulated hosts the selected tests use, all at once, in the background.
+
+    On a cold cache the downloads of one architecture overlap with those and the
+    builds of the others, instead of each test fetching its own host in turn.
+    """
+    wanted = sorted({host_arch_of(item) for item in request.session.items
+                     if "emulated_host" in getattr(item, "fixturenames", ())})
+    pool = ThreadPoolExecutor(max_workers=max(len(wanted), 1), thread_name_prefix="host-build")
+    try:
+        yield {arch: pool.submit(_prepare, arch) for arch in wanted}
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 @pytest.fixture
-def emulated_host() -> None:
-    """Require what ``vmm nested`` needs (skip, or fail in CI)."""
+def emulated_host(request: pytest.FixtureRequest) -> None:
+    """Require what ``vmm nested`` needs (skip, or fail in CI), and wait until the
+    test's emulated host is built."""
     require_emulated_host()
+    builds = request.getfixturevalue("host_builds")
+    arch = host_arch_of(request.node)
+    try:
+        builds[arch].result()
+    except NestedError as error:
+        pytest.fail(f"the {arch} emulated host could not be built: {error}")
 
 
 @pytest.fixture
