@@ -27,6 +27,14 @@ ISA_EXT_ID: dict[str, int] = {name: index for index, name in enumerate(ISA_EXTEN
 #: Multi-letter extensions: each gets a ``--disable-<ext>`` option, as in kvmtool.
 MULTI_LETTER: tuple[str, ...] = tuple(name for name in ISA_EXTENSIONS if len(name) > 1)
 
+#: Single-letter extensions KVM lets user space hide (F, D, V, H); also ``--disable-<x>``.
+HIDEABLE_LETTERS: tuple[str, ...] = ("f", "d", "v", "h")
+
+#: Every extension with a ``--disable-<ext>`` option, in ISA_EXT id order.
+DISABLE_OPTIONS: tuple[str, ...] = tuple(
+    name for name in ISA_EXTENSIONS if len(name) > 1 or name in HIDEABLE_LETTERS
+)
+
 #: Single-letter extensions in the canonical order of an ISA string.
 BASE_LETTER_ORDER = "imafdqcbkjpvh"
 

@@ -1,7 +1,7 @@
 """The riscv plugin's command-line options and their checks.
 
 ``--irqchip aia|plic|auto``, ``--dtb-out FILE`` and one ``--disable-<ext>`` flag per
-multi-letter ISA extension, as kvmtool has them.
+multi-letter ISA extension, as kvmtool has them, plus F, D, V and H.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from vmmcore.config import Config
 from vmmcore.errors import ConfigError
 from vmmcore.options import OptionGroup
 
-from .isa import MULTI_LETTER, disable_dest
+from .isa import DISABLE_OPTIONS, disable_dest
 
 IRQCHIPS = ("auto", "aia", "plic")
 #: ``config.plugin_options`` key of the model profile tests may give (not an option).
@@ -28,14 +28,14 @@ def add_options(group: OptionGroup) -> None:
     )
     group.addoption("--dtb-out", metavar="FILE",
                     help="Also write the generated device tree blob to FILE.")
-    for name in MULTI_LETTER:
+    for name in DISABLE_OPTIONS:
         group.addoption(f"--disable-{name}", type=bool,
                         help=f"Hide the {name} extension from the guest.")
 
 
 def disabled_extensions(config: Config) -> list[str]:
     """The extensions the user asked to hide, in ISA_EXT id order."""
-    return [name for name in MULTI_LETTER if config.option(disable_dest(name))]
+    return [name for name in DISABLE_OPTIONS if config.option(disable_dest(name))]
 
 
 def irqchip_choice(config: Config) -> str:

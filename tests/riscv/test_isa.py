@@ -85,3 +85,10 @@ def test_features_follow_the_host_profile(riscv_vm):
     assert features.mmu_type == "riscv,sv39"
     assert features.timebase_frequency == 1_000_000
     assert features.zicbom_block_size is None
+
+
+def test_disable_vector_hides_the_letter(riscv_vm):
+    vm = riscv_vm(options={"disable_v": True}).build()
+    features = vm.vm.stash[RISCV_STATE].features
+    assert "v" not in features.letters
+    assert features.isa_string.startswith("rv64imafdc_")
