@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,9 +204,10 @@ class PrivateApt:
             names = ", ".join(f.name for f in missing)
             print(f"vmm nested: downloading {len(missing)} Debian package(s) "
                   f"({self.arch}): {names}", file=sys.stderr, flush=True)
-            scratch = destination / ".partial"
-            shutil.rmtree(scratch, ignore_errors=True)
-            scratch.mkdir()
+            # Its own scratch directory: another build may be downloading into
+            # ``destination`` at the same time (the host's and a target's .debs
+            # share it when their architectures are the same).
+            scratch = Path(tempfile.mkdtemp(prefix=".partial-", dir=destination))
             try:
                 self._run("apt-get", "download",
                           *(f"{f.name}={f.version}" for f in missing), cwd=scratch)
