@@ -19,7 +19,9 @@ KVM_MEM_READONLY = 1 << 1
 
 @hookimpl
 def vmm_dev_init(vm: Vm) -> None:
-    """Put the UART (with its own SPI) and, with --flash, the flash on the MMIO bus."""
+    """Put the UART (with its own SPI, fed from the terminal) and, with --flash, the
+    flash on the MMIO bus."""
+    from vmmcore.devices.console_input import start_serial_input
     from vmmcore.devices.uart8250 import Uart8250
 
     state = arm64_state(vm)
@@ -29,6 +31,7 @@ def vmm_dev_init(vm: Vm) -> None:
     vm.mmio.register(mm.UART_BASE, mm.UART_SIZE, uart)
     state.devices["uart"] = uart
     state.devices["uart_line"] = line
+    start_serial_input(vm, uart.feed_input)
     if vm.config.option(FLASH):
         _add_flash(vm, vm.config.option(FLASH))
 
@@ -57,7 +60,10 @@ def _add_flash(vm: Vm, path: str) -> None:
 
 @hookimpl
 def vmm_dev_exit(vm: Vm) -> None:
-    """Write the flash contents back to its file."""
+    """Stop the console input and write the flash contents back to its file."""
+    from vmmcore.devices.console_input import stop_serial_input
+
+    stop_serial_input(vm)
     flash = arm64_state(vm).devices.pop("flash", None)
     if flash is not None:
         flash.close()

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from vmmcore.devices.console_input import RawTerminal, console_input_fd
 from vmmcore.errors import ConfigError
 from vmmcore.layout import Bank, WindowAllocator
 from vmmcore.stash import StashKey
@@ -38,7 +39,6 @@ from .pci.host import (
 from .pci.virtio_pci import BAR_SIZE, VirtioPciTransport
 from .rng import RngDevice
 from .tap import open_tap
-from .terminal import RawTerminal, console_input_fd
 from .transport import Transport
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 def vmm_dev_init(vm: Vm) -> None:
     """COM1 (8250 UART on IRQ 4) writing to the console, fed from stdin when it is a
     terminal or pipe, and the i8042 whose reset ends the VM with status 0."""
+    from vmmcore.devices.console_input import start_serial_input
     from vmmcore.devices.uart8250 import REGISTER_COUNT, Uart8250
 
-    from .console_input import ConsoleInput
     from .i8042 import COMMAND, I8042
     from .state import x86_state
 
@@ -30,20 +30,15 @@ def vmm_dev_init(vm: Vm) -> None:
     vm.pio.register(m.I8042_DATA_PORT, COMMAND + 1, keyboard)
     devices = x86_state(vm).devices
     devices.update(uart=uart, i8042=keyboard)
-    if vm.config.console == "serial" and not vm.config.dry_run:
-        reader = ConsoleInput(uart.feed_input)
-        if reader.start():
-            devices["input"] = reader
+    start_serial_input(vm, uart.feed_input)
 
 
 @hookimpl
 def vmm_dev_exit(vm: Vm) -> None:
     """Stop the console reader and give the terminal back its settings."""
-    from .state import x86_state
+    from vmmcore.devices.console_input import stop_serial_input
 
-    reader = x86_state(vm).devices.pop("input", None)
-    if reader is not None:
-        reader.stop()
+    stop_serial_input(vm)
     vm.pio.unregister(m.COM1_PORT)
     vm.pio.unregister(m.I8042_DATA_PORT)
 
