@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.boot, pytest.mark.usefixtures("emulated_host")]
 L2_TIMEOUT = 240
 RETRIES = {"riscv": 1}
 #: Architectures whose plugin does not boot a Debian kernel yet.
-NOT_BOOTING_LINUX_YET = ("arm64", "riscv")
+NOT_BOOTING_LINUX_YET = ("riscv",)
 
 
 @pytest.mark.parametrize(
