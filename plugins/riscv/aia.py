@@ -15,6 +15,7 @@ from vmmcore.kvm import ioctls as k
 from vmmcore.kvm.fds import DeviceFd, VmFd
 
 from . import layout, uapi
+from .options import AIA_MODES
 from .irqchip import IRQ_S_EXT, IRQ_TYPE_EDGE_RISING, IRQ_TYPE_LEVEL_HIGH, RiscvIrqchip
 from .uapi import ffi
 
@@ -72,8 +73,12 @@ class AiaIrqchip(RiscvIrqchip):
         return layout.IMSIC.start + hart * uapi.KVM_DEV_RISCV_IMSIC_SIZE
 
     def attach(self, vm: Vm) -> None:
-        """Configure sources, harts and addresses, then CTRL_INIT."""
+        """Mode (when --aia-mode asks), sources, harts and addresses, then CTRL_INIT."""
         self.nr_harts = len(vm.vcpus)
+        mode = vm.config.option("aia_mode")
+        if mode is not None:
+            self._set(uapi.KVM_DEV_RISCV_AIA_GRP_CONFIG, uapi.KVM_DEV_RISCV_AIA_CONFIG_MODE,
+                      "uint32_t", AIA_MODES.index(mode))
         self.mode = self._get_u32(uapi.KVM_DEV_RISCV_AIA_GRP_CONFIG,
                                   uapi.KVM_DEV_RISCV_AIA_CONFIG_MODE)
         self.nr_ids = self._get_u32(uapi.KVM_DEV_RISCV_AIA_GRP_CONFIG,

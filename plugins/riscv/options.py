@@ -15,6 +15,8 @@ from vmmcore.options import OptionGroup
 from .isa import DISABLE_OPTIONS, disable_dest
 
 IRQCHIPS = ("auto", "aia", "plic")
+#: KVM's AIA modes: trap-and-emulate IMSICs, IMSIC guest files, or guest files when free.
+AIA_MODES = ("emul", "hwaccel", "auto")
 #: ``config.plugin_options`` key of the model profile tests may give (not an option).
 MODEL_PROFILE_KEY = "riscv_model_profile"
 
@@ -25,6 +27,11 @@ def add_options(group: OptionGroup) -> None:
         "--irqchip", choices=IRQCHIPS, default="auto", metavar="aia|plic|auto",
         help="riscv interrupt controller: KVM's in-kernel AIA (APLIC + IMSIC), a PLIC "
         "emulated in vmm, or auto (the AIA when KVM has it).",
+    )
+    group.addoption(
+        "--aia-mode", choices=AIA_MODES, metavar="emul|hwaccel|auto",
+        help="How KVM's AIA delivers MSIs: emulated IMSICs, IMSIC guest files, or "
+        "auto. Default: KVM's choice.",
     )
     group.addoption("--dtb-out", metavar="FILE",
                     help="Also write the generated device tree blob to FILE.")
@@ -54,6 +61,11 @@ def validate_config(config: Config) -> None:
         raise ConfigError(f"--irqchip {choice!r}: choose one of {', '.join(IRQCHIPS)}")
     if choice == "aia" and config.option(disable_dest("ssaia")):
         raise ConfigError("--irqchip aia needs the ssaia extension: drop --disable-ssaia")
+    aia_mode = config.option("aia_mode")
+    if aia_mode is not None and aia_mode not in AIA_MODES:
+        raise ConfigError(f"--aia-mode {aia_mode!r}: choose one of {', '.join(AIA_MODES)}")
+    if aia_mode is not None and choice == "plic":
+        raise ConfigError("--aia-mode needs the AIA: drop --irqchip plic")
     dtb_out = config.option("dtb_out")
     if dtb_out:
         directory = os.path.dirname(os.path.abspath(dtb_out))

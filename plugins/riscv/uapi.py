@@ -8,9 +8,8 @@ the loader reads its fields by offset from cffi, never by typed numbers.
 
 from __future__ import annotations
 
-import cffi
-
 from vmmcore.kvm import cdefs
+from vmmcore.kvm.ffiload import load_ffi
 from vmmcore.kvm.ioc import IoctlTable
 
 RISCV_CDEF = """
@@ -82,9 +81,7 @@ struct riscv_image_header {
 """
 
 #: The riscv FFI: the core's generic structures plus the ones above.
-ffi = cffi.FFI()
-ffi.include(cdefs.ffi)
-ffi.cdef(RISCV_CDEF)
+ffi = load_ffi("riscv", RISCV_CDEF, include=cdefs.ffi)
 
 _t = IoctlTable(ffi)
 KVM_INTERRUPT = _t.iow("KVM_INTERRUPT", 0x86, "struct kvm_interrupt")

@@ -110,3 +110,16 @@ def test_windows_are_named(riscv_vm):
         assert name in windows
         assert windows[name].end <= RAM_START
     assert vm.vm.layout.ram_start == RAM_START
+
+
+def test_aia_mode_is_set_before_the_rest(riscv_vm):
+    vm = riscv_vm(options={"aia_mode": "emul"}).build()
+    aia = vm.backend.system.vms[-1].arch["aia"]
+    assert aia.arch["config"]["mode"] == 0
+    assert vm.vm.irqchip.mode == 0
+    assert "device: KVM_SET_DEVICE_ATTR(group=0 attr=0x0)" in vm.ioctl_log()
+
+
+def test_aia_mode_with_plic_is_refused(riscv_vm):
+    with pytest.raises(ConfigError, match="--aia-mode needs the AIA"):
+        riscv_vm(options={"aia_mode": "emul", "irqchip": "plic"})
