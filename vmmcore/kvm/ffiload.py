@@ -1,0 +1,191 @@
+"""FFIs without parsing C at start-up: cffi's out-of-line ABI mode, cached per user.
+
+``ffi.cdef()`` runs pycparser over the declarations on every start (the largest
+share of vmm's start-up). :func:`load_ffi` instead has cffi emit, once, a pure-Python
+module holding the parsed types (``set_source(name, None)`` + ``emit_python_code``:
+no C compiler involved) into ``$XDG_CACHE_HOME/vmm/cffi/`` (default ``~/.cache``),
+and imports that module on later starts. The module's name carries a hash of the
+declarations, the packing, the included FFIs and the cffi backend's version, so a
+changed cdef or cffi makes a new module and never reuses a stale one.
+
+Files are written to a temporary name in the cache directory and renamed, so two
+processes starting at once with a cold cache both end up with a whole module. When
+the cache can't be written (read-only home, no home), the FFI is built in-line with
+``ffi.cdef`` exactly as before: slower, same types.
+
+An FFI may include another one loaded by this function: the included declarations
+are declared again in the including FFI, ahead of its own, so every generated module
+stands alone. (cffi's own ``include()`` in out-of-line mode looks included types up
+by name, and cffi names anonymous nested structs ``$1``, ``$2``... per FFI, so an
+includer's ``$1`` would resolve to the included FFI's ``$1``.) Cdata of the two
+FFIs mix as before: ``ffi.CData`` is the backend's one class, and the layouts are
+the same declarations.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import _cffi_backend
+
+try:  # hashlib would load OpenSSL (~3 ms) just for this hash
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without _blake2
+    from hashlib import blake2b
+
+#: Environment variable and default (under the home directory) of the cache root.
+CACHE_HOME_ENV = "XDG_CACHE_HOME"
+DEFAULT_CACHE_HOME = os.path.join("~", ".cache")
+#: Where the generated modules go, under the cache root.
+CACHE_SUBDIR = os.path.join("vmm", "cffi")
+MODULE_PREFIX = "_vmm_ffi_"
+#: Part of every cache key: bump it when the way modules are generated changes.
+GENERATOR_VERSION = "1"
+
+#: An FFI as :func:`load_ffi` returns it: ``_cffi_backend.FFI`` (generated module) or
+#: ``cffi.FFI`` (in-line fallback); both offer the same methods.
+Ffi = Any
+
+
+@dataclass(frozen=True)
+class FfiSpec:
+    """What an FFI is made of: everything that goes into its cache key."""
+
+    name: str
+    cdef: str
+    packed: str
+    include: FfiSpec | None
+    key: str
+
+    @property
+    def module_name(self) -> str:
+        """The generated module's import name (and file name, with ``.py``)."""
+        return f"{MODULE_PREFIX}{self.name}_{self.key}"
+
+
+#: The spec of every FFI handed out, by ``id(ffi)`` (the FFIs live as long as
+#: their modules, so ids aren't reused); the FFI is kept beside it for that reason.
+_loaded: dict[int, tuple[Any, FfiSpec]] = {}
+
+
+def cache_dir() -> str:
+    """The directory holding the generated FFI modules (not created here)."""
+    root = os.environ.get(CACHE_HOME_ENV, "")
+    if not os.path.isabs(root):  # the XDG spec: ignore relative paths
+        root = os.path.expanduser(DEFAULT_CACHE_HOME)
+    return os.path.join(root, CACHE_SUBDIR)
+
+
+def load_ffi(name: str, cdef: str, *, packed: str = "", include: Ffi | None = None) -> Ffi:
+    """An FFI declaring ``cdef`` (and ``packed``, whose structs are packed).
+
+    :param name: a short identifier naming the FFI in its cache file (``"kvm"``).
+    :param cdef: C declarations, as for ``ffi.cdef``.
+    :param packed: more declarations, as for ``ffi.cdef(..., packed=True)``.
+    :param include: an FFI returned by this function whose declarations this one
+        also has (and ``cdef`` may use), like ``ffi.include``.
+    :returns: an FFI with ``sizeof``, ``offsetof``, ``new``, ``cast``, ``typeof``,
+        ``from_buffer``, ``dlopen``... as an in-line one.
+    """
+    if not name.isidentifier():
+        raise ValueError(f"FFI name {name!r} is not an identifier")
+    included = _spec_of(include) if include is not None else None
+    spec = FfiSpec(name, cdef, packed, included, _key(name, cdef, packed, included))
+    ffi = _imported(spec)
+    if ffi is None:  # no usable cache: parse now, as ``ffi.cdef`` always did
+        ffi = _builder(spec)
+    _loaded[id(ffi)] = (ffi, spec)
+    return ffi
+
+
+def _spec_of(ffi: Any) -> FfiSpec:
+    entry = _loaded.get(id(ffi))
+    if entry is None or entry[0] is not ffi:
+        raise TypeError("load_ffi can only include an FFI that load_ffi returned")
+    return entry[1]
+
+
+def _key(name: str, cdef: str, packed: str, include: FfiSpec | None) -> str:
+    digest = blake2b(digest_size=10)
+    parts = (GENERATOR_VERSION, _cffi_backend.__version__, name, cdef, packed,
+             include.key if include else "")
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _imported(spec: FfiSpec) -> Any | None:
+    """The FFI from the cached module, generating it if needed; None if the cache is
+    unusable."""
+    module = sys.modules.get(spec.module_name)
+    if module is not None:
+        return module.ffi
+    path = os.path.join(cache_dir(), spec.module_name + ".py")
+    if os.path.exists(path):
+        ffi = _import(spec.module_name, path)
+        if ffi is not None:
+            return ffi
+    try:
+        _generate(spec, path)
+    except OSError:
+        return None
+    return _import(spec.module_name, path)
+
+
+def _import(module_name: str, path: str) -> Any | None:
+    """Import a generated module from ``path``; None if it is damaged."""
+    import importlib.util
+
+    location = importlib.util.spec_from_file_location(module_name, path)
+    if location is None or location.loader is None:
+        return None
+    module = importlib.util.module_from_spec(location)
+    sys.modules[module_name] = module
+    try:
+        location.loader.exec_module(module)
+        return module.ffi
+    except Exception:  # a truncated or foreign file: regenerate, or go in-line
+        del sys.modules[module_name]
+        return None
+
+
+def _generate(spec: FfiSpec, path: str) -> None:
+    """Write the out-of-line module for ``spec`` to ``path`` atomically."""
+    import tempfile
+
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    handle, scratch = tempfile.mkstemp(dir=directory, prefix=f".{spec.module_name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        _builder(spec).emit_python_code(scratch)
+        os.replace(scratch, path)
+    except BaseException:
+        try:
+            os.unlink(scratch)
+        except OSError:
+            pass
+        raise
+
+
+def _builder(spec: FfiSpec) -> Any:
+    """An in-line FFI for ``spec`` that can also emit its out-of-line module."""
+    import cffi
+
+    ffi = cffi.FFI()
+    _declare(ffi, spec)
+    ffi.set_source(spec.module_name, None, compiler_verbose=False)  # quiet emit
+    return ffi
+
+
+def _declare(ffi: Any, spec: FfiSpec) -> None:
+    """Parse ``spec``'s declarations into ``ffi``, its included ones first."""
+    if spec.include is not None:
+        _declare(ffi, spec.include)
+    ffi.cdef(spec.cdef)
+    if spec.packed:
+        ffi.cdef(spec.packed, packed=True)
