@@ -8,9 +8,8 @@ architecture: the plugin builds and tests the same on x86.
 
 from __future__ import annotations
 
-import cffi
-
 from vmmcore.kvm import cdefs as core_cdefs
+from vmmcore.kvm.ffiload import load_ffi
 from vmmcore.kvm.ioc import IoctlTable
 # Device attributes also work on vCPU fds (PMU, pvtime): the core's generic ioctls.
 from vmmcore.kvm.ioctls import KVM_HAS_DEVICE_ATTR, KVM_SET_DEVICE_ATTR  # noqa: F401
@@ -73,9 +72,7 @@ struct kvm_vcpu_events {
 };
 """
 
-ffi = cffi.FFI()
-ffi.include(core_cdefs.ffi)
-ffi.cdef(ARM64_CDEF)
+ffi = load_ffi("arm64", ARM64_CDEF, include=core_cdefs.ffi)
 
 _t = IoctlTable(ffi)
 

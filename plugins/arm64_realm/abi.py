@@ -7,9 +7,8 @@ own ``struct`` formats (:mod:`.model.formats`), so the two check each other.
 
 from __future__ import annotations
 
-import cffi
-
 from plugins.arm64 import uapi as arm64_uapi
+from vmmcore.kvm.ffiload import load_ffi
 
 RME_CDEF = """
 struct kvm_cap_arm_rme_config_item {
@@ -42,6 +41,4 @@ struct kvm_cap_arm_rme_populate_realm_args {
 """
 
 #: The realm FFI: arm64's structures (which include the core's) plus the RME ones.
-ffi = cffi.FFI()
-ffi.include(arm64_uapi.ffi)
-ffi.cdef(RME_CDEF)
+ffi = load_ffi("arm64_realm", RME_CDEF, include=arm64_uapi.ffi)

@@ -31,10 +31,9 @@ class MemoryLockError(VmmError):
 
 @lru_cache(maxsize=1)
 def _libc() -> tuple[Any, Any]:
-    import cffi
+    from vmmcore.kvm.ffiload import load_ffi
 
-    ffi = cffi.FFI()
-    ffi.cdef("int mlock2(const void *addr, size_t len, unsigned int flags);")
+    ffi = load_ffi("libc_mlock2", "int mlock2(const void *addr, size_t len, unsigned int flags);")
     return ffi, ffi.dlopen(None)
 
 

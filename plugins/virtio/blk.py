@@ -16,9 +16,8 @@ import os
 import stat
 from dataclasses import dataclass
 
-import cffi
-
 from vmmcore.errors import ConfigError
+from vmmcore.kvm.ffiload import load_ffi
 
 from . import buffers
 from .cdefs import ffi, sizeof
@@ -65,8 +64,7 @@ ZERO_CHUNK = memoryview(bytes(1 << 20))
 FALLOC_FL_KEEP_SIZE = 0x01
 FALLOC_FL_PUNCH_HOLE = 0x02
 
-_libc_ffi = cffi.FFI()
-_libc_ffi.cdef("int fallocate(int fd, int mode, int64_t offset, int64_t len);")
+_libc_ffi = load_ffi("libc_fallocate", "int fallocate(int fd, int mode, int64_t offset, int64_t len);")
 _libc = _libc_ffi.dlopen(None)
 
 

@@ -8,7 +8,7 @@ capabilities) and the PCI local bus specification's type 0 header.
 
 from __future__ import annotations
 
-import cffi
+from vmmcore.kvm.ffiload import load_ffi
 
 VIRTIO_CDEF = """
 /* Split virtqueue (virtio 1.2, 2.7). Rings are followed by an event index. */
@@ -249,8 +249,7 @@ struct ifreq_flags {
 """
 
 #: The virtio plugin's FFI: every structure above.
-ffi = cffi.FFI()
-ffi.cdef(VIRTIO_CDEF)
+ffi = load_ffi("virtio", VIRTIO_CDEF)
 
 
 def sizeof(ctype: str) -> int:

@@ -9,9 +9,8 @@ host's headers.
 
 from __future__ import annotations
 
-import cffi
-
 from vmmcore.kvm.cdefs import ffi as core_ffi
+from vmmcore.kvm.ffiload import load_ffi
 
 KVM_X86_CDEF = """
 struct kvm_regs {
@@ -330,8 +329,4 @@ struct hvm_memmap_table_entry {
 """
 
 #: The x86 plugin's FFI: the core's generic structures plus the ones above.
-ffi = cffi.FFI()
-ffi.include(core_ffi)
-ffi.cdef(KVM_X86_CDEF)
-ffi.cdef(BOOT_PARAMS_CDEF, packed=True)
-ffi.cdef(FIRMWARE_CDEF, packed=True)
+ffi = load_ffi("x86", KVM_X86_CDEF, packed=BOOT_PARAMS_CDEF + FIRMWARE_CDEF, include=core_ffi)

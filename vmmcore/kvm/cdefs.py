@@ -1,14 +1,15 @@
 """Generic KVM UAPI structures, declared once as cffi cdef text.
 
 Sizes and offsets come from cffi; nothing here is typed by hand as a number. Arch
-plugins declare their own structures in their own FFI, which includes this one.
+plugins declare their own structures in their own FFI, which includes this one. The
+FFI is loaded through :func:`.ffiload.load_ffi` (no C parsing once cached).
 ``tests/test_kvm_headers.py`` compares every size and offset with the host's
 ``<linux/kvm.h>``.
 """
 
 from __future__ import annotations
 
-import cffi
+from .ffiload import load_ffi
 
 GENERIC_CDEF = """
 struct kvm_userspace_memory_region {
@@ -154,5 +155,4 @@ struct kvm_run {
 """
 
 #: The core's FFI: generic KVM structures. Arch FFIs ``include()`` it.
-ffi = cffi.FFI()
-ffi.cdef(GENERIC_CDEF)
+ffi = load_ffi("kvm", GENERIC_CDEF)

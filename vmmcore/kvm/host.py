@@ -10,14 +10,12 @@ import errno
 import mmap
 import os
 
-import cffi
-
 from ..errors import VmmError
+from .ffiload import load_ffi
 
-_libc_ffi = cffi.FFI()
 # ioctl is variadic in C; on the LP64 Linux ABIs vmm supports (x86-64, arm64,
 # riscv64) an integer third argument is passed exactly as a fixed one would be.
-_libc_ffi.cdef("int ioctl(int fd, unsigned long request, uintptr_t arg);")
+_libc_ffi = load_ffi("libc_ioctl", "int ioctl(int fd, unsigned long request, uintptr_t arg);")
 _libc = _libc_ffi.dlopen(None)
 _libc_ioctl = _libc.ioctl  # looked up once: every KVM_RUN goes through it
 

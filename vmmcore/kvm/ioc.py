@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cffi
+from .ffiload import Ffi
 
 KVMIO = 0xAE
 
@@ -49,7 +49,7 @@ class Ioctl:
 class IoctlTable:
     """Declares ioctls against one FFI, computing sizes from its cdef text."""
 
-    def __init__(self, ffi: cffi.FFI, type_: int = KVMIO) -> None:
+    def __init__(self, ffi: Ffi, type_: int = KVMIO) -> None:
         self._ffi = ffi
         self._type = type_
 
