@@ -29,8 +29,23 @@ def help_markup(argv: list[str]) -> str | None:
     return "rich" if any(not word.startswith("-") for word in argv) else None
 
 
+#: The commands vmm itself defines: naming one skips collecting plugin commands.
+CORE_COMMANDS = ("run", "plugins", "nested")
+
+
+def command_name(argv: list[str]) -> str | None:
+    """The command named on the command line (the first word that isn't an option:
+    the program itself takes no option with a value), or None."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def build_app(argv: list[str]) -> typer.Typer:
-    """Build the program: core commands, then every plugin's commands."""
+    """Build the program: core commands, then the plugins' commands.
+
+    Plugins are asked for their commands (which imports every plugin) only when the
+    command line names none of the core commands: ``vmm --help``, a plugin command,
+    or a misspelling.
+    """
     from . import nested_command, plugins_cmd, run
 
     app = typer.Typer(
@@ -53,12 +68,14 @@ def build_app(argv: list[str]) -> typer.Typer:
         if ctx.invoked_subcommand is None:
             typer.echo(ctx.get_help())
 
-    run.register(app, argv)
+    command = command_name(argv)
+    run.register(app, argv, with_plugin_options=command == "run")
     plugins_cmd.register(app, argv)
     nested_command.register(app)
-    from ..plugins import catalogue
+    if command not in CORE_COMMANDS:
+        from ..plugins import catalogue
 
-    catalogue().hook.vmm_add_commands(app=app)
+        catalogue().hook.vmm_add_commands(app=app)
     return app
 
 

@@ -103,14 +103,18 @@ def build_config(values: dict[str, Any]) -> Config:
     )
 
 
-def register(app: typer.Typer, argv: list[str]) -> None:
-    """Add ``vmm run`` with the options of the plugins for the scanned arch."""
+def register(app: typer.Typer, argv: list[str], with_plugin_options: bool = True) -> None:
+    """Add ``vmm run`` with the options of the plugins for the scanned arch.
+
+    :param with_plugin_options: False when another command runs: ``vmm run`` is then
+        only listed, so the plugins aren't loaded for its options.
+    """
     from ..errors import ConfigError
     from ..plugins import build_manager
 
     arch = scan_arch(argv)
     groups: list[OptionGroup] = []
-    if arch in ARCHES:  # an unknown arch is reported when the command runs
+    if with_plugin_options and arch in ARCHES:  # an unknown arch is reported when run
         pm = build_manager(arch, blocked=scan_blocked(argv))
         groups = collect_option_groups(pm)
     parameters = [
