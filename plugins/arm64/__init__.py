@@ -37,24 +37,23 @@ Devices get interrupts from ``vm.irqchip`` (:class:`.gic.Vgic`: ``allocate``,
 ``vmm_device_tree``; ``layout.windows`` names "virtio_mmio", "pci_ecam", "pci_mmio"
 (see :mod:`.pci_node` for the PCI host bridge contract).
 
-Heavy imports (cffi declarations, the model) happen inside the hooks.
+Heavy imports (cffi declarations, the model) happen inside the hooks, and the hook
+modules themselves only when the plugin is registered (:mod:`vmmcore.lazyhooks`):
+a run on another architecture never imports them.
 """
 
-from .boot import vmm_load_firmware, vmm_load_initrd, vmm_load_kernel  # noqa: F401
-from .devices import vmm_dev_exit, vmm_dev_init  # noqa: F401
-from .emulated_host import vmm_emulated_host  # noqa: F401
-from .late import vmm_late_init  # noqa: F401
-from .machine import vmm_core_init, vmm_kvm_model, vmm_memory_layout, vmm_vm_type  # noqa: F401
-from .options import vmm_addoption, vmm_validate_config  # noqa: F401
-from .vcpus import (  # noqa: F401
-    vmm_base_exit,
-    vmm_base_init,
-    vmm_handle_exit,
-    vmm_psci_method,
-    vmm_register_dump,
-    vmm_vcpu_boot_registers,
-    vmm_vcpu_finalize,
-    vmm_vcpu_init,
-)
+from vmmcore.lazyhooks import lazy_hooks
 
 VMM_ARCH = "arm64"
+
+__getattr__, __dir__ = lazy_hooks(__name__, {
+    ".boot": ("vmm_load_firmware", "vmm_load_initrd", "vmm_load_kernel"),
+    ".devices": ("vmm_dev_exit", "vmm_dev_init"),
+    ".emulated_host": ("vmm_emulated_host",),
+    ".late": ("vmm_late_init",),
+    ".machine": ("vmm_core_init", "vmm_kvm_model", "vmm_memory_layout", "vmm_vm_type"),
+    ".options": ("vmm_addoption", "vmm_validate_config"),
+    ".vcpus": ("vmm_base_exit", "vmm_base_init", "vmm_handle_exit", "vmm_psci_method",
+               "vmm_register_dump", "vmm_vcpu_boot_registers", "vmm_vcpu_finalize",
+               "vmm_vcpu_init"),
+})

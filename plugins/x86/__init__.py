@@ -2,22 +2,19 @@
 (64-bit and PVH boot protocols) and flat real-mode guests, COM1, i8042, MP table.
 
 Hook implementations live in small modules that import their heavy parts lazily,
-so importing the plugin (``vmm --help``) stays cheap.
+and those modules are imported only when the plugin is registered
+(:mod:`vmmcore.lazyhooks`), so ``vmm --help`` and other arches' runs stay cheap.
 """
 
-from .devhooks import vmm_dev_exit, vmm_dev_init, vmm_firmware_init  # noqa: F401
-from .emulated_host import vmm_emulated_host  # noqa: F401
-from .imagehooks import vmm_load_initrd, vmm_load_kernel  # noqa: F401
-from .vmhooks import (  # noqa: F401
-    vmm_core_init,
-    vmm_handle_exit,
-    vmm_kvm_model,
-    vmm_memory_layout,
-    vmm_register_dump,
-    vmm_validate_config,
-    vmm_vcpu_boot_registers,
-    vmm_vcpu_finalize,
-    vmm_vcpu_init,
-)
+from vmmcore.lazyhooks import lazy_hooks
 
 VMM_ARCH = "x86"
+
+__getattr__, __dir__ = lazy_hooks(__name__, {
+    ".devhooks": ("vmm_dev_exit", "vmm_dev_init", "vmm_firmware_init"),
+    ".emulated_host": ("vmm_emulated_host",),
+    ".imagehooks": ("vmm_load_initrd", "vmm_load_kernel"),
+    ".vmhooks": ("vmm_core_init", "vmm_handle_exit", "vmm_kvm_model", "vmm_memory_layout",
+                 "vmm_register_dump", "vmm_validate_config", "vmm_vcpu_boot_registers",
+                 "vmm_vcpu_finalize", "vmm_vcpu_init"),
+})

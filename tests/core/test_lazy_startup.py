@@ -1,0 +1,100 @@
+"""Start-up imports only what the command needs: lazy plugin hooks, no plugin
+catalogue for core commands, entry points read once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+
+import pytest
+
+from vmmcore import plugins as plugin_discovery
+from vmmcore.cli import command_name
+from vmmcore.lazyhooks import lazy_hooks
+
+#: Prints the vmm modules imported after building the program for argv.
+_PROBE = """
+import json, sys
+from vmmcore.cli import build_app
+build_app({argv!r})
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("plugins", "vmmcore")))))
+"""
+
+
+def _modules_after_build(argv: list[str]) -> set[str]:
+    result = subprocess.run([sys.executable, "-c", _PROBE.format(argv=argv)],
+                            capture_output=True, text=True, check=True)
+    return set(json.loads(result.stdout))
+
+
+def test_run_on_x86_imports_no_other_arch_hook_module() -> None:
+    modules = _modules_after_build(["run", "--arch", "x86", "--help"])
+    assert "plugins.x86.vmhooks" in modules
+    assert {"plugins.arm64", "plugins.arm64_realm", "plugins.riscv"} <= modules  # VMM_ARCH read
+    assert not {m for m in modules if m.startswith(("plugins.arm64.", "plugins.arm64_realm."))}
+
+
+def test_help_collects_commands_without_registering_every_hook() -> None:
+    modules = _modules_after_build(["--help"])
+    assert "plugins.arm64_realm.cli" in modules  # its vmm_add_commands
+    assert "plugins.arm64_realm.lifecycle" not in modules
+    assert "plugins.arm64.machine" not in modules
+    assert "plugins.x86.vmhooks" not in modules
+
+
+def test_core_commands_skip_the_plugin_commands() -> None:
+    assert "plugins.arm64_realm.cli" not in _modules_after_build(["plugins", "--help"])
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ([], None), (["--help"], None), (["run", "-k", "x"], "run"), (["--version"], None),
+    (["realm", "measure"], "realm"),
+])
+def test_command_name(argv: list[str], expected: str | None) -> None:
+    assert command_name(argv) == expected
+
+
+def test_lazy_hooks_import_on_first_access(monkeypatch: pytest.MonkeyPatch) -> None:
+    implementation = types.ModuleType("lazy_probe_pkg.impl")
+    implementation.vmm_probe = lambda: "probed"  # type: ignore[attr-defined]
+    package = types.ModuleType("lazy_probe_pkg")
+    package.__path__ = []  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "lazy_probe_pkg", package)
+    getattr_, dir_ = lazy_hooks("lazy_probe_pkg", {".impl": ("vmm_probe",)})
+    package.__getattr__ = getattr_  # type: ignore[attr-defined]
+    package.__dir__ = dir_  # type: ignore[attr-defined]
+    assert "vmm_probe" in dir(package)
+    assert "vmm_probe" not in vars(package)
+    monkeypatch.setitem(sys.modules, "lazy_probe_pkg.impl", implementation)
+    assert package.vmm_probe() == "probed"  # type: ignore[attr-defined]
+    assert vars(package)["vmm_probe"] is implementation.vmm_probe  # cached
+    with pytest.raises(AttributeError, match="no attribute 'vmm_other'"):
+        package.vmm_other  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_plugin_packages_still_export_their_hooks() -> None:
+    import plugins.arm64
+    import plugins.arm64.machine
+
+    assert plugins.arm64.vmm_core_init is plugins.arm64.machine.vmm_core_init
+    from plugins.arm64_realm import vmm_add_commands
+
+    assert callable(vmm_add_commands)
+
+
+def test_entry_points_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = plugin_discovery.entry_points
+
+    def counting(**selection: str) -> object:
+        calls.append(selection)
+        return real(**selection)
+
+    monkeypatch.setattr(plugin_discovery, "entry_points", counting)
+    first = plugin_discovery.discover()
+    second = plugin_discovery.discover()
+    assert len(calls) == 1
+    assert [entry.name for entry in first] == [entry.name for entry in second]
+    assert first is not second  # callers may edit their list
