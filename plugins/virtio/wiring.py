@@ -6,6 +6,9 @@ unless ``--virtio-transport pci`` asks for PCI behind an ECAM host bridge
 ("pci_ecam" and "pci_mmio" windows). Everything built is kept in
 :class:`VirtioState` in the VM's stash and torn down by :func:`teardown`, also when
 building fails half way.
+
+Device, transport and PCI modules are imported only when a device is configured, so
+a run without virtio devices (or ``--disk``-free validation) doesn't load them.
 """
 
 from __future__ import annotations
@@ -14,36 +17,19 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vmmcore.devices.console_input import RawTerminal, console_input_fd
 from vmmcore.errors import ConfigError
-from vmmcore.layout import Bank, WindowAllocator
 from vmmcore.stash import StashKey
-
-from .blk import BlockDevice, parse_disk
-from .console import ConsoleDevice
-from .device import VirtioDevice
-from .interrupts import LineInterrupt, require_irqchip
-from .mmio import MMIO_SIZE, MmioTransport
-from .net import NetDevice, parse_network
-from .pci.config import COMMAND_MEMORY
-from .pci.host import (
-    CONFIG_ADDRESS_PORT,
-    CONFIG_DATA_PORT,
-    ECAM_BUS_SIZE,
-    PORT_SIZE,
-    ConfigAddressPort,
-    ConfigDataPort,
-    Ecam,
-    PciRoot,
-)
-from .pci.virtio_pci import BAR_SIZE, VirtioPciTransport
-from .rng import RngDevice
-from .tap import open_tap
-from .transport import Transport
 
 if TYPE_CHECKING:
     from vmmcore.config import Config
+    from vmmcore.devices.console_input import RawTerminal
+    from vmmcore.layout import Bank
     from vmmcore.vm import Vm
+
+    from .device import VirtioDevice
+    from .mmio import MmioTransport
+    from .pci.host import PciRoot
+    from .transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -96,31 +82,48 @@ def choose_transport(config: Config) -> str:
 def validate(config: Config) -> None:
     """Parse every virtio option now, so that mistakes stop vmm before anything runs."""
     choose_transport(config)
+    disks, networks = config.option("disk") or [], config.option("network") or []
+    if disks:
+        from .blk import parse_disk
+    if networks:
+        from .net import parse_network
     seen: set[str] = set()
-    for text in config.option("disk") or []:
+    for text in disks:
         spec = parse_disk(text)
         if spec.path in seen:
             raise ConfigError(f"disk image {spec.path!r} is given twice (check --disk)")
         seen.add(spec.path)
-    for text in config.option("network") or []:
+    for text in networks:
         parse_network(text)
 
 
 def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
-    """Open each device's backend (image files, TAPs) as the options ask."""
+    """Open each device's backend (image files, TAPs) as the options ask (each
+    device's module is imported only when that device is asked for)."""
     config = vm.config
     devices: list[VirtioDevice] = []
     try:
         if config.console == "virtio":
+            from vmmcore.devices.console_input import RawTerminal, console_input_fd
+
+            from .console import ConsoleDevice
+
             input_fd = console_input_fd()
             devices.append(ConsoleDevice(vm.write_console, input_fd))
             if input_fd is not None:
                 state.terminal = RawTerminal(input_fd)
         for text in config.option("disk") or []:
+            from .blk import BlockDevice, parse_disk
+
             devices.append(BlockDevice(parse_disk(text)))
         if config.option("rng"):
+            from .rng import RngDevice
+
             devices.append(RngDevice())
         for text in config.option("network") or []:
+            from .net import NetDevice, parse_network
+            from .tap import open_tap
+
             spec = parse_network(text)
             fd, name = open_tap(spec.tapif)
             devices.append(NetDevice(fd, spec.mac, name))
@@ -165,6 +168,11 @@ def _window(vm: Vm, *names: str) -> Bank:
 
 
 def _place_mmio(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
+    from vmmcore.layout import WindowAllocator
+
+    from .interrupts import LineInterrupt, require_irqchip
+    from .mmio import MMIO_SIZE, MmioTransport
+
     allocator = WindowAllocator(_window(vm, MMIO_WINDOW))
     chip = require_irqchip(vm, "virtio-mmio")
     for device in devices:
@@ -189,6 +197,13 @@ def msi_supported(vm: Vm) -> bool:
 
 
 def _place_pci(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
+    from vmmcore.layout import WindowAllocator
+
+    from .interrupts import LineInterrupt, require_irqchip
+    from .pci.config import COMMAND_MEMORY
+    from .pci.host import PciRoot
+    from .pci.virtio_pci import BAR_SIZE, VirtioPciTransport
+
     assert vm.layout is not None
     ecam = vm.layout.windows.get(ECAM_WINDOW)
     pci = PciState(PciRoot(), _window(vm, *PCI_BAR_WINDOWS), ecam)
@@ -218,6 +233,16 @@ def _place_pci(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
 def _register_config_access(vm: Vm, pci: PciState) -> None:
     """ECAM in the "pci_ecam" window if there is one, and always mechanism #1 ports
     (only x86 guests do port I/O; elsewhere they are never reached)."""
+    from .pci.host import (
+        CONFIG_ADDRESS_PORT,
+        CONFIG_DATA_PORT,
+        ECAM_BUS_SIZE,
+        PORT_SIZE,
+        ConfigAddressPort,
+        ConfigDataPort,
+        Ecam,
+    )
+
     if pci.ecam is not None:
         if pci.ecam.size < ECAM_BUS_SIZE:
             raise ConfigError("the pci_ecam window is smaller than one bus (1 MiB)")
@@ -232,6 +257,8 @@ def _register_config_access(vm: Vm, pci: PciState) -> None:
 
 def _report(vm: Vm, state: VirtioState) -> None:
     """Describe the devices for the ``--dry-run`` report."""
+    from .pci.virtio_pci import VirtioPciTransport
+
     for transport in state.mmio:
         vm.report.append(
             f"virtio-{transport.device.name}: virtio-mmio at {transport.base:#x}, "
@@ -254,6 +281,8 @@ def teardown(vm: Vm) -> None:
         return
     del vm.stash[KEY]
     first_error: BaseException | None = None
+    if state.transports:
+        from .mmio import MmioTransport
     for transport in state.transports:
         try:
             transport.close()

@@ -98,3 +98,34 @@ def test_entry_points_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(calls) == 1
     assert [entry.name for entry in first] == [entry.name for entry in second]
     assert first is not second  # callers may edit their list
+
+
+_RUN_PROBE = """
+import json, sys
+from vmmcore.cli import main
+try:
+    main({argv!r})
+except SystemExit as stop:
+    assert not stop.code, stop.code
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def _modules_after_run(argv: list[str]) -> set[str]:
+    result = subprocess.run([sys.executable, "-c", _RUN_PROBE.format(argv=argv)],
+                            capture_output=True, text=True, check=True)
+    return set(json.loads(result.stderr.splitlines()[-1]))
+
+
+def test_a_run_without_virtio_devices_imports_none_and_parses_no_c(tmp_path) -> None:
+    image = tmp_path / "guest.bin"
+    image.write_bytes(b"\xf4")
+    argv = ["run", "--arch", "x86", "--dry-run", "-k", str(image)]
+    _modules_after_run(argv)  # fills the FFI cache if it was cold
+    modules = _modules_after_run(argv)
+    assert "plugins.virtio.wiring" in modules
+    assert not {m for m in modules if m.startswith(("plugins.virtio.blk", "plugins.virtio.pci",
+                                                    "plugins.virtio.mmio", "plugins.virtio.net"))}
+    assert "pycparser" not in modules
+    with_disk = _modules_after_run([*argv, "--disk", str(image)])
+    assert {"plugins.virtio.blk", "plugins.virtio.pci.virtio_pci"} <= with_disk
