@@ -74,3 +74,10 @@ def test_an_emulator_that_cannot_run_is_a_one_line_error(tmp_path: Path) -> None
     with pytest.raises(PackageError, match="cannot run the target's Python 9.99 under "
                        "qemu-fake: Could not open ld.so"):
         precompile(tmp_path / "root", package, "9.99", target=lambda: target)
+
+
+def test_a_missing_emulator_is_a_one_line_error(tmp_path: Path) -> None:
+    package = make_tree(tmp_path / "root")
+    target = TargetPython(Qemu(tmp_path / "qemu-absent"), tmp_path / "sysroot", "9.99")
+    with pytest.raises(PackageError, match="under qemu-absent: No such file or directory"):
+        precompile(tmp_path / "root", package, "9.99", target=lambda: target)

@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from vmmcore.nested.errors import PackageError
 from vmmcore.nested.qemu import Qemu
@@ -69,23 +70,35 @@ def _compile_with_target(root: Path, tree: Path, target: TargetPython) -> None:
     # that compileall would then take as up to date.
     command = [*target.command(), "-B", "-m", "compileall", "-f", "-qq", "--invalidation-mode",
                "unchecked-hash", "-s", str(root), "-p", "/", "-i"]
+    failures: list[str] = []
+    running: list[tuple[BinaryIO, subprocess.Popen[bytes]]] = []
     with tempfile.TemporaryDirectory(prefix="vmm-nested-pyc-") as scratch:
-        running = []
-        for index in range(workers):
-            listing = Path(scratch) / f"files-{index}"
-            listing.write_text("\n".join(files[index::workers]) + "\n")
-            errors = open(Path(scratch) / f"errors-{index}", "w+b")
-            running.append((errors, subprocess.Popen(
-                [*command, str(listing)], stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=errors, env=target.environment())))
-        failures = []
-        for errors, process in running:
-            with errors:
+        try:
+            for index in range(workers):
+                listing = Path(scratch) / f"files-{index}"
+                listing.write_text("\n".join(files[index::workers]) + "\n")
+                errors = open(Path(scratch) / f"errors-{index}", "w+b")
+                try:
+                    process = subprocess.Popen(
+                        [*command, str(listing)], stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL, stderr=errors, env=target.environment())
+                except OSError as error:
+                    errors.close()
+                    failures.append(error.strerror or str(error))
+                    break
+                running.append((errors, process))
+            for errors, process in running:
                 process.wait()
                 errors.seek(0)
                 if process.returncode not in (0, SOME_FILES_FAILED):
                     lines = errors.read().decode(errors="replace").strip().splitlines()
                     failures.append(lines[-1] if lines else f"exit status {process.returncode}")
+        finally:
+            for errors, process in running:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+                errors.close()
     if failures:
         raise PackageError(
             f"cannot run the target's Python {target.version} under "
