@@ -14,7 +14,9 @@ plugin (it walks ``dir(plugin)``)::
         ".machine": ("vmm_core_init",),
     })
 
-``from plugins.arm64 import vmm_core_init`` keeps working.
+``from plugins.arm64 import vmm_core_init`` keeps working. The table is kept as the
+package's ``__lazy_hooks__`` so a test can check that it names every hook
+implementation of its modules (a hook left out would silently not be registered).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def lazy_hooks(package: str, where: Mapping[str, Iterable[str]],
     """
     module_of = {name: module for module, names in where.items() for name in names}
     namespace = importlib.import_module(package).__dict__
+    namespace["__lazy_hooks__"] = {module: tuple(names) for module, names in where.items()}
 
     def __getattr__(name: str) -> Any:
         module = module_of.get(name)

@@ -129,3 +129,17 @@ def test_a_run_without_virtio_devices_imports_none_and_parses_no_c(tmp_path) -> 
     assert "pycparser" not in modules
     with_disk = _modules_after_run([*argv, "--disk", str(image)])
     assert {"plugins.virtio.blk", "plugins.virtio.pci.virtio_pci"} <= with_disk
+
+
+@pytest.mark.parametrize("package", ["plugins.x86", "plugins.arm64", "plugins.arm64_realm",
+                                     "plugins.riscv", "plugins.virtio"])
+def test_lazy_tables_name_every_hook_implementation(package: str) -> None:
+    import importlib
+
+    table = importlib.import_module(package).__lazy_hooks__
+    for module_name, listed in table.items():
+        module = importlib.import_module(module_name, package)
+        defined = {name for name, value in vars(module).items()
+                   if getattr(value, "vmm_impl", None) is not None
+                   and getattr(value, "__module__", None) == module.__name__}
+        assert defined == set(listed), f"{package}: {module_name} defines {sorted(defined)}"
