@@ -7,7 +7,7 @@ the per-VM stash, never in new core fields).
 
 from __future__ import annotations
 
-import platform
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,8 @@ DEFAULT_MEM_MIB = 256
 
 def host_arch() -> str:
     """The vmm architecture name of this machine (x86, arm64 or riscv)."""
-    return _MACHINE_TO_ARCH.get(platform.machine().lower(), platform.machine().lower())
+    machine = os.uname().machine.lower()  # platform.machine(), without importing platform
+    return _MACHINE_TO_ARCH.get(machine, machine)
 
 
 @dataclass
