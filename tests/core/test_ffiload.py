@@ -169,3 +169,11 @@ def test_processes_starting_together_on_a_cold_cache(tmp_path: Path) -> None:
     assert [child.returncode for child in children] == [0] * 6, outputs
     files = _cache_files(tmp_path)
     assert len(files) == 2 and not any(name.endswith(".tmp") for name in files), files
+
+
+def test_a_missing_home_is_not_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "nonexistent"))
+    ffi = load_ffi("t_homeless", BASE)
+    assert isinstance(ffi, cffi.FFI)  # in-line
+    assert os.listdir(tmp_path) == []

@@ -71,12 +71,16 @@ class FfiSpec:
 _loaded: dict[int, tuple[Any, FfiSpec]] = {}
 
 
-def cache_dir() -> str:
-    """The directory holding the generated FFI modules (not created here)."""
+def _cache_root() -> str:
     root = os.environ.get(CACHE_HOME_ENV, "")
     if not os.path.isabs(root):  # the XDG spec: ignore relative paths
         root = os.path.expanduser(DEFAULT_CACHE_HOME)
-    return os.path.join(root, CACHE_SUBDIR)
+    return os.path.normpath(root)
+
+
+def cache_dir() -> str:
+    """The directory holding the generated FFI modules (not created here)."""
+    return os.path.join(_cache_root(), CACHE_SUBDIR)
 
 
 def load_ffi(name: str, cdef: str, *, packed: str = "", include: Ffi | None = None) -> Ffi:
@@ -158,6 +162,9 @@ def _generate(spec: FfiSpec, path: str) -> None:
     import tempfile
 
     directory = os.path.dirname(path)
+    if not os.path.isdir(os.path.dirname(_cache_root())):
+        # A missing home (HOME=/nonexistent for a system user) is not ours to create.
+        raise FileNotFoundError(f"no directory to hold {_cache_root()}")
     os.makedirs(directory, exist_ok=True)
     handle, scratch = tempfile.mkstemp(dir=directory, prefix=f".{spec.module_name}.", suffix=".tmp")
     os.close(handle)
