@@ -121,9 +121,13 @@ class AiaIrqchip(RiscvIrqchip):
         imsic_size = self.nr_harts * uapi.KVM_DEV_RISCV_IMSIC_SIZE
         with fdt.node(f"imsics@{layout.IMSIC.start:x}"):
             fdt.property_string("compatible", "riscv,imsics")
-            # A root controller (it signals the harts through interrupts-extended),
-            # not a child of the APLIC the root node names for devices.
-            fdt.property_u32("interrupt-parent", self.imsic_phandle)
+            # Not the APLIC the root node names for devices (Linux's of_irq_init
+            # would wait for it forever), nor itself: with #interrupt-cells = 0 a
+            # self-parent makes every index of its missing ``interrupts`` parse,
+            # and Linux counts them forever (hang in of_platform_populate). The
+            # first hart's intc: initialized before the IMSIC, and one cell per
+            # interrupt, so the count stops at interrupts-extended's end.
+            fdt.property_u32("interrupt-parent", cpu_intc[0])
             fdt.property_cells("reg", layout.reg_cells(layout.IMSIC.start, imsic_size))
             fdt.property_u32("#address-cells", 0)
             fdt.property_u32("#interrupt-cells", 0)
