@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 from .config import Config
 from .errors import ConfigError
@@ -24,8 +25,13 @@ def choose_backend(config: Config, pm) -> Backend:
     return ModelBackend(arch_model)
 
 
-def run_config(config: Config, console=None) -> int:
-    """Build, run and tear down the VM ``config`` describes; return its exit code."""
+def run_config(config: Config, console=None, pm: Any = None) -> int:
+    """Build, run and tear down the VM ``config`` describes; return its exit code.
+
+    :param pm: a plugin manager already built for ``config.arch`` and
+        ``config.plugins_blocked`` (the CLI builds one to collect the options);
+        default: a new one.
+    """
     from .plugins import build_manager
     from .vm import Vm, run_vm
 
@@ -33,7 +39,8 @@ def run_config(config: Config, console=None) -> int:
         level=logging.DEBUG if config.debug else logging.WARNING,
         format="vmm: %(levelname)s: %(message)s",
     )
-    pm = build_manager(config.arch, blocked=config.plugins_blocked)
+    if pm is None:
+        pm = build_manager(config.arch, blocked=config.plugins_blocked)
     pm.hook.vmm_validate_config(config=config)
     backend = choose_backend(config, pm)
     vm = Vm(config, pm, backend, console=console)

@@ -17,7 +17,7 @@ from vmmcore.config import Config
 def captured(monkeypatch):
     seen: list[Config] = []
 
-    def fake_run(config, console=None):
+    def fake_run(config, console=None, pm=None):
         seen.append(config)
         return 3
 

@@ -143,3 +143,30 @@ def test_lazy_tables_name_every_hook_implementation(package: str) -> None:
                    if getattr(value, "vmm_impl", None) is not None
                    and getattr(value, "__module__", None) == module.__name__}
         assert defined == set(listed), f"{package}: {module_name} defines {sorted(defined)}"
+
+
+def test_vmm_run_builds_one_plugin_manager(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from vmmcore.cli import main
+
+    built = []
+    real = plugin_discovery.build_manager
+
+    def counting(*args, **kwargs):
+        built.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plugin_discovery, "build_manager", counting)
+    image = tmp_path / "guest.bin"
+    image.write_bytes(b"\xf4")
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "--arch", "x86", "--dry-run", "-k", str(image)])
+    assert stop.value.code == 0
+    assert built == [("x86",)]
+    built.clear()
+    # The scan misses "-ax86" and falls back to the host's arch (riscv here): the
+    # options come from a riscv manager, so the run builds its own x86 one.
+    monkeypatch.setattr("vmmcore.cli.run.host_arch", lambda: "riscv")
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "-ax86", "--dry-run", "-k", str(image)])
+    assert stop.value.code == 0
+    assert built == [("riscv",), ("x86",)]

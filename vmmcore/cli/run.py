@@ -112,10 +112,11 @@ def register(app: typer.Typer, argv: list[str], with_plugin_options: bool = True
     from ..errors import ConfigError
     from ..plugins import build_manager
 
-    arch = scan_arch(argv)
+    arch, blocked = scan_arch(argv), scan_blocked(argv)
     groups: list[OptionGroup] = []
+    pm: Any = None
     if with_plugin_options and arch in ARCHES:  # an unknown arch is reported when run
-        pm = build_manager(arch, blocked=scan_blocked(argv))
+        pm = build_manager(arch, blocked=blocked)
         groups = collect_option_groups(pm)
     parameters = [
         inspect.Parameter(dest, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
@@ -133,7 +134,11 @@ def register(app: typer.Typer, argv: list[str], with_plugin_options: bool = True
         """Boot a guest: kernel, initrd, command line, memory, vCPUs and devices."""
         from ..runner import run_config
 
-        code = run_config(build_config(values))
+        config = build_config(values)
+        # The manager built for the options serves the run when it was built for the
+        # same arch and blocked plugins (the scan can't read every spelling).
+        same = pm is not None and (config.arch, config.plugins_blocked) == (arch, blocked)
+        code = run_config(config, pm=pm if same else None)
         raise typer.Exit(code)
 
     run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
