@@ -70,6 +70,16 @@ def test_console_relay_keeps_the_boot_log_for_errors() -> None:
     assert relay.exit_status is None and list(relay.tail) == ["Kernel panic - not syncing"]
 
 
+def test_console_relay_tail_joins_a_line_that_came_in_pieces() -> None:
+    shown: list[str] = []
+    relay = ConsoleRelay(shown.append)
+    for chunk in (START_MARKER.encode() + b"\r\ns", b"pinning", b"-forever\r\nnext\r\n"):
+        relay.feed(chunk)
+    relay.finish()
+    assert "".join(shown) == "spinning-forever\nnext\n"
+    assert list(relay.tail) == ["spinning-forever", "next"]
+
+
 def test_forwarding_rewrites_files_and_disks(tmp_path: Path) -> None:
     kernel, disk, other = tmp_path / "Image", tmp_path / "disk.img", tmp_path / "x.json"
     for path in (kernel, disk, other):

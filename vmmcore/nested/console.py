@@ -48,7 +48,7 @@ class ConsoleRelay:
             self._mid_line or not EXIT_MARKER.startswith(self.pending[: len(EXIT_MARKER)])
         ):
             self._emit(self.pending)
-            self.tail.append(self.pending)
+            self._add_to_tail(self.pending)
             self._mid_line = True
             self.pending = ""
 
@@ -59,6 +59,13 @@ class ConsoleRelay:
         elif self.pending and self.started_at is None:
             self.tail.append(self.pending)
         self.pending = ""
+
+    def _add_to_tail(self, text: str) -> None:
+        """Keep shown text for error reports: a line that came in pieces is one line."""
+        if self._mid_line and self.tail:
+            self.tail[-1] += text
+        else:
+            self.tail.append(text)
 
     def _emit(self, text: str) -> None:
         if self._blank_held:
@@ -76,9 +83,9 @@ class ConsoleRelay:
                 self.tail.clear()
             return
         if self._mid_line:
-            self._mid_line = False
             self.write(line + "\n")
-            self.tail.append(line)
+            self._add_to_tail(line)
+            self._mid_line = False
             return
         match = _EXIT_LINE.fullmatch(line.strip())
         if match:
