@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from vmmcore.testing import skip_or_fail
 from vmmcore.kvm import ioctls as k
 from vmmcore.kvm.cdefs import ffi
 from vmmcore.kvm.ioc import Ioctl
@@ -22,7 +23,7 @@ def _values(expressions):
     try:
         return compiler_values(HEADERS, expressions)
     except RuntimeError as error:
-        pytest.skip(f"no C view of the kernel headers: {error}")
+        skip_or_fail(f"no C view of the kernel headers: {error}")
 
 
 @pytest.mark.parametrize("ctype", KERNEL_STRUCTS)

@@ -13,6 +13,7 @@ from plugins.arm64_realm.model import RmeState, realm_vcpu
 from plugins.arm64_realm.report import modelled_realm
 from plugins.arm64_realm.runtime import REGISTERS_INACCESSIBLE
 from plugins.arm64_realm.state import realm_state
+from vmmcore.testing import skip_or_fail
 from vmmcore.errors import ConfigError
 from vmmcore.testing.images import arm64_image
 
@@ -129,7 +130,7 @@ def test_realm_ram_is_locked_on_fault(vmm_vm, tmp_path) -> None:
     vm = build_realm(vmm_vm, tmp_path, cpus=1)
     state = realm_state(vm.vm)
     if state.lock_failure:
-        pytest.skip(f"this host can't lock the RAM: {state.lock_failure}")
+        skip_or_fail(f"this host can't lock the RAM: {state.lock_failure}")
     start = vm.vm.memory.regions[0].host_addr
     assert {"lo", "lf"} <= vma_flags(start), "locked, on fault (MLOCK_ONFAULT)"
     assert "mg" not in vma_flags(start), "never offered to KSM"

@@ -19,6 +19,7 @@ import hookspecs
 import plugins.arm64_realm
 from plugins.arm64_realm.cli import vmm_add_commands
 from plugins.arm64_realm.rmm import MeasurementError
+from vmmcore.testing import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[2]
 V2_SHA256 = {vector_id: sha256 for vector_id, _op, sha256, _sha512 in SERIES["rel0"]}
@@ -98,7 +99,7 @@ def test_plugin_adds_the_realm_commands_through_its_hook() -> None:
 def _vmm(*args: str) -> subprocess.CompletedProcess:
     """Run the real ``vmm`` program (``python -m vmmcore.cli``)."""
     if not any(point.name == "arm64_realm" for point in entry_points(group="vmm")):
-        pytest.skip("vmm is not installed (pip install -e .): the plugin's entry point is missing")
+        skip_or_fail("vmm is not installed (pip install -e .): the plugin's entry point is missing")
     return subprocess.run(
         [sys.executable, "-m", "vmmcore.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=60
     )

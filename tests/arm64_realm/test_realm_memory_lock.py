@@ -11,6 +11,7 @@ from plugins.arm64_realm import lifecycle, memory_lock
 from plugins.arm64_realm.options import RealmSettings
 from plugins.arm64_realm.rmm import HashAlgorithm, RmmProfile
 from plugins.arm64_realm.state import REALM_KEY, RealmState
+from vmmcore.testing import skip_or_fail
 from vmmcore.memory import GuestMemory
 from vmmcore.stash import Stash
 
@@ -67,7 +68,7 @@ def test_mlock2_locks_a_real_mapping(region) -> None:
     try:
         memory_lock.lock_realm_ram(region.host_addr, region.size)
     except memory_lock.MemoryLockError as error:
-        pytest.skip(f"this host can't lock memory: {error}")
+        skip_or_fail(f"this host can't lock memory: {error}")
     with open("/proc/self/smaps") as smaps:
         text = smaps.read()
     entry = text.split(f"{region.host_addr:x}-", 1)[1]

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from vmmcore.testing import skip_or_fail
 from vmmcore.testing import NoModelError, make_model_vm
 from vmmcore.testing.guest_code import arm64_poweroff, poweroff_code, riscv_poweroff
 from vmmcore.testing.images import (
@@ -122,7 +123,7 @@ def test_guest_code_disassembles_as_intended(triple, code, expected):
     """Cross-check the hand encoders with LLVM's disassembler, where it is installed."""
     llvm_mc = shutil.which("llvm-mc")
     if llvm_mc is None:
-        pytest.skip("llvm-mc is not installed (apt-get install llvm) to cross-check encodings")
+        skip_or_fail("llvm-mc is not installed (apt-get install llvm) to cross-check encodings")
     text = " ".join(f"0x{byte:02x}" for byte in code)
     result = subprocess.run([llvm_mc, "--disassemble", f"-triple={triple}"], input=text,
                             capture_output=True, text=True, check=True)

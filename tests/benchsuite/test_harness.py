@@ -18,14 +18,22 @@ from benchmarks.guests import BINUTILS, KINDS, MARKER, assemble
 from benchmarks.measure import run_process
 from benchmarks.report import Metric, Target, print_table
 from benchmarks.suite import Settings, run_guest
+from vmmcore.testing import skip_or_fail
 from benchmarks.vmms import find_vmm
 
 IMAGE_SIZE = 0x10000
 RESET_VECTOR = 0xFFF0
 NEAR_JUMP = 0xE9
 
-needs_binutils = pytest.mark.skipif(
-    any(shutil.which(tool) is None for tool in BINUTILS), reason="binutils not installed")
+@pytest.fixture
+def binutils() -> None:
+    """The guests are assembled with binutils (CI installs them: skip only locally)."""
+    missing = [tool for tool in BINUTILS if shutil.which(tool) is None]
+    if missing:
+        skip_or_fail(f"binutils not installed ({', '.join(missing)}): apt-get install binutils")
+
+
+needs_binutils = pytest.mark.usefixtures("binutils")
 
 
 @needs_binutils

@@ -14,6 +14,7 @@ from plugins.x86.irqchip import AllocatedLine
 from plugins.x86.layout import build_e820, format_e820, memory_layout
 from plugins.x86.mptable import build_mptable, checksum
 from plugins.x86.state import E820Entry
+from vmmcore.testing import skip_or_fail
 from vmmcore.memory import GuestMemory
 
 GiB, MiB = 1 << 30, 1 << 20
@@ -134,8 +135,8 @@ def test_irqchip_allocates_ioapic_pins_above_the_isa_lines(vmm_vm):
     assert vm.ioctl_log()[-1] == "vm: KVM_IRQFD(gsi=17)"
 
 
-@pytest.mark.skipif(shutil.which("as") is None or shutil.which("ld") is None,
-                    reason="binutils (as, ld) not installed")
 def test_builtin_guest_binary_is_built_from_its_source(tmp_path):
+    if shutil.which("as") is None or shutil.which("ld") is None:
+        skip_or_fail("binutils (as, ld) not installed: apt-get install binutils")
     rebuilt = build_guest(BUILTIN_SOURCE, FLAT16_SCRIPT, tmp_path / "builtin.bin")
     assert rebuilt.read_bytes() == BUILTIN_BINARY.read_bytes()

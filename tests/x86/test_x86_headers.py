@@ -7,6 +7,7 @@ import pytest
 
 from plugins.x86 import ioctls as x
 from plugins.x86.cdefs import ffi
+from vmmcore.testing import skip_or_fail
 from vmmcore.testing.cheaders import compiler_values, layout_expressions, mismatches
 
 HEADERS = ["linux/kvm.h", "asm/bootparam.h"]
@@ -35,7 +36,7 @@ def _values(expressions):
     try:
         return compiler_values(HEADERS, expressions)
     except RuntimeError as error:
-        pytest.skip(f"no C view of the kernel headers: {error}")
+        skip_or_fail(f"no C view of the kernel headers: {error}")
 
 
 @pytest.mark.parametrize("ctype", KVM_STRUCTS + BOOT_STRUCTS)
