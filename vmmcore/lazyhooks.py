@@ -50,3 +50,18 @@ def lazy_hooks(package: str, where: Mapping[str, Iterable[str]],
         return sorted(set(namespace) | set(module_of))
 
     return __getattr__, __dir__
+
+
+def resolve_lazy_hooks(plugin: object) -> None:
+    """Import a lazy plugin's hook modules now, just before it is registered.
+
+    pluggy 1.7 finds hook implementations with ``inspect.getattr_static``, which
+    never calls a module's ``__getattr__``: the hooks must be real attributes by
+    the time ``register()`` looks. Plugins without a lazy table are left alone.
+    """
+    table = getattr(plugin, "__lazy_hooks__", None)
+    if not table:
+        return
+    for names in table.values():
+        for name in names:
+            getattr(plugin, name)

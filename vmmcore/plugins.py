@@ -160,7 +160,10 @@ def build_manager(
 
 
 def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
+    from .lazyhooks import resolve_lazy_hooks
+
     try:
+        resolve_lazy_hooks(plugin)
         pm.register(plugin, name=name)
     except pluggy.PluginValidationError as error:
         raise PluginError(f"plugin {name!r} is invalid: {_one_line(error)}") from None

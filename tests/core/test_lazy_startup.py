@@ -170,3 +170,26 @@ def test_vmm_run_builds_one_plugin_manager(monkeypatch: pytest.MonkeyPatch, tmp_
         main(["run", "-ax86", "--dry-run", "-k", str(image)])
     assert stop.value.code == 0
     assert built == [("riscv",), ("x86",)]
+
+
+@pytest.mark.parametrize("arch", ["x86", "arm64", "riscv"])
+def test_lazy_hooks_register_when_pluggy_looks_statically(monkeypatch, arch) -> None:
+    """pluggy 1.7 finds hookimpls with inspect.getattr_static (no module __getattr__):
+    every arch plugin must still contribute its hooks."""
+    import inspect
+
+    import pluggy
+    from vmmcore.plugins import build_manager
+
+    def static_parse(self, plugin, name):
+        try:
+            found = inspect.getattr_static(plugin, name)
+        except AttributeError:
+            return None
+        return getattr(found, "vmm_impl", None) if inspect.isroutine(found) else None
+
+    monkeypatch.setattr(pluggy.PluginManager, "parse_hookimpl_opts", static_parse)
+    pm = build_manager(arch)
+    plugin = pm.get_plugin(arch)
+    assert [impl.plugin for impl in pm.hook.vmm_memory_layout.get_hookimpls()] == [plugin]
+    assert pm.hook.vmm_kvm_model.get_hookimpls()
