@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Callable, Generic, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -32,6 +32,12 @@ class Stash:
 
     def get(self, key: StashKey[T], default: T | None = None) -> T | None:
         return cast("T | None", self._data.get(key, default))
+
+    def setdefault(self, key: StashKey[T], factory: Callable[[], T]) -> T:
+        """The value at ``key``, first storing ``factory()`` there if it is missing."""
+        if key not in self._data:
+            self._data[key] = factory()
+        return cast(T, self._data[key])
 
     def __contains__(self, key: StashKey[T]) -> bool:
         return key in self._data

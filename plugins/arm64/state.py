@@ -54,8 +54,4 @@ ARM64 = StashKey[Arm64State]()
 
 def arm64_state(vm: Vm) -> Arm64State:
     """The VM's arm64 state, created on first use."""
-    state = vm.stash.get(ARM64)
-    if state is None:
-        state = Arm64State()
-        vm.stash[ARM64] = state
-    return state
+    return vm.stash.setdefault(ARM64, Arm64State)

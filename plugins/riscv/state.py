@@ -29,7 +29,4 @@ RISCV_STATE = StashKey[RiscvState]()
 
 def riscv_state(vm: Vm) -> RiscvState:
     """The VM's riscv state (created on first use)."""
-    state = vm.stash.get(RISCV_STATE)
-    if state is None:
-        state = vm.stash[RISCV_STATE] = RiscvState()
-    return state
+    return vm.stash.setdefault(RISCV_STATE, RiscvState)

@@ -64,8 +64,4 @@ X86_KEY = StashKey[X86Vm]()
 
 def x86_state(vm: Vm) -> X86Vm:
     """The VM's x86 state, created on first use."""
-    state = vm.stash.get(X86_KEY)
-    if state is None:
-        state = X86Vm()
-        vm.stash[X86_KEY] = state
-    return state
+    return vm.stash.setdefault(X86_KEY, X86Vm)
