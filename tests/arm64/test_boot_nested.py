@@ -7,17 +7,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 
+from boot.l2_images import L2_MARKER, l2_initramfs
 from plugins.arm64.builtin_guest import GREETING
 from vmmcore.testing import skip_or_fail
 
 pytestmark = pytest.mark.boot
 
-MARKER = "ARM64-L2-MARKER"
+#: Shell text the L2 /init appends to its marker: how many CPUs Linux brought up.
+CPU_COUNT = " cpus=$(/bin/busybox grep -c ^processor /proc/cpuinfo)"
 TIMEOUT = 600
 
 
@@ -36,31 +36,6 @@ def nested(*args: str) -> subprocess.CompletedProcess[str]:
                           stdin=subprocess.DEVNULL)
 
 
-def busybox_initramfs(destination: Path) -> Path:
-    """An initramfs whose /init prints the marker and the CPU count, then powers off."""
-    from vmmcore.nested.cpio import CpioWriter
-    from vmmcore.nested.hostimage import download_packages
-    from vmmcore.nested.run import emulated_host_for
-
-    spec = emulated_host_for("arm64")
-    (deb,) = download_packages(spec, [spec.busybox_package])
-    init = ("#!/bin/busybox sh\n/bin/busybox mount -t proc proc /proc\n"
-            f"/bin/busybox echo {MARKER} cpus=$(/bin/busybox grep -c ^processor /proc/cpuinfo)\n"
-            "/bin/busybox poweroff -f\n")
-    with tempfile.TemporaryDirectory(prefix="vmm-arm64-busybox-") as scratch:
-        subprocess.run(["dpkg-deb", "-x", str(deb), scratch], check=True)
-        busybox = Path(scratch) / "bin" / "busybox"
-        with open(destination, "wb") as stream:
-            writer = CpioWriter(stream)
-            for directory in ("bin", "dev", "proc", "sys"):
-                writer.add_directory(directory)
-            writer.add_char_device("dev/console", 5, 1)
-            writer.add_file("bin/busybox", busybox, 0o755)
-            writer.add_bytes("init", init.encode(), 0o755)
-            writer.close()
-    return destination
-
-
 def test_builtin_guest_on_real_kvm(nested_ready):
     result = nested("run", "--arch", "arm64")
     assert GREETING.decode().strip() in result.stdout, result.stdout + result.stderr
@@ -73,8 +48,8 @@ def test_debian_kernel_boots_to_the_initramfs_and_powers_off(nested_ready, tmp_p
     from vmmcore.nested.run import emulated_host_for
 
     kernel = prepare_host(emulated_host_for("arm64")).kernel
-    initramfs = busybox_initramfs(tmp_path / "initramfs.cpio")
+    initramfs = l2_initramfs("arm64", tmp_path / "initramfs.cpio", report=CPU_COUNT)
     result = nested("run", "--arch", "arm64", "-c", str(cpus), "-k", str(kernel),
                     "-i", str(initramfs), "-p", "console=ttyS0 quiet")
-    assert f"{MARKER} cpus={cpus}" in result.stdout, result.stdout[-3000:] + result.stderr
+    assert f"{L2_MARKER} cpus={cpus}" in result.stdout, result.stdout[-3000:] + result.stderr
     assert result.returncode == 0, result.stderr

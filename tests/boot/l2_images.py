@@ -36,14 +36,17 @@ def busybox_program(unpacked: Path) -> Path:
     raise FileNotFoundError(f"busybox-static has none of {', '.join(BUSYBOX_PATHS)}")
 
 
-def l2_initramfs(arch: str, destination: Path) -> Path:
-    """Write a busybox initramfs for ``arch`` to ``destination`` and return it."""
+def l2_initramfs(arch: str, destination: Path, report: str = "") -> Path:
+    """Write a busybox initramfs for ``arch`` to ``destination`` and return it.
+
+    ``report`` is shell text /init appends to the marker line (e.g. a CPU count).
+    """
     spec = emulated_host_for(arch)
     (deb,) = download_packages(spec, [spec.busybox_package])
     init = (
         "#!/bin/busybox sh\n"
         "/bin/busybox mount -t proc proc /proc\n"
-        f"/bin/busybox echo {L2_MARKER}\n"
+        f"/bin/busybox echo {L2_MARKER}{report}\n"
         f"/bin/busybox {POWER_OFF[arch]}\n"
     )
     with tempfile.TemporaryDirectory(prefix="vmm-l2-busybox-") as scratch:
