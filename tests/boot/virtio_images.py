@@ -17,7 +17,8 @@ from vmmcore.nested.hostimage import download_packages, prepare_host
 from vmmcore.nested.modules import find_module_tree
 from vmmcore.nested.run import emulated_host_for
 
-ELF_MAGIC = b"\x7fELF"
+from .l2_images import busybox_program
+
 #: Drivers per transport; virtio_mmio is the arm64/riscv default transport.
 VIRTIO_MODULES = {
     "pci": ("virtio_pci", "virtio_blk", "virtio_console", "virtio_rng", "virtio_net"),
@@ -74,8 +75,7 @@ def virtio_initramfs(arch: str, transport: str, body: str, destination: Path) ->
     )
     with tempfile.TemporaryDirectory(prefix="vmm-l2-busybox-") as scratch:
         subprocess.run(["dpkg-deb", "-x", str(deb), scratch], check=True)
-        busybox = next(p for p in Path(scratch).rglob("busybox")
-                       if p.is_file() and p.read_bytes()[:4] == ELF_MAGIC)
+        busybox = busybox_program(Path(scratch))
         with open(destination, "wb") as stream:
             writer = CpioWriter(stream)
             for directory in ("bin", "dev", "proc", "sys", "lib", "lib/modules"):
