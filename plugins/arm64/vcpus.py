@@ -126,12 +126,13 @@ def init_pmus(vm: Vm) -> None:
 
 
 def boot_registers(state: Arm64State, vcpu_id: int, entry: int) -> dict[str, int]:
-    """PSTATE for every vCPU; PC, x0 = DTB and x1..x3 = 0 for the boot vCPU."""
+    """As kvmtool's reset, in its order: PSTATE and x1..x3 = 0 for every vCPU, then
+    x0 = DTB and PC = entry for the boot vCPU (the others wait for PSCI CPU_ON)."""
     from .registers import BOOT_PSTATE
 
-    registers = {"pstate": BOOT_PSTATE}
+    registers = {"pstate": BOOT_PSTATE, "x1": 0, "x2": 0, "x3": 0}
     if vcpu_id == 0:
-        registers.update(x0=state.dtb_address, x1=0, x2=0, x3=0, pc=entry)
+        registers.update(x0=state.dtb_address, pc=entry)
     return registers
 
 

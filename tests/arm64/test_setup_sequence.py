@@ -63,9 +63,11 @@ def test_vcpu0_boot_registers_follow_the_boot_protocol(arm64_vm):
 
 
 def test_boot_register_order_lets_a_layer_drop_pstate(arm64_vm):
-    vm = arm64_vm().build()
+    vm = arm64_vm(cpus=2).build()
     registers = vm.vm.hook.vmm_vcpu_boot_registers(vm=vm.vm, vcpu=vm.vm.vcpus[0])
-    assert list(registers) == ["pstate", "x0", "x1", "x2", "x3", "pc"]
+    assert list(registers) == ["pstate", "x1", "x2", "x3", "x0", "pc"]
+    secondary = vm.vm.hook.vmm_vcpu_boot_registers(vm=vm.vm, vcpu=vm.vm.vcpus[1])
+    assert secondary == {"pstate": registers["pstate"], "x1": 0, "x2": 0, "x3": 0}
 
 
 def test_disable_sve_skips_the_feature_and_finalize(arm64_vm):

@@ -64,12 +64,17 @@ def test_two_vcpu_realm_with_kernel_initrd_and_rpv_follows_rfc_v1(vmm_vm, tmp_pa
         "vcpu1: KVM_ARM_VCPU_INIT",
         rme(f"INIT_IPA_REALM(base={DTB:#x} size=0x10000)"),  # the 64 KiB DTB window
         rme(f"POPULATE_REALM(base={DTB:#x} size=0x10000)"),
-        "vcpu0: SET_ONE_REG x0",  # no PSTATE
+        # each vCPU reset in MPIDR order as kvmtool's reset_vcpu (no PSTATE for a
+        # realm: x1..x3 = 0 for all, x0 and pc for the boot vCPU), then its REC
         "vcpu0: SET_ONE_REG x1",
         "vcpu0: SET_ONE_REG x2",
         "vcpu0: SET_ONE_REG x3",
+        "vcpu0: SET_ONE_REG x0",
         "vcpu0: SET_ONE_REG pc",
         "vcpu0: KVM_ARM_VCPU_FINALIZE(feature=REC)",
+        "vcpu1: SET_ONE_REG x1",
+        "vcpu1: SET_ONE_REG x2",
+        "vcpu1: SET_ONE_REG x3",
         "vcpu1: KVM_ARM_VCPU_FINALIZE(feature=REC)",
         rme("ACTIVATE_REALM"),
     ]
