@@ -3,18 +3,27 @@
 The device (KVM_DEV_TYPE_RISCV_AIA) is created in the core stage. Once the vCPUs
 exist (dev_base) vmm reads the mode and the number of MSI ids KVM chose, sets the
 number of wired sources and the hart index bits, places the APLIC and one IMSIC page
-per hart, then CTRL_INIT; from then on lines are driven with KVM_IRQ_LINE and KVM_IRQFD
-(whose GSIs are the APLIC's source numbers).
+per hart, then CTRL_INIT; from then on lines are driven with KVM_IRQ_LINE (whose
+numbers are the APLIC's source numbers).
+
+irqfds are not handed to KVM_IRQFD: riscv KVM serves an irqfd write in the eventfd's
+wake-up by raising the source (its kvm_arch_set_irq_inatomic succeeds for level 1), so
+the work item that would raise then lower it never runs; the source's input stays
+high and a rising-edge source fires once, never again (measured: one interrupt per
+virtio device, then a virtio-blk request that never completes). An :class:`~.eventfd_relay.EventfdRelay`
+turns each write into a real pulse (KVM_IRQ_LINE 1 then 0) instead.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from vmmcore.kvm import ioctls as k
 from vmmcore.kvm.fds import DeviceFd, VmFd
 
 from . import layout, uapi
+from .eventfd_relay import EventfdRelay
 from .options import AIA_MODES
 from .irqchip import IRQ_S_EXT, IRQ_TYPE_EDGE_RISING, IRQ_TYPE_LEVEL_HIGH, RiscvIrqchip
 from .uapi import ffi
@@ -43,6 +52,7 @@ class AiaIrqchip(RiscvIrqchip):
         self.nr_harts = 0
         self.imsic_phandle = 0
         self._edge_lines: set[int] = set()
+        self._relay: EventfdRelay | None = None
 
     @classmethod
     def create(cls, vm: Vm) -> AiaIrqchip:
@@ -101,10 +111,20 @@ class AiaIrqchip(RiscvIrqchip):
         self._check_line(line)
         self.vmfd.irq_line(line, 1 if level else 0)
 
+    def pulse(self, line: int) -> None:
+        """Raise then lower source ``line``: one rising edge."""
+        self.vmfd.irq_line(line, 1)
+        self.vmfd.irq_line(line, 0)
+
     def irqfd(self, line: int, eventfd: int) -> None:
-        """KVM_IRQFD: KVM pulses source ``line`` on each write (an edge in the DT)."""
+        """Pulse source ``line`` on each write, from the relay thread (an edge in the DT).
+
+        Not KVM_IRQFD, which leaves the source's input high (see the module docstring).
+        """
         self._check_line(line)
-        self.vmfd.irqfd(eventfd, line)
+        if self._relay is None:
+            self._relay = EventfdRelay("aia-irqfd")
+        self._relay.add(eventfd, partial(self.pulse, line))
         self._edge_lines.add(line)
 
     def fdt_interrupt(self, line: int) -> list[int]:
@@ -150,7 +170,10 @@ class AiaIrqchip(RiscvIrqchip):
             fdt.property_phandle(self.phandle)
 
     def close(self) -> None:
-        """Close the AIA device fd."""
+        """Stop the irqfd relay thread and close the AIA device fd."""
+        if self._relay is not None:
+            self._relay.stop()
+            self._relay = None
         if self.device is not None:
             self.device.close()
             self.device = None
