@@ -1,6 +1,6 @@
 """Real Linux guests using the virtio devices, under vmm inside the emulated hosts.
 
-x86 finds them on virtio-pci, arm64 on virtio-mmio. The guest's console is hvc0
+x86 finds them on virtio-pci, arm64 and riscv on virtio-mmio. The guest's console is hvc0
 (``--console virtio``): everything it prints after loading virtio_console comes
 through the virtio console. It writes a pattern to its virtio disk, syncs, reads
 virtio-rng and powers off; the test then reads the pattern in the image file here.
@@ -20,7 +20,7 @@ from .virtio_images import kernel_module_file, virtio_initramfs
 pytestmark = [pytest.mark.boot, pytest.mark.usefixtures("emulated_host")]
 
 TIMEOUT = 420  # an x86 L2 run took 105 s of vmm time on a loaded 2-core machine
-TRANSPORTS = {"x86": "pci", "arm64": "mmio"}
+TRANSPORTS = {"x86": "pci", "arm64": "mmio", "riscv": "mmio"}
 PATTERN = "VMM-VIRTIO-BLK-PATTERN-0123456789"
 DISK_BYTES = 4 << 20
 
