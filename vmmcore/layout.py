@@ -5,6 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def align_up(value: int, alignment: int) -> int:
+    """``value`` rounded up to a multiple of ``alignment`` (a power of two)."""
+    return (value + alignment - 1) & ~(alignment - 1)
+
+
+def align_down(value: int, alignment: int) -> int:
+    """``value`` rounded down to a multiple of ``alignment`` (a power of two)."""
+    return value & ~(alignment - 1)
+
+
 @dataclass(frozen=True)
 class Bank:
     """A RAM bank: guest start and size in bytes."""

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from vmmcore.errors import ConfigError
-from vmmcore.layout import Bank, MemoryLayout
+from vmmcore.layout import Bank, MemoryLayout, align_down, align_up  # noqa: F401
 
 SZ_64K = 1 << 16
 SZ_2M = 1 << 21
@@ -98,12 +98,3 @@ def dtb_address(ram_start: int, ram_size: int) -> int:
     position = limit - (DTB_WINDOW + DTB_ALIGN)
     return align_up(position, DTB_ALIGN)
 
-
-def align_up(value: int, alignment: int) -> int:
-    """``value`` rounded up to a multiple of ``alignment`` (a power of two)."""
-    return (value + alignment - 1) & ~(alignment - 1)
-
-
-def align_down(value: int, alignment: int) -> int:
-    """``value`` rounded down to a multiple of ``alignment`` (a power of two)."""
-    return value & ~(alignment - 1)

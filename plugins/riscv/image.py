@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from vmmcore.errors import ImageError
 from vmmcore.images import LoadedImage
+from vmmcore.layout import align_down, align_up
 from vmmcore.vm import Vm
 
 from .uapi import ffi
@@ -41,14 +42,6 @@ def _field(data: bytes, name: str) -> bytes:
 
 def _u(data: bytes, name: str) -> int:
     return int.from_bytes(_field(data, name), "little")
-
-
-def _align_up(value: int, align: int) -> int:
-    return (value + align - 1) & ~(align - 1)
-
-
-def _align_down(value: int, align: int) -> int:
-    return value & ~(align - 1)
 
 
 def _mib(size: int) -> str:
@@ -87,7 +80,7 @@ def _check_fits(vm: Vm, what: str, path: str, start: int, size: int) -> None:
     limit = fdt_address(vm)
     if start + size > limit:
         assert vm.layout is not None
-        needed = _align_up(start + size + FDT_MAX_SIZE - vm.layout.ram_start, MIB) // MIB
+        needed = align_up(start + size + FDT_MAX_SIZE - vm.layout.ram_start, MIB) // MIB
         raise ImageError(
             f"{what} {path!r} ({_mib(size)} at {start:#x}) does not fit in "
             f"{vm.config.mem_mib} MiB of RAM; give -m {needed} or more"
@@ -98,7 +91,7 @@ def load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage:
     """Load a riscv ``Image`` at RAM start + text_offset (2 MiB aligned)."""
     assert vm.layout is not None
     text_offset, image_size = parse_image_header(data, path)
-    start = _align_up(vm.layout.ram_start + text_offset, KERNEL_ALIGN)
+    start = align_up(vm.layout.ram_start + text_offset, KERNEL_ALIGN)
     mem_size = max(image_size, len(data))
     _check_fits(vm, "kernel", path, start, mem_size)
     vm.memory.write(start, data)
@@ -122,11 +115,11 @@ def load_initrd(vm: Vm, data: bytes, path: str) -> LoadedImage:
     """Load the initrd as high as it goes below the device tree, above the kernel."""
     assert vm.kernel is not None and vm.layout is not None
     end = fdt_address(vm)
-    start = _align_down(end - len(data), INITRD_ALIGN)
+    start = align_down(end - len(data), INITRD_ALIGN)
     kernel_end = vm.kernel.guest_start + vm.kernel.mem_size
     if start < kernel_end:
-        room = max(end - _align_up(kernel_end, INITRD_ALIGN), 0)
-        needed = _align_up(vm.config.mem_mib * MIB + len(data) - room, MIB) // MIB
+        room = max(end - align_up(kernel_end, INITRD_ALIGN), 0)
+        needed = align_up(vm.config.mem_mib * MIB + len(data) - room, MIB) // MIB
         raise ImageError(
             f"initrd {path!r} ({_mib(len(data))}) does not fit in RAM above the kernel "
             f"({_mib(room)} free); give -m {needed} or more"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from ..layout import align_up
 from .guest_code import a64_branch, poweroff_code, rv_jal
 
 Field = tuple[str, str]
@@ -109,10 +110,6 @@ def unpack_header(fields: list[Field], data: bytes, offset: int = 0) -> dict[str
 HEADER_FIELDS = {"x86": X86_SETUP_HEADER, "arm64": ARM64_HEADER, "riscv": RISCV_HEADER}
 
 
-def _align(value: int, alignment: int) -> int:
-    return (value + alignment - 1) // alignment * alignment
-
-
 def x86_bzimage(payload: bytes | None = None, **fields: Any) -> bytes:
     """A bzImage: boot sector + setup sectors with a valid header, then ``payload``.
 
@@ -130,7 +127,7 @@ def x86_bzimage(payload: bytes | None = None, **fields: Any) -> bytes:
     jump_field_end = X86_SETUP_HEADER_START + offsets["header"]
     values: dict[str, Any] = {
         "setup_sects": setup_sects,
-        "syssize": _align(len(payload), 16) // 16,
+        "syssize": align_up(len(payload), 16) // 16,
         "boot_flag": X86_BOOT_FLAG,
         # A short jump over the header to the real-mode entry's halt code.
         "jump": X86_JMP_SHORT | (header_end - jump_field_end) << 8,
@@ -143,7 +140,7 @@ def x86_bzimage(payload: bytes | None = None, **fields: Any) -> bytes:
         "xloadflags": X86_XLF_KERNEL_64,
         "cmdline_size": 2047,
         "pref_address": 0x100_0000,
-        "init_size": _align(len(payload), PAGE),
+        "init_size": align_up(len(payload), PAGE),
     }
     values.update(fields)
     setup = bytearray(setup_size)
@@ -162,7 +159,7 @@ def arm64_image(code: bytes | None = None, **fields: Any) -> bytes:
     values: dict[str, Any] = {
         "code0": a64_branch(header_size - offsets["code0"]),
         "text_offset": 0,
-        "image_size": _align(file_size, PAGE),
+        "image_size": align_up(file_size, PAGE),
         "flags": ARM64_FLAG_PAGE_4K | ARM64_FLAG_PLACE_ANYWHERE,
         "magic": ARM64_MAGIC,
     }
@@ -178,7 +175,7 @@ def riscv_image(code: bytes | None = None, **fields: Any) -> bytes:
     values: dict[str, Any] = {
         "code0": rv_jal(0, header_size - offsets["code0"]),
         "text_offset": RISCV_TEXT_OFFSET,
-        "image_size": _align(header_size + len(code), PAGE),
+        "image_size": align_up(header_size + len(code), PAGE),
         "version": RISCV_HEADER_VERSION_0_2,
         "magic": RISCV_MAGIC,
         "magic2": RISCV_MAGIC2,
