@@ -8,6 +8,14 @@ model), each written independently.
 
 from __future__ import annotations
 
+from plugins.arm64.uapi import (  # noqa: F401  (arm64's, used by the realm model)
+    KVM_ARM_VCPU_PSCI_0_2,
+    KVM_CAP_ARM_SVE,
+    KVM_CAP_ARM_VM_IPA_SIZE,
+    KVM_CAP_STEAL_TIME,
+)
+from vmmcore import layout
+
 #: KVM_ENABLE_CAP capability number of the RFC-v1 realm interface.
 KVM_CAP_ARM_RME = 300
 
@@ -57,12 +65,6 @@ KVM_VM_TYPE_ARM_IPA_SIZE_MASK = 0xFF
 
 #: The int argument of KVM_ARM_VCPU_FINALIZE that creates the vCPU's REC.
 KVM_ARM_VCPU_REC = 7
-KVM_ARM_VCPU_PSCI_0_2 = 2
-
-# Capabilities whose answers change for a realm VM fd.
-KVM_CAP_ARM_VM_IPA_SIZE = 165
-KVM_CAP_ARM_SVE = 170
-KVM_CAP_STEAL_TIME = 187
 
 #: virtio feature bit a realm forces: the device must use the platform's DMA API.
 VIRTIO_F_ACCESS_PLATFORM = 33
@@ -78,10 +80,10 @@ REALM_PAGE_SIZE = 0x1000
 
 
 def align_down(value: int, alignment: int = REALM_PAGE_SIZE) -> int:
-    """``value`` rounded down to a multiple of ``alignment`` (a power of two)."""
-    return value & ~(alignment - 1)
+    """``value`` rounded down to a multiple of ``alignment`` (default: a granule)."""
+    return layout.align_down(value, alignment)
 
 
 def align_up(value: int, alignment: int = REALM_PAGE_SIZE) -> int:
-    """``value`` rounded up to a multiple of ``alignment`` (a power of two)."""
-    return (value + alignment - 1) & ~(alignment - 1)
+    """``value`` rounded up to a multiple of ``alignment`` (default: a granule)."""
+    return layout.align_up(value, alignment)
