@@ -7,32 +7,44 @@ vmm use KVM's in-kernel AIA irqchip; QEMU's default OpenSBI is the firmware.
 
 from __future__ import annotations
 
+import functools
+from typing import TYPE_CHECKING
+
 from vmmcore import hookimpl
-from vmmcore.nested.spec import EmulatedHost, debian_python_runtime
+
+if TYPE_CHECKING:
+    from vmmcore.nested.spec import EmulatedHost
 
 PYTHON_VERSION = "3.13"
 
-RISCV_EMULATED_HOST = EmulatedHost(
-    arch="riscv",
-    debian_arch="riscv64",
-    debian_suites=("trixie",),
-    kernel_package_pattern=r"linux-image-6\.\d+\.\d+(-\d+)?(\+deb\d+)?-riscv64",
-    qemu_binary="qemu-system-riscv64",
-    qemu_packages=("qemu-system-riscv", "opensbi"),
-    qemu_machine_args=("-M", "virt,aia=aplic-imsic,aia-guests=2", "-cpu", "max"),
-    console="ttyS0",
-    python_version=PYTHON_VERSION,
-    python_packages=debian_python_runtime(PYTHON_VERSION, t64=True),
-    wheel_platforms=(
-        "manylinux_2_39_riscv64",
-        "manylinux_2_35_riscv64",
-        "manylinux_2_31_riscv64",
-    ),
-    kvm_modules=("kvm",),
-)
+
+@functools.cache
+def emulated_host() -> EmulatedHost:
+    """The riscv emulated host, built on first use (a run doesn't import
+    :mod:`vmmcore.nested.spec`: its dataclasses cost ~1.5 ms)."""
+    from vmmcore.nested.spec import EmulatedHost, debian_python_runtime
+
+    return EmulatedHost(
+        arch="riscv",
+        debian_arch="riscv64",
+        debian_suites=("trixie",),
+        kernel_package_pattern=r"linux-image-6\.\d+\.\d+(-\d+)?(\+deb\d+)?-riscv64",
+        qemu_binary="qemu-system-riscv64",
+        qemu_packages=("qemu-system-riscv", "opensbi"),
+        qemu_machine_args=("-M", "virt,aia=aplic-imsic,aia-guests=2", "-cpu", "max"),
+        console="ttyS0",
+        python_version=PYTHON_VERSION,
+        python_packages=debian_python_runtime(PYTHON_VERSION, t64=True),
+        wheel_platforms=(
+            "manylinux_2_39_riscv64",
+            "manylinux_2_35_riscv64",
+            "manylinux_2_31_riscv64",
+        ),
+        kvm_modules=("kvm",),
+    )
 
 
 @hookimpl
 def vmm_emulated_host(arch: str) -> EmulatedHost | None:
     """Describe the riscv64 emulated host when ``arch`` is riscv."""
-    return RISCV_EMULATED_HOST if arch == "riscv" else None
+    return emulated_host() if arch == "riscv" else None

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from plugins.x86.emulated_host import X86_EMULATED_HOST
+from plugins.x86.emulated_host import emulated_host
 from vmmcore.nested import cache
 from vmmcore.nested.apt import PrivateApt, find_debian_mirror
 
@@ -56,7 +56,7 @@ def decompress_payload(bzimage: bytes) -> bytes:
 
 def debian_vmlinux() -> tuple[str, Path]:
     """(package name, path of its uncompressed vmlinux), downloading on first use."""
-    spec = X86_EMULATED_HOST
+    spec = emulated_host()
     key = f"{spec.debian_arch}-{'-'.join(spec.debian_suites)}"
     apt = PrivateApt(cache.cache_root() / "apt" / key, find_debian_mirror(),
                      spec.debian_suites, spec.debian_arch)
