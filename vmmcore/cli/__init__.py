@@ -3,6 +3,9 @@
 Errors a user can cause (:class:`VmmError`) are printed as one line and exit 1;
 ``--debug`` anywhere on the command line shows the traceback instead. A malformed
 command line exits 2 with typer's usage panel.
+
+The typer program is built in :mod:`.app`, imported only when needed: a ``vmm run``
+whose options are plain runs without typer (:func:`.run.run_without_typer`).
 """
 
 from __future__ import annotations
@@ -10,24 +13,10 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from .. import __version__
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"vmm {__version__}")
-        raise typer.Exit()
-
-
-def help_markup(argv: list[str]) -> str | None:
-    """Rich help (one options panel per plugin) once a command is named; plain help
-    for the program alone (``vmm``, ``vmm --help``), which has no panels to show and
-    so skips importing rich (about 90 ms of the 150 ms budget)."""
-    return "rich" if any(not word.startswith("-") for word in argv) else None
-
+if TYPE_CHECKING:
+    import typer
 
 #: The commands vmm itself defines: naming one skips collecting plugin commands.
 CORE_COMMANDS = ("run", "plugins", "nested")
@@ -39,44 +28,11 @@ def command_name(argv: list[str]) -> str | None:
     return next((word for word in argv if not word.startswith("-")), None)
 
 
-def build_app(argv: list[str]) -> typer.Typer:
-    """Build the program: core commands, then the plugins' commands.
+def build_app(argv: list[str], run_options: Any = None) -> typer.Typer:
+    """The typer program for ``argv`` (see :func:`.app.build_app`)."""
+    from .app import build_app as build
 
-    Plugins are asked for their commands (which imports every plugin) only when the
-    command line names none of the core commands: ``vmm --help``, a plugin command,
-    or a misspelling.
-    """
-    from . import nested_command, plugins_cmd, run
-
-    app = typer.Typer(
-        name="vmm",
-        help="A KVM virtual machine monitor whose every CPU architecture is a plugin.",
-        rich_markup_mode=help_markup(argv),
-        add_completion=False,
-        no_args_is_help=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
-    )
-
-    @app.callback(invoke_without_command=True)
-    def main_callback(
-        ctx: typer.Context,
-        version: bool = typer.Option(
-            False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
-        ),
-    ) -> None:
-        """A KVM virtual machine monitor whose every CPU architecture is a plugin."""
-        if ctx.invoked_subcommand is None:
-            typer.echo(ctx.get_help())
-
-    command = command_name(argv)
-    run.register(app, argv, with_plugin_options=command == "run")
-    plugins_cmd.register(app, argv)
-    nested_command.register(app)
-    if command not in CORE_COMMANDS:
-        from ..plugins import catalogue
-
-        catalogue().hook.vmm_add_commands(app=app)
-    return app
+    return build(argv, run_options)
 
 
 def report_error(error: BaseException, debug: bool) -> None:
@@ -93,7 +49,14 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("VMM_DEBUG") == "1"
     try:
-        app = build_app(argv)
+        run_options = None
+        if argv[:1] == ["run"]:
+            from .run import run_without_typer
+
+            code, run_options = run_without_typer(argv)
+            if code is not None:
+                sys.exit(code)
+        app = build_app(argv, run_options)
         app(args=argv, prog_name="vmm", standalone_mode=True)
     except VmmError as error:
         report_error(error, debug)

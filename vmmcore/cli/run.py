@@ -3,39 +3,52 @@
 The command's signature is built at start-up: the core options below, then one help
 panel per plugin from ``vmm_addoption``. The architecture is read from the command
 line first (``--arch``, default the host's) so that the right plugins contribute.
+
+The core's options are declared like a plugin's (an :class:`OptionGroup`), so one
+table serves typer's command (:func:`register`) and the typer-free reading of plain
+command lines (:func:`run_without_typer`); this module imports typer only for the
+former.
 """
 
 from __future__ import annotations
 
+import errno
 import inspect
-from typing import Annotated, Any, Literal, Optional
-
-import typer
+import os
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 from ..config import ARCHES, DEFAULT_MEM_MIB, Config, host_arch
 from ..options import Option, OptionGroup
 
-ArchName = Literal["x86", "arm64", "riscv"]
-ConsoleName = Literal["serial", "virtio"]
+if TYPE_CHECKING:
+    import typer
 
 CORE_PANEL = "vmm"
 
-#: (dest, annotation, default) of the core options, in --help order.
-_CORE_OPTIONS: list[tuple[str, Any, Any]] = [
-    ("arch", Annotated[str, typer.Option("--arch", "-a", help=f"Guest architecture: {', '.join(ARCHES)} (default: the host's).", rich_help_panel=CORE_PANEL)], None),
-    ("kernel", Annotated[Optional[str], typer.Option("--kernel", "-k", help="Kernel image (bzImage, vmlinux, Image, or a flat binary). Default: the built-in guest.", rich_help_panel=CORE_PANEL)], None),
-    ("initrd", Annotated[Optional[str], typer.Option("--initrd", "-i", help="Initial ramdisk.", rich_help_panel=CORE_PANEL)], None),
-    ("params", Annotated[str, typer.Option("--params", "-p", help="Kernel command line.", rich_help_panel=CORE_PANEL)], ""),
-    ("mem", Annotated[int, typer.Option("--mem", "-m", help="Guest RAM in MiB.", rich_help_panel=CORE_PANEL)], DEFAULT_MEM_MIB),
-    ("cpus", Annotated[int, typer.Option("--cpus", "-c", help="Number of vCPUs.", rich_help_panel=CORE_PANEL)], 1),
-    ("firmware", Annotated[Optional[str], typer.Option("--firmware", "-f", help="Firmware image to boot instead of a kernel.", rich_help_panel=CORE_PANEL)], None),
-    ("console", Annotated[ConsoleName, typer.Option("--console", help="Guest console: serial or virtio.", rich_help_panel=CORE_PANEL)], "serial"),
-    ("dry_run", Annotated[bool, typer.Option("--dry-run", help="Build the VM against the model of KVM (any host), print the KVM call sequence, don't run.", rich_help_panel=CORE_PANEL)], False),
-    ("nocompat", Annotated[bool, typer.Option("--nocompat", help="Don't print compat warnings at exit.", rich_help_panel=CORE_PANEL)], False),
-    ("block", Annotated[list[str], typer.Option("--block", help="Don't load the plugin of this name (repeatable).", rich_help_panel=CORE_PANEL)], []),
-    ("debug", Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug messages.", rich_help_panel=CORE_PANEL)], False),
-]
-_CORE_DESTS = {dest for dest, _, _ in _CORE_OPTIONS}
+
+def core_options() -> OptionGroup:
+    """The core's options of ``vmm run``, in --help order."""
+    group = OptionGroup(CORE_PANEL)
+    add = group.addoption
+    add("--arch", "-a", help=f"Guest architecture: {', '.join(ARCHES)} (default: the host's).")
+    add("--kernel", "-k", help="Kernel image (bzImage, vmlinux, Image, or a flat binary). "
+        "Default: the built-in guest.")
+    add("--initrd", "-i", help="Initial ramdisk.")
+    add("--params", "-p", default="", help="Kernel command line.")
+    add("--mem", "-m", type=int, default=DEFAULT_MEM_MIB, help="Guest RAM in MiB.")
+    add("--cpus", "-c", type=int, default=1, help="Number of vCPUs.")
+    add("--firmware", "-f", help="Firmware image to boot instead of a kernel.")
+    add("--console", choices=("serial", "virtio"), default="serial",
+        help="Guest console: serial or virtio.")
+    add("--dry-run", type=bool, help="Build the VM against the model of KVM (any host), "
+        "print the KVM call sequence, don't run.")
+    add("--nocompat", type=bool, help="Don't print compat warnings at exit.")
+    add("--block", multiple=True, help="Don't load the plugin of this name (repeatable).")
+    add("--debug", type=bool, help="Show tracebacks and debug messages.")
+    return group
+
+
+_CORE_DESTS = frozenset(option.dest for option in core_options().options)
 
 
 def scan_arch(argv: list[str]) -> str:
@@ -50,23 +63,6 @@ def scan_arch(argv: list[str]) -> str:
 
 def scan_blocked(argv: list[str]) -> list[str]:
     return [argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "--block"]
-
-
-def _plugin_parameter(option: Option, panel: str) -> inspect.Parameter:
-    base: Any = option.type
-    if option.choices:
-        base = Literal[option.choices]  # type: ignore[valid-type]
-    if option.multiple:
-        annotation: Any = list[base]
-        default: Any = list(option.default or [])
-    elif option.type is bool:
-        annotation, default = bool, bool(option.default)
-    else:
-        annotation, default = Optional[base], option.default
-    info = typer.Option(*option.flags, help=option.help, rich_help_panel=panel,
-                        metavar=option.metavar)
-    return inspect.Parameter(option.dest, inspect.Parameter.KEYWORD_ONLY, default=default,
-                             annotation=Annotated[annotation, info])
 
 
 def collect_option_groups(pm: Any) -> list[OptionGroup]:
@@ -103,43 +99,111 @@ def build_config(values: dict[str, Any]) -> Config:
     )
 
 
-def register(app: typer.Typer, argv: list[str], with_plugin_options: bool = True) -> None:
-    """Add ``vmm run`` with the options of the plugins for the scanned arch.
+class RunOptions:
+    """``vmm run``'s options for a command line: the core's, then those of the plugins
+    for the arch and blocked plugins scanned from it, with the manager that asked
+    them (which then serves the run when the parsed arch and blocks match).
 
     :param with_plugin_options: False when another command runs: ``vmm run`` is then
         only listed, so the plugins aren't loaded for its options.
     """
-    from ..errors import ConfigError
-    from ..plugins import build_manager
 
-    arch, blocked = scan_arch(argv), scan_blocked(argv)
-    groups: list[OptionGroup] = []
-    pm: Any = None
-    if with_plugin_options and arch in ARCHES:  # an unknown arch is reported when run
-        pm = build_manager(arch, blocked=blocked)
-        groups = collect_option_groups(pm)
-    parameters = [
-        inspect.Parameter(dest, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-        for dest, annotation, default in _CORE_OPTIONS
-    ]
-    seen = set(_CORE_DESTS)
-    for group in groups:
-        for option in group.options:
-            if option.dest in seen:
-                raise ConfigError(f"plugin {group.name!r} redefines option {option.flags[0]}")
-            seen.add(option.dest)
-            parameters.append(_plugin_parameter(option, group.name))
+    def __init__(self, argv: list[str], with_plugin_options: bool = True) -> None:
+        from ..errors import ConfigError
+        from ..plugins import build_manager
 
-    def run(**values: Any) -> None:
-        """Boot a guest: kernel, initrd, command line, memory, vCPUs and devices."""
+        self.arch, self.blocked = scan_arch(argv), scan_blocked(argv)
+        self.pm: Any = None
+        self.groups = [core_options()]
+        if with_plugin_options and self.arch in ARCHES:  # an unknown arch is reported when run
+            self.pm = build_manager(self.arch, blocked=self.blocked)
+            self.groups += collect_option_groups(self.pm)
+        seen = set(_CORE_DESTS)
+        for group in self.groups[1:]:
+            for option in group.options:
+                if option.dest in seen:
+                    raise ConfigError(f"plugin {group.name!r} redefines option {option.flags[0]}")
+                seen.add(option.dest)
+
+    @property
+    def options(self) -> list[Option]:
+        return [option for group in self.groups for option in group.options]
+
+    def run(self, values: dict[str, Any]) -> int:
+        """Boot a guest with the parsed option ``values``; return its exit code."""
         from ..runner import run_config
 
         config = build_config(values)
         # The manager built for the options serves the run when it was built for the
         # same arch and blocked plugins (the scan can't read every spelling).
-        same = pm is not None and (config.arch, config.plugins_blocked) == (arch, blocked)
-        code = run_config(config, pm=pm if same else None)
-        raise typer.Exit(code)
+        same = self.pm is not None and (config.arch, config.plugins_blocked) == (
+            self.arch, self.blocked)
+        return run_config(config, pm=self.pm if same else None)
+
+
+def run_without_typer(argv: list[str]) -> tuple[int | None, RunOptions]:
+    """Run ``vmm run`` when its options need no typer (see :mod:`.quickargs`).
+
+    :returns: the exit code, or None when typer must parse the command line, and the
+        options read for it (for :func:`register` to reuse).
+    """
+    from .quickargs import parse_options
+
+    options = RunOptions(argv)
+    values = parse_options(argv[1:], options.options)
+    if values is None:
+        return None, options
+    # What typer's standalone mode does around a command: Ctrl-C before the VM's own
+    # handler is 130, a closed stdout is a quiet exit 1.
+    try:
+        return options.run(values), options
+    except KeyboardInterrupt:
+        return 130, options
+    except OSError as error:
+        if error.errno != errno.EPIPE:
+            raise
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            os.dup2(quiet, fd)
+        return 1, options
+
+
+def _parameter(option: Option, panel: str) -> inspect.Parameter:
+    import typer
+
+    base: Any = option.type
+    if option.choices:
+        base = Literal[option.choices]  # type: ignore[valid-type]
+    if option.multiple:
+        annotation: Any = list[base]
+        default: Any = list(option.default or [])
+    elif option.type is bool:
+        annotation, default = bool, bool(option.default)
+    else:
+        annotation, default = Optional[base], option.default
+    info = typer.Option(*option.flags, help=option.help, rich_help_panel=panel,
+                        metavar=option.metavar)
+    return inspect.Parameter(option.dest, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=Annotated[annotation, info])
+
+
+def register(app: typer.Typer, argv: list[str], with_plugin_options: bool = True,
+             options: RunOptions | None = None) -> None:
+    """Add ``vmm run`` with the options of the plugins for the scanned arch.
+
+    :param with_plugin_options: see :class:`RunOptions`.
+    :param options: the options already read for this command line.
+    """
+    import typer
+
+    if options is None:
+        options = RunOptions(argv, with_plugin_options)
+    parameters = [_parameter(option, group.name)
+                  for group in options.groups for option in group.options]
+
+    def run(**values: Any) -> None:
+        """Boot a guest: kernel, initrd, command line, memory, vCPUs and devices."""
+        raise typer.Exit(options.run(values))
 
     run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     app.command("run", context_settings={"help_option_names": ["-h", "--help"]})(run)
