@@ -9,8 +9,6 @@ reader can check, and the same two commands build the test guests.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 from vmmcore.errors import VmmError
@@ -35,6 +33,9 @@ def build_guest(source: Path, script: Path, output: Path, *, bits: int = 32,
     source, in ``include`` and in this package's guest directory (``serial16.S``).
     Raises VmmError when binutils is missing or fails.
     """
+    import shutil
+    import subprocess  # here: a run of the built-in guest needs neither (~3 ms)
+
     for tool in ("as", "ld"):
         if shutil.which(tool) is None:
             raise VmmError(f"building {source.name} needs GNU {tool} (binutils); install it")
