@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 def align_up(value: int, alignment: int) -> int:
@@ -15,8 +16,9 @@ def align_down(value: int, alignment: int) -> int:
     return value & ~(alignment - 1)
 
 
-@dataclass(frozen=True)
-class Bank:
+# A NamedTuple, not a frozen dataclass: nothing is generated and exec'd at import
+# (a frozen dataclass costs ~0.4 ms of every start-up).
+class Bank(NamedTuple):
     """A RAM bank: guest start and size in bytes."""
 
     start: int

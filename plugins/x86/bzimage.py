@@ -3,7 +3,7 @@ and the protected-mode kernel behind the setup sectors."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from vmmcore.errors import ImageError
 
@@ -24,8 +24,7 @@ STARTUP_64_OFFSET = 0x200
 _JUMP_END = ffi.offsetof("struct setup_header", "header")  # the jump ends where "HdrS" starts
 
 
-@dataclass(frozen=True)
-class BzImage:
+class BzImage(NamedTuple):
     """The parts of a bzImage vmm uses."""
 
     header: bytes  # the setup header as the image carries it

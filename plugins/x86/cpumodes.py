@@ -9,7 +9,7 @@ state KVM is given always agree.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from vmmcore.memory import GuestMemory
 
@@ -27,8 +27,7 @@ TYPE_DATA_READ_WRITE_ACCESSED = 0x3
 TYPE_TSS_BUSY = 0xB
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """A segment as both a GDT descriptor and KVM's hidden segment state."""
 
     selector: int

@@ -4,7 +4,7 @@ loadable segments by physical address, and the PVH entry from the Xen ELF note."
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from vmmcore.errors import ImageError
 
@@ -23,8 +23,7 @@ _PHDR = struct.Struct("<IIQQQQQQ")
 _NHDR = struct.Struct("<III")
 
 
-@dataclass(frozen=True)
-class ElfSegment:
+class ElfSegment(NamedTuple):
     """A PT_LOAD segment: file bytes at a physical address, zero-filled to mem_size."""
 
     paddr: int
@@ -33,8 +32,7 @@ class ElfSegment:
     mem_size: int
 
 
-@dataclass(frozen=True)
-class ElfImage:
+class ElfImage(NamedTuple):
     """What vmm needs from an ELF kernel."""
 
     entry: int

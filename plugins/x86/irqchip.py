@@ -10,7 +10,7 @@ facade offers, so device code does not know the architecture.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from vmmcore.errors import ConfigError
 from vmmcore.kvm.fds import VmFd
@@ -19,8 +19,7 @@ from vmmcore.kvm.fds import VmFd
 ALLOCATABLE_LINES = tuple(range(16, 24))
 
 
-@dataclass(frozen=True)
-class AllocatedLine:
+class AllocatedLine(NamedTuple):
     """A line given to a device, as the MP table describes it."""
 
     line: int
