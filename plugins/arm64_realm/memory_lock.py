@@ -19,10 +19,14 @@ from functools import lru_cache
 from typing import Any
 
 from vmmcore.errors import VmmError
+from vmmcore.kvm.ffiload import load_ffi
 
 from .uapi import MLOCK_ONFAULT
 
 log = logging.getLogger(__name__)
+
+#: Declared at import (a cached module, no C parsing) so that ``vmm nested`` finds it.
+ffi = load_ffi("libc_mlock2", "int mlock2(const void *addr, size_t len, unsigned int flags);")
 
 
 class MemoryLockError(VmmError):
@@ -30,11 +34,8 @@ class MemoryLockError(VmmError):
 
 
 @lru_cache(maxsize=1)
-def _libc() -> tuple[Any, Any]:
-    from vmmcore.kvm.ffiload import load_ffi
-
-    ffi = load_ffi("libc_mlock2", "int mlock2(const void *addr, size_t len, unsigned int flags);")
-    return ffi, ffi.dlopen(None)
+def _libc() -> Any:
+    return ffi.dlopen(None)
 
 
 def raise_memlock_limit(size: int) -> None:
@@ -52,7 +53,7 @@ def raise_memlock_limit(size: int) -> None:
 
 def lock_on_fault(address: int, size: int) -> None:
     """``mlock2(address, size, MLOCK_ONFAULT)``; MemoryLockError on failure."""
-    ffi, libc = _libc()
+    libc = _libc()
     try:
         mlock2 = libc.mlock2
     except AttributeError:

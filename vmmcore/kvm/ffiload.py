@@ -20,6 +20,12 @@ by name, and cffi names anonymous nested structs ``$1``, ``$2``... per FFI, so a
 includer's ``$1`` would resolve to the included FFI's ``$1``.) Cdata of the two
 FFIs mix as before: ``ffi.CData`` is the backend's one class, and the layouts are
 the same declarations.
+
+Run as a script (``python ffiload.py DIRECTORY DECLARATIONS.json``, outside its
+package so that nothing but cffi is imported), it writes the modules of the FFIs
+listed by :func:`declared_ffis` into DIRECTORY with the running interpreter's cffi:
+``vmm nested`` does so with the emulated host's own Python and cffi, so that vmm
+there finds every module already made.
 """
 
 from __future__ import annotations
@@ -65,6 +71,12 @@ class FfiSpec:
         """The generated module's import name (and file name, with ``.py``)."""
         return f"{MODULE_PREFIX}{self.name}_{self.key}"
 
+    def declaration(self) -> dict[str, str]:
+        """What :func:`load_ffi` was given, as JSON-ready strings (the included FFI
+        by name): the cffi-independent part of the spec."""
+        include = self.include.name if self.include else ""
+        return {"name": self.name, "cdef": self.cdef, "packed": self.packed, "include": include}
+
 
 #: The spec of every FFI handed out, by ``id(ffi)`` (the FFIs live as long as
 #: their modules, so ids aren't reused); the FFI is kept beside it for that reason.
@@ -97,12 +109,25 @@ def load_ffi(name: str, cdef: str, *, packed: str = "", include: Ffi | None = No
     if not name.isidentifier():
         raise ValueError(f"FFI name {name!r} is not an identifier")
     included = _spec_of(include) if include is not None else None
-    spec = FfiSpec(name, cdef, packed, included, _key(name, cdef, packed, included))
+    spec = _spec(name, cdef, packed, included)
     ffi = _imported(spec)
     if ffi is None:  # no usable cache: parse now, as ``ffi.cdef`` always did
         ffi = _builder(spec)
     _loaded[id(ffi)] = (ffi, spec)
     return ffi
+
+
+def declared_ffis() -> list[FfiSpec]:
+    """The spec of every FFI handed out in this process, each once, in the order
+    they were first loaded (an included FFI before the FFIs including it)."""
+    specs: dict[str, FfiSpec] = {}
+    for _, spec in _loaded.values():
+        specs.setdefault(spec.module_name, spec)
+    return list(specs.values())
+
+
+def _spec(name: str, cdef: str, packed: str, include: FfiSpec | None) -> FfiSpec:
+    return FfiSpec(name, cdef, packed, include, _key(name, cdef, packed, include))
 
 
 def _spec_of(ffi: Any) -> FfiSpec:
@@ -133,6 +158,9 @@ def _imported(spec: FfiSpec) -> Any | None:
         ffi = _import(spec.module_name, path)
         if ffi is not None:
             return ffi
+    if not os.path.isdir(os.path.dirname(_cache_root())):
+        # A missing home (HOME=/nonexistent for a system user) is not ours to create.
+        return None
     try:
         _generate(spec, path)
     except OSError:
@@ -162,9 +190,6 @@ def _generate(spec: FfiSpec, path: str) -> None:
     import tempfile
 
     directory = os.path.dirname(path)
-    if not os.path.isdir(os.path.dirname(_cache_root())):
-        # A missing home (HOME=/nonexistent for a system user) is not ours to create.
-        raise FileNotFoundError(f"no directory to hold {_cache_root()}")
     os.makedirs(directory, exist_ok=True)
     handle, scratch = tempfile.mkstemp(dir=directory, prefix=f".{spec.module_name}.", suffix=".tmp")
     os.close(handle)
@@ -196,3 +221,23 @@ def _declare(ffi: Any, spec: FfiSpec) -> None:
     ffi.cdef(spec.cdef)
     if spec.packed:
         ffi.cdef(spec.packed, packed=True)
+
+
+def write_modules(directory: str, declarations: list[dict[str, str]]) -> list[str]:
+    """Generate into ``directory`` the module of each FFI in ``declarations`` (from
+    :meth:`FfiSpec.declaration`, an included FFI before its includers), keyed for
+    this interpreter's cffi; return the modules' file names."""
+    specs: dict[str, FfiSpec] = {}
+    for entry in declarations:
+        include = specs[entry["include"]] if entry["include"] else None
+        spec = specs[entry["name"]] = _spec(entry["name"], entry["cdef"], entry["packed"], include)
+        _generate(spec, os.path.join(directory, spec.module_name + ".py"))
+    return [spec.module_name + ".py" for spec in specs.values()]
+
+
+if __name__ == "__main__":
+    import json
+
+    with open(sys.argv[2]) as listing:
+        for written in write_modules(sys.argv[1], json.load(listing)):
+            print(written)
