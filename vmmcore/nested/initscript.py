@@ -13,6 +13,8 @@ INNER_VMM = ("python3", "-m", "vmmcore.cli")
 #: The inner command of ``vmm nested --shell``: L1's busybox shell.
 INNER_SHELL = ("sh",)
 MODULES_DIR = "/nested/modules"
+#: The home directory of L1's processes (caches such as vmm's cffi modules live there).
+HOME = "/root"
 #: Printed during L1's boot (kept in --console-log) when /dev/kvm is there.
 KVM_READY = "vmm nested: /dev/kvm is ready"
 
@@ -27,13 +29,13 @@ def init_script(args: list[str], modules: list[str],
 /bin/busybox mount -t sysfs sysfs /sys
 /bin/busybox mount -t devtmpfs devtmpfs /dev
 /bin/busybox --install -s /bin
-export PATH=/usr/sbin:/usr/bin HOME=/root LANG=C.UTF-8
+export PATH=/usr/sbin:/usr/bin HOME={HOME} LANG=C.UTF-8
 for module in {module_list}; do
     insmod {MODULES_DIR}/$module.ko || echo "vmm nested: insmod $module failed"
 done
 echo 1 > /proc/sys/kernel/printk
 stty -onlcr 2>/dev/null
-cd /root
+cd {HOME}
 if [ -c /dev/kvm ]; then echo "{KVM_READY}"; else kvm=missing; fi
 echo {START_MARKER}
 [ -z "$kvm" ] || echo "vmm nested: warning: the emulated host has no /dev/kvm"

@@ -25,6 +25,8 @@ DEBIAN_PROVIDED = {
     "cffi": ("python3-cffi", "python3-cffi-backend"),
     "pycparser": ("python3-pycparser", "python3-ply"),
 }
+#: Every Debian package of :data:`DEBIAN_PROVIDED`.
+DEBIAN_PACKAGES = tuple(package for packages in DEBIAN_PROVIDED.values() for package in packages)
 #: Where Debian's Python finds packages that are not part of the standard library.
 SITE_DIR = "usr/lib/python3/dist-packages"
 COMPILED_SUFFIXES = (".so", ".pyd")
