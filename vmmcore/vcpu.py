@@ -138,5 +138,6 @@ def describe_exit(exit_: Any) -> str:
         if name.startswith("KVM_EXIT_") and not name.startswith("KVM_EXIT_IO_")
     }
     name = names.get(exit_.reason, str(exit_.reason))
-    fields = {key: value for key, value in vars(exit_).items() if key not in ("reason", "data")}
+    fields = {key: getattr(exit_, key) for key in exit_.field_names()
+              if key not in ("reason", "data")}
     return f"{name} {fields}" if fields else name
