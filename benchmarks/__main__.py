@@ -15,7 +15,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from . import optional
+from .inhost import measure_in_host
 from .errors import BenchError
 from .guests import assemble, ensure_binutils
 from .report import Metric, print_table, write_json
@@ -39,11 +39,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--only", choices=("help", "startup", "exits"), action="append",
                         help="measure only this part (repeatable; default all)")
     parser.add_argument("--nested", action="store_true",
-                        help="also boot Linux as an L2 guest in the emulated x86 host (slow)")
+                        help="also boot Linux as an L2 guest under vmm and QEMU in the "
+                        "emulated x86 host (slow)")
     parser.add_argument("--nested-runs", type=int, default=3,
-                        help="runs of the --nested measurement (default 3, ~30 s each)")
+                        help="emulated-host sessions for --nested/--blk (default 3, "
+                        "~1 min each)")
     parser.add_argument("--blk", action="store_true",
-                        help="also measure virtio-blk throughput in the emulated host (slow)")
+                        help="also measure virtio-blk throughput under vmm and QEMU in "
+                        "the emulated host (implies --nested)")
     parser.add_argument("--vmm", metavar="COMMAND",
                         help="the vmm command to measure (default: the one beside this Python)")
     parser.add_argument("--json", metavar="FILE", help="also write every sample to FILE")
@@ -82,10 +85,8 @@ def run_suite(args: argparse.Namespace) -> list[Metric]:
                 loop = assemble("loop", args.exits, build)
                 exiting = {kind: assemble(kind, args.exits, build) for kind in ("pio", "mmio")}
                 metrics += measure_exits(vmm, qemu, loop, exiting, settings)
-    if args.nested:
-        metrics += optional.measure_nested(vmm, settings, args.nested_runs)
-    if args.blk:
-        metrics += optional.measure_blk(vmm, settings)
+    if args.nested or args.blk:
+        metrics += measure_in_host(vmm, args.nested_runs, blk=args.blk)
     return metrics
 
 

@@ -13,6 +13,7 @@ import selectors
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import BenchError
@@ -37,9 +38,22 @@ class Run:
     status: int
     stdout: bytes
     stderr: bytes
+    #: ``(arrival time, stdout length after it)`` for each chunk read, in order.
+    chunks: tuple[tuple[float, int], ...] = ()
+
+    def stamped_lines(self) -> list[tuple[float, str]]:
+        """Each stdout line with the seconds from spawn to the arrival of its first byte."""
+        lines = []
+        offset = 0
+        for line in self.stdout.split(b"\n"):
+            if line:
+                lines.append((_marker_time(self.chunks, offset),
+                              line.decode(errors="replace").rstrip("\r")))
+            offset += len(line) + 1
+        return lines
 
 
-def _marker_time(chunks: list[tuple[float, int]], marker_offset: int) -> float:
+def _marker_time(chunks: Sequence[tuple[float, int]], marker_offset: int) -> float:
     """When the chunk holding byte ``marker_offset`` of stdout arrived."""
     for stamp, end in chunks:
         if marker_offset < end:
@@ -88,7 +102,8 @@ def run_process(argv: list[str], *, marker: bytes | None = None, timeout: float 
             to_marker = _marker_time(chunks, offset) - start
     return Run(to_marker, end - start, usage.ru_utime + usage.ru_stime,
                usage.ru_maxrss * 1024, process.returncode,
-               bytes(stdout), bytes(stderr))
+               bytes(stdout), bytes(stderr),
+               tuple((stamp - start, length) for stamp, length in chunks))
 
 
 def describe_failure(argv: list[str], run: Run) -> str:

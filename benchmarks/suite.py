@@ -116,8 +116,3 @@ def measure_exits(vmm: Vmm, qemu: Vmm, loop: Guest, exiting: dict[str, Guest],
         metrics.append(metric)
     return metrics
 
-
-def not_measurable(name: str, unit: str, reason: str, target: Target | None = None) -> Metric:
-    """A row for a measurement that can't be made yet, saying why."""
-    return Metric(name, unit, target=target, note=f"not yet measurable: {reason}")
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from vmmcore.nested.cpio import CpioWriter
@@ -56,8 +57,13 @@ def kernel_module_file(arch: str, name: str, destination: Path) -> Path:
     return destination
 
 
-def virtio_initramfs(arch: str, transport: str, body: str, destination: Path) -> Path:
-    """A busybox initramfs whose /init loads the virtio drivers then runs ``body``."""
+def virtio_initramfs(arch: str, transport: str, body: str, destination: Path, *,
+                     prelude: str = "", programs: Mapping[str, Path] | None = None) -> Path:
+    """A busybox initramfs whose /init loads the virtio drivers then runs ``body``.
+
+    ``prelude`` runs before the drivers load (e.g. to print a boot marker);
+    ``programs`` maps names to executables added to ``/bin``.
+    """
     spec = emulated_host_for(arch)
     modules = kernel_modules(arch, VIRTIO_MODULES[transport])
     (deb,) = download_packages(spec, [spec.busybox_package])
@@ -69,6 +75,7 @@ def virtio_initramfs(arch: str, transport: str, body: str, destination: Path) ->
         "mount -t proc proc /proc\n"
         "mount -t sysfs sysfs /sys\n"
         "mount -t devtmpfs devtmpfs /dev\n"
+        + prelude
         + loads
         + "sleep 1\n"
         + body
@@ -82,6 +89,8 @@ def virtio_initramfs(arch: str, transport: str, body: str, destination: Path) ->
                 writer.add_directory(directory)
             writer.add_char_device("dev/console", 5, 1)
             writer.add_file("bin/busybox", busybox, 0o755)
+            for name, program in (programs or {}).items():
+                writer.add_file(f"bin/{name}", program, 0o755)
             for name, data in modules:
                 writer.add_bytes(f"lib/modules/{name}.ko", data, 0o644)
             writer.add_bytes("init", init.encode(), 0o755)
