@@ -97,6 +97,18 @@ class GuestMemory:
             f"guest range {gpa:#x}+{length:#x} is outside guest RAM"
         )
 
+    def region_view(self, gpa: int) -> tuple[int, memoryview]:
+        """The guest address and a view of the whole RAM region holding ``gpa``.
+
+        For loops that map many small buffers (a virtqueue's descriptors): slice it
+        only after checking that a buffer lies inside it, and take anything else to
+        :meth:`view`. Raises :class:`GuestMemoryError` if ``gpa`` is not in RAM.
+        """
+        index = bisect.bisect(self._starts, gpa) - 1
+        if index < 0 or gpa >= self.regions[index].guest_end:
+            raise GuestMemoryError(f"guest address {gpa:#x} is outside guest RAM")
+        return self._starts[index], self._views[index]
+
     def read(self, gpa: int, length: int) -> bytes:
         return bytes(self.view(gpa, length))
 

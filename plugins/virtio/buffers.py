@@ -9,32 +9,45 @@ from __future__ import annotations
 
 
 def split(buffers: list[memoryview], length: int) -> tuple[list[memoryview], list[memoryview]]:
-    """The first ``length`` bytes of ``buffers`` and the rest, as lists of views."""
-    head: list[memoryview] = []
-    tail: list[memoryview] = []
+    """The first ``length`` bytes of ``buffers`` and the rest, as lists of views.
+
+    Whole buffers on either side are shared by list slicing; at most the one buffer
+    holding the cut is sliced in two.
+    """
     remaining = length
-    for buffer in buffers:
-        if remaining <= 0:
-            tail.append(buffer)
-        elif len(buffer) <= remaining:
-            head.append(buffer)
-            remaining -= len(buffer)
-        else:
-            head.append(buffer[:remaining])
-            tail.append(buffer[remaining:])
-            remaining = 0
-    return head, tail
+    if remaining <= 0:
+        return [], list(buffers)
+    for index, buffer in enumerate(buffers):
+        size = len(buffer)
+        if size >= remaining:
+            if size == remaining:
+                return buffers[: index + 1], buffers[index + 1 :]
+            return ([*buffers[:index], buffer[:remaining]],
+                    [buffer[remaining:], *buffers[index + 1 :]])
+        remaining -= size
+    return list(buffers), []
 
 
 def split_end(buffers: list[memoryview], length: int) -> tuple[list[memoryview], list[memoryview]]:
     """All of ``buffers`` but the last ``length`` bytes, and those last bytes."""
-    total = sum(len(buffer) for buffer in buffers)
-    return split(buffers, max(total - length, 0))
+    remaining = length
+    if remaining <= 0:
+        return list(buffers), []
+    for index in range(len(buffers) - 1, -1, -1):
+        buffer = buffers[index]
+        size = len(buffer)
+        if size >= remaining:
+            cut = size - remaining
+            if cut == 0:
+                return buffers[:index], buffers[index:]
+            return [*buffers[:index], buffer[:cut]], [buffer[cut:], *buffers[index + 1 :]]
+        remaining -= size
+    return [], list(buffers)
 
 
 def total(buffers: list[memoryview]) -> int:
     """How many bytes ``buffers`` hold."""
-    return sum(len(buffer) for buffer in buffers)
+    return sum(map(len, buffers))
 
 
 def gather(buffers: list[memoryview], length: int) -> bytes | None:

@@ -24,7 +24,7 @@ from typing import Any
 from vmmcore.errors import GuestError
 from vmmcore.memory import GuestMemory, GuestMemoryError
 
-from .cdefs import ffi, offsetof, sizeof
+from .cdefs import ffi, offsetof, sizeof, struct_format
 from .constants import (
     MAX_QUEUE_SIZE,
     VIRTQ_AVAIL_F_NO_INTERRUPT,
@@ -33,7 +33,8 @@ from .constants import (
     VIRTQ_DESC_F_WRITE,
 )
 
-DESC_SIZE = sizeof("struct virtq_desc")
+DESC = struct_format("struct virtq_desc")  # addr, len, flags, next
+DESC_SIZE = DESC.size
 AVAIL_RING = offsetof("struct virtq_avail", "ring")
 USED_RING = offsetof("struct virtq_used", "ring")
 USED_ELEM_SIZE = sizeof("struct virtq_used_elem")
@@ -79,11 +80,11 @@ class Chain:
 
     @property
     def readable_length(self) -> int:
-        return sum(len(buffer) for buffer in self.readable)
+        return sum(map(len, self.readable))
 
     @property
     def writable_length(self) -> int:
-        return sum(len(buffer) for buffer in self.writable)
+        return sum(map(len, self.writable))
 
 
 class Virtqueue:
@@ -111,7 +112,7 @@ class Virtqueue:
         self._release()
 
     def _release(self) -> None:
-        self._desc: Any = None
+        self._desc_bytes: memoryview | None = None
         self._avail: Any = None
         self._avail_ring: Any = None
         self._used: Any = None
@@ -144,7 +145,7 @@ class Virtqueue:
         except GuestMemoryError as error:
             raise QueueSetupError(f"queue {self.index}: {error}") from None
         self._memory = memory
-        self._desc = ffi.from_buffer("struct virtq_desc[]", desc)
+        self._desc_bytes = desc
         self._avail = ffi.from_buffer("struct virtq_avail *", avail)
         self._avail_ring = ffi.from_buffer("uint16_t[]", avail[AVAIL_RING:])
         self._used = ffi.from_buffer("struct virtq_used *", used)
@@ -165,7 +166,7 @@ class Virtqueue:
 
     @property
     def active(self) -> bool:
-        return self._desc is not None
+        return self._desc_bytes is not None
 
     # ------------------------------------------------------------ popping chains
 
@@ -196,15 +197,22 @@ class Virtqueue:
         self.last_avail = (self.last_avail - 1) & INDEX_MASK
 
     def walk(self, head: int) -> Chain:
-        """Validate the chain starting at descriptor ``head`` and map its buffers."""
+        """Validate the chain starting at descriptor ``head`` and map its buffers.
+
+        Each descriptor is read once, whole (one ``unpack_from``), so the checks and
+        the use see the same values even if the driver rewrites it meanwhile.
+        """
         memory = self._memory
         assert memory is not None
+        unpack = DESC.unpack_from
         chain = Chain(head)
-        table = self._desc
+        readable, writable = chain.readable, chain.writable
+        table = self._desc_bytes
+        entries: list[tuple[int, int, int, int]] | None = None  # an indirect table's
         table_size = self.size
+        span_start, span, span_size = 0, memoryview(b""), 0  # the last RAM region used
         index = head
         steps = 0
-        in_indirect = False
         while True:
             if index >= table_size:
                 raise ChainError(
@@ -213,44 +221,53 @@ class Virtqueue:
             steps += 1
             if steps > table_size:
                 raise ChainError(f"queue {self.index}: the chain at {head} loops")
-            desc = table[index]
-            flags = desc.flags
-            length = desc.len
+            if entries is None:
+                address, length, flags, next_index = unpack(table, index * DESC_SIZE)
+            else:
+                address, length, flags, next_index = entries[index]
             if flags & VIRTQ_DESC_F_INDIRECT:
-                table, table_size = self._indirect_table(memory, desc, in_indirect, chain)
-                in_indirect = True
+                entries = self._indirect_table(memory, address, length, flags, entries is not None)
+                table_size = len(entries)
                 index = 0
                 steps = 0
                 continue
             if length == 0:
                 raise ChainError(f"queue {self.index}: descriptor {index} has length 0")
-            try:
-                buffer = memory.view(desc.addr, length)
-            except GuestMemoryError as error:
-                raise ChainError(f"queue {self.index}: descriptor {index}: {error}") from None
+            offset = address - span_start
+            if 0 <= offset and offset + length <= span_size:
+                buffer = span[offset : offset + length]
+            else:
+                try:
+                    buffer = memory.view(address, length)
+                except GuestMemoryError as error:
+                    raise ChainError(f"queue {self.index}: descriptor {index}: {error}") from None
+                span_start, span = memory.region_view(address)
+                span_size = len(span)
             if flags & VIRTQ_DESC_F_WRITE:
-                chain.writable.append(buffer)
-            elif chain.writable:
+                writable.append(buffer)
+            elif writable:
                 raise ChainError(
                     f"queue {self.index}: readable descriptor {index} after a writable one"
                 )
             else:
-                chain.readable.append(buffer)
+                readable.append(buffer)
             if not flags & VIRTQ_DESC_F_NEXT:
                 return chain
-            index = desc.next
+            index = next_index
 
-    def _indirect_table(
-        self, memory: GuestMemory, desc: Any, in_indirect: bool, chain: Chain
-    ) -> tuple[Any, int]:
-        """Map the indirect table ``desc`` points at, after checking the rules."""
+    def _indirect_table(self, memory: GuestMemory, address: int, length: int, flags: int,
+                        in_indirect: bool) -> list[tuple[int, int, int, int]]:
+        """Read the indirect table a descriptor points at, after checking the rules.
+
+        Its entries are read all at once (the driver may not change them while the
+        chain is available, and a copy keeps a driver that does from racing the checks).
+        """
         if not self.indirect:
             raise ChainError(f"queue {self.index}: indirect descriptor without the feature")
         if in_indirect:
             raise ChainError(f"queue {self.index}: indirect descriptor inside an indirect table")
-        if desc.flags & VIRTQ_DESC_F_NEXT:
+        if flags & VIRTQ_DESC_F_NEXT:
             raise ChainError(f"queue {self.index}: indirect descriptor with NEXT set")
-        length = desc.len
         if length == 0 or length % DESC_SIZE:
             raise ChainError(f"queue {self.index}: indirect table of {length} bytes")
         entries = length // DESC_SIZE
@@ -259,10 +276,9 @@ class Virtqueue:
                 f"queue {self.index}: indirect table of {entries} entries is longer than the queue"
             )
         try:
-            view = memory.view(desc.addr, length)
+            return list(DESC.iter_unpack(memory.view(address, length)))
         except GuestMemoryError as error:
             raise ChainError(f"queue {self.index}: indirect table: {error}") from None
-        return ffi.from_buffer("struct virtq_desc[]", view), entries
 
     # ------------------------------------------------------------ used ring
 

@@ -53,3 +53,18 @@ def test_guest_memory_is_bounds_checked_and_zero_copy():
     with pytest.raises(ValueError):
         memory.add(0x8000, 0x10000)
     memory.close()
+
+
+def test_region_view_covers_exactly_the_region_holding_an_address():
+    memory = GuestMemory()
+    memory.add(0, 0x10000)
+    memory.add(0x100000, 0x1000)
+    start, view = memory.region_view(0x100800)
+    assert (start, len(view)) == (0x100000, 0x1000)
+    view[0x10] = 0x5A
+    assert memory.read(0x100010, 1) == b"\x5a"
+    assert memory.region_view(0xFFFF)[0] == 0
+    for gpa in (0x10000, 0x101000, -1, 1 << 63):
+        with pytest.raises(GuestMemoryError):
+            memory.region_view(gpa)
+    memory.close()
