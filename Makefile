@@ -3,7 +3,7 @@
 #   make test   installs the test tools (apt) and runs the whole test suite
 #   make bench  vmm side by side with QEMU microvm (not part of the tests)
 # Extra arguments: make run ARGS="--arch arm64 --dry-run -k Image"; make test PYTEST_ARGS="-m 'not boot'"
-#                  make bench BENCH_ARGS="--runs 5 --json bench.json"
+#                  make bench BENCH_ARGS="--runs 5 --json bench.json"  (--skip nested --skip blk: quick)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -45,6 +45,7 @@ deps:
 test: $(VENV)/.installed deps
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
 
-# Installs QEMU (qemu-system-x86) and binutils with apt-get when they are missing.
-bench: $(VENV)/.installed
+# Installs QEMU (qemu-system-x86) and binutils with apt-get when they are missing;
+# the emulated-host parts need the test tools (deps) and vmm nested's cache.
+bench: $(VENV)/.installed deps
 	$(VENV)/bin/python -m benchmarks $(BENCH_ARGS)

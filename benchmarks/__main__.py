@@ -23,6 +23,12 @@ from .suite import Settings, measure_exits, measure_help, measure_startup
 from .vmms import find_qemu, find_vmm, qemu_version
 
 
+#: The parts of the suite: on this machine's /dev/kvm (help, startup, exits), and in
+#: the emulated x86 host (nested: L2 Linux boot; blk: virtio-blk throughput, which
+#: also gives the boot row).
+PARTS = ("help", "startup", "exits", "nested", "blk")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -36,22 +42,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--mem", type=int, default=512, help="guest RAM in MiB (default 512)")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds before a run is killed (default 120)")
-    parser.add_argument("--only", choices=("help", "startup", "exits"), action="append",
-                        help="measure only this part (repeatable; default all)")
-    parser.add_argument("--nested", action="store_true",
-                        help="also boot Linux as an L2 guest under vmm and QEMU in the "
-                        "emulated x86 host (slow)")
+    parser.add_argument("--only", choices=PARTS, action="append",
+                        help="measure only this part (repeatable; default: every part)")
+    parser.add_argument("--skip", choices=PARTS, action="append", default=[],
+                        help="leave this part out (repeatable); '--skip nested --skip "
+                        "blk' keeps to this machine's /dev/kvm (a minute, not ten)")
     parser.add_argument("--nested-runs", type=int, default=3,
-                        help="emulated-host sessions for --nested/--blk (default 3, "
-                        "~1 min each)")
-    parser.add_argument("--blk", action="store_true",
-                        help="also measure virtio-blk throughput under vmm and QEMU in "
-                        "the emulated host (implies --nested)")
+                        help="emulated-host sessions for the nested and blk parts "
+                        "(default 3, ~1.5 min each)")
     parser.add_argument("--vmm", metavar="COMMAND",
                         help="the vmm command to measure (default: the one beside this Python)")
     parser.add_argument("--json", metavar="FILE", help="also write every sample to FILE")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
+    if not set(args.only or PARTS) - set(args.skip):
+        parser.error("--only and --skip leave nothing to measure")
     for name in ("runs", "exit_runs", "exits", "mem", "nested_runs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -66,7 +71,7 @@ def check_kvm() -> None:
 
 def run_suite(args: argparse.Namespace) -> list[Metric]:
     """Every selected measurement, in the order the table shows them."""
-    parts = set(args.only or ("help", "startup", "exits"))
+    parts = set(args.only or PARTS) - set(args.skip)
     vmm = find_vmm(args.vmm)
     qemu = find_qemu()
     print(f"vmm: {' '.join(vmm.program)}; QEMU: {qemu_version(qemu)}", file=sys.stderr)
@@ -85,8 +90,8 @@ def run_suite(args: argparse.Namespace) -> list[Metric]:
                 loop = assemble("loop", args.exits, build)
                 exiting = {kind: assemble(kind, args.exits, build) for kind in ("pio", "mmio")}
                 metrics += measure_exits(vmm, qemu, loop, exiting, settings)
-    if args.nested or args.blk:
-        metrics += measure_in_host(vmm, args.nested_runs, blk=args.blk)
+    if parts & {"nested", "blk"}:
+        metrics += measure_in_host(vmm, args.nested_runs, blk="blk" in parts)
     return metrics
 
 

@@ -54,9 +54,13 @@ GUEST_CMDLINE = "console=ttyS0 quiet reboot=t"
 VMM_NAMES = ("vmm", "qemu")
 BENCH_RUN = re.compile(r"BENCH-RUN=(\w+)")
 BENCH_EXIT = re.compile(r"BENCH-EXIT=(\w+):(\d+)")
+UPTIME = re.compile(r"uptime=([\d.]+)")
+#: What the guest prints first: the marker and its kernel's uptime.
+MARKER_LINE = f'echo "{L2_MARKER} uptime=$(cut -d" " -f1 /proc/uptime)"\n'
 BLKBENCH = re.compile(r"BLKBENCH mode=(\w+) block=\d+ ops=(\d+) bytes=(\d+) ns=(\d+)")
 
 BOOT_ROW = "nested: L2 Linux, VMM start to initramfs marker"
+UPTIME_ROW = "nested: L2 kernel's uptime at that marker"
 BLK_ROWS = {
     "seqwrite": ("virtio-blk sequential write, 1 MiB", "MB/s", Target(0.8, "ratio>=")),
     "seqread": ("virtio-blk sequential read, 1 MiB", "MB/s", Target(0.8, "ratio>=")),
@@ -69,6 +73,8 @@ class GuestRun:
     """What one VMM's L2 guest did in a session."""
 
     to_marker: float | None = None
+    #: The L2 kernel's uptime when it printed the marker (its own share of the boot).
+    uptime: float | None = None
     exit_status: int | None = None
     #: mode -> MB/s (sequential) or IOPS (random).
     blk: dict[str, float] = field(default_factory=dict)
@@ -96,6 +102,8 @@ def parse_session(lines: Iterable[tuple[float, str]]) -> dict[str, GuestRun]:
             continue
         elif L2_MARKER in line and runs[current].to_marker is None:
             runs[current].to_marker = stamp - started
+            if match := UPTIME.search(line):
+                runs[current].uptime = float(match.group(1))
         elif match := BLKBENCH.search(line):
             mode, ops, size, nanoseconds = match.groups()
             runs[current].blk[mode] = blk_figure(mode, int(ops), int(size), int(nanoseconds))
@@ -187,7 +195,7 @@ def prepare_session(vmm: Vmm, directory: Path, blk: bool) -> Session:
     try:
         kernel = l2_kernel("x86")
         initramfs = virtio_initramfs("x86", "pci", guest_body(blk), directory / "l2.cpio",
-                                     prelude=f"echo {L2_MARKER}\n", programs=programs)
+                                     prelude=MARKER_LINE, programs=programs)
     except (VmmError, OSError, subprocess.CalledProcessError) as error:
         raise BenchError(f"cannot build the L2 kernel and initramfs: {error}") from None
     return Session(vmm, directory / "qemu-bundle.tar", kernel, initramfs,
@@ -197,9 +205,10 @@ def prepare_session(vmm: Vmm, directory: Path, blk: bool) -> Session:
 def measure_in_host(vmm: Vmm, sessions: int, blk: bool) -> list[Metric]:
     """The boot row, and the virtio-blk rows when ``blk``, over ``sessions`` sessions."""
     boot = Metric(BOOT_ROW, "s")
+    uptime = Metric(UPTIME_ROW, "s")
     rows = {mode: Metric(name, unit, target=target)
             for mode, (name, unit, target) in BLK_ROWS.items()} if blk else {}
-    metrics = [boot, *rows.values()]
+    metrics = [boot, uptime, *rows.values()]
     with tempfile.TemporaryDirectory(prefix="vmm-bench-l2-") as directory:
         session = prepare_session(vmm, Path(directory), blk)
         for index in range(sessions):
@@ -212,8 +221,11 @@ def measure_in_host(vmm: Vmm, sessions: int, blk: bool) -> list[Metric]:
             for name in VMM_NAMES:  # Metric keeps the samples in .vmm and .qemu
                 guest = results[name]
                 getattr(boot, name).append(guest.to_marker)
+                if guest.uptime is not None:
+                    getattr(uptime, name).append(guest.uptime)
                 for mode, metric in rows.items():
                     getattr(metric, name).append(guest.blk[mode])
     boot.note = (f"{QEMU_BINARY} -M microvm,pcie=on inside the same emulated host; "
-                 "times as the L1 console's lines arrived")
+                 "times as the L1 console's lines arrived; the difference from the "
+                 "uptime row is the VMM's own start-up and the firmware's")
     return metrics

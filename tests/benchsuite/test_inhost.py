@@ -63,7 +63,7 @@ def test_blkbench_refuses_bad_arguments_with_a_message(blkbench: Path, tmp_path:
 def test_parse_session_times_each_vmm_from_its_start_line() -> None:
     lines = [
         (1.0, "vmm nested: something"), (2.0, L2_MARKER),  # before any BENCH-RUN: ignored
-        (10.0, "BENCH-RUN=vmm"), (13.5, L2_MARKER),
+        (10.0, "BENCH-RUN=vmm"), (13.5, f"{L2_MARKER} uptime=2.25"),
         (14.0, "BLKBENCH mode=seqread block=1048576 ops=100 bytes=104857600 ns=500000000"),
         (15.0, "BLKBENCH mode=randread block=4096 ops=3000 bytes=12288000 ns=2000000000"),
         (16.0, "BENCH-EXIT=vmm:0"),
@@ -72,6 +72,7 @@ def test_parse_session_times_each_vmm_from_its_start_line() -> None:
     ]
     runs = parse_session(lines)
     assert runs["vmm"].to_marker == pytest.approx(3.5) and runs["vmm"].exit_status == 0
+    assert runs["vmm"].uptime == 2.25 and runs["qemu"].uptime is None
     assert runs["vmm"].blk == {"seqread": pytest.approx(209.7152),
                                "randread": pytest.approx(1500.0)}
     assert runs["qemu"].to_marker == pytest.approx(2.0) and runs["qemu"].exit_status == 3
