@@ -1,5 +1,5 @@
-"""x86 devices and firmware tables: COM1 8250 UART, i8042, console input, MP table,
-and the boot structures finalised once every image is in memory."""
+"""x86 devices and firmware tables: COM1 8250 UART, i8042, CMOS RTC, console input,
+MP table, and the boot structures finalised once every image is in memory."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ if TYPE_CHECKING:
 @hookimpl
 def vmm_dev_init(vm: Vm) -> None:
     """COM1 (8250 UART on IRQ 4) writing to the console, fed from stdin when it is a
-    terminal or pipe, and the i8042 whose reset ends the VM with status 0."""
+    terminal or pipe, the i8042 whose reset ends the VM with status 0, and the CMOS
+    real-time clock giving the host's UTC time."""
     from vmmcore.devices.console_input import start_serial_input
     from vmmcore.devices.uart8250 import REGISTER_COUNT, Uart8250
 
     from .i8042 import COMMAND, I8042
+    from .rtc import Rtc
     from .state import x86_state
 
     irqchip = vm.irqchip
@@ -28,8 +30,10 @@ def vmm_dev_init(vm: Vm) -> None:
     vm.pio.register(m.COM1_PORT, REGISTER_COUNT, uart)
     keyboard = I8042(lambda: vm.request_stop(0))
     vm.pio.register(m.I8042_DATA_PORT, COMMAND + 1, keyboard)
+    rtc = Rtc()
+    vm.pio.register(m.RTC_INDEX_PORT, Rtc.SIZE, rtc)
     devices = x86_state(vm).devices
-    devices.update(uart=uart, i8042=keyboard)
+    devices.update(uart=uart, i8042=keyboard, rtc=rtc)
     start_serial_input(vm, uart.feed_input)
 
 
@@ -41,6 +45,7 @@ def vmm_dev_exit(vm: Vm) -> None:
     stop_serial_input(vm)
     vm.pio.unregister(m.COM1_PORT)
     vm.pio.unregister(m.I8042_DATA_PORT)
+    vm.pio.unregister(m.RTC_INDEX_PORT)
 
 
 @hookimpl

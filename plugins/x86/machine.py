@@ -68,8 +68,9 @@ EFER_LMA = 1 << 10
 RFLAGS_RESERVED = 1 << 1
 RFLAGS_IF = 1 << 9
 
-# Serial and keyboard controller.
+# Serial, keyboard controller and CMOS real-time clock.
 COM1_PORT = 0x3F8
 COM1_IRQ = 4
 I8042_DATA_PORT = 0x60
 I8042_COMMAND_PORT = 0x64
+RTC_INDEX_PORT = 0x70  # the data port follows at 0x71

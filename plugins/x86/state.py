@@ -55,7 +55,7 @@ class X86Vm:
     e820: list[E820Entry] = field(default_factory=list)
     #: KVM_GET_SUPPORTED_CPUID's entries, as cdata copies of kvm_cpuid_entry2.
     supported_cpuid: Any = None
-    #: The devices x86 wired ("uart", "i8042", and "input", the stdin reader).
+    #: The devices x86 wired ("uart", "i8042", "rtc", and "input", the stdin reader).
     devices: dict[str, Any] = field(default_factory=dict)
 
 
