@@ -28,7 +28,7 @@ def vmm_dev_init(vm: Vm) -> None:
     irqchip = vm.irqchip
     uart = Uart8250(vm.write_console, lambda level: irqchip.set_level(m.COM1_IRQ, level))
     vm.pio.register(m.COM1_PORT, REGISTER_COUNT, uart)
-    keyboard = I8042(lambda: vm.request_stop(0))
+    keyboard = I8042(lambda: vm.request_stop(0), irqchip.set_level)
     vm.pio.register(m.I8042_DATA_PORT, COMMAND + 1, keyboard)
     rtc = Rtc()
     vm.pio.register(m.RTC_INDEX_PORT, Rtc.SIZE, rtc)

@@ -78,3 +78,30 @@ def test_i8042_replies_a_guest_never_reads_stay_bounded(x86):
     for _ in range(1000):
         keyboard.io_write(4, 1, 0x20)  # read command byte, never collected
     assert len(keyboard._replies) == REPLY_LIMIT
+
+
+def test_i8042_answers_linux_probe_without_timeouts(x86):
+    """The commands Linux's i8042 driver sends while probing each get their answer."""
+    def command(value, parameter=None):
+        x86.pio_write(0x64, value)
+        if parameter is not None:
+            x86.pio_write(0x60, parameter)
+
+    assert x86.pio_read(0x64) & 0x10  # keyboard not inhibited: no "keylock" warning
+    command(0x60, 0x44)  # CTR: keyboard interrupt off (no IRQ for the replies below)
+    command(0xA7)  # AUX disable: the CTR shows it
+    command(0x20)
+    assert x86.pio_read(0x60) & 0x20
+    command(0xA8)  # AUX enable
+    command(0x20)
+    assert not x86.pio_read(0x60) & 0x20
+    command(0xD3, 0x5A)  # AUX loopback, AUX interrupt off: polled
+    assert x86.pio_read(0x64) & 0x21 == 0x21  # output full, from the AUX port
+    assert x86.pio_read(0x60) == 0x5A
+    assert "irq=0xc" not in "\n".join(x86.ioctl_log())
+    command(0x60, 0x46)  # AUX interrupt on: the loopback byte raises IRQ 12
+    command(0xD3, 0xA5)
+    assert x86.ioctl_log()[-1] == "vm: KVM_IRQ_LINE(irq=0xc level=1)"
+    assert x86.pio_read(0x60) == 0xA5
+    assert x86.ioctl_log()[-1] == "vm: KVM_IRQ_LINE(irq=0xc level=0)"
+    assert not x86.pio_read(0x64) & 0x01
