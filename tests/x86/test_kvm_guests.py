@@ -6,6 +6,7 @@ exit status (0: the guest reset the machine through the i8042).
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -79,6 +80,25 @@ def test_pvh_entry_gets_start_info_with_cmdline_memmap_and_initrd(require_kvm, b
         "pvh guest: command line: pvh=yes",
         "pvh guest: memory map entries: 3, modules: 1",
     ]
+
+
+def test_real_mode_guest_reads_the_cmos_rtc(require_kvm, build):
+    """The guest reads registers A and D and the binary 24-hour time through ports
+    0x70/0x71: no update in progress, valid time, and the host's UTC time."""
+    from datetime import datetime, timezone
+
+    def seconds_of_day(now: datetime) -> int:
+        return now.hour * 3600 + now.minute * 60 + now.second
+
+    before = seconds_of_day(datetime.now(timezone.utc))
+    result = run_vmm("-k", str(build("rtc16")))
+    after = seconds_of_day(datetime.now(timezone.utc))
+    assert result.returncode == 0, result.stderr
+    match = re.fullmatch(rb"rtc guest: A=38 D=128 time=(\d+):(\d+):(\d+)\n", result.stdout)
+    assert match, result.stdout
+    hours, minutes, seconds = map(int, match.groups())
+    guest = hours * 3600 + minutes * 60 + seconds
+    assert (guest - before) % 86400 <= (after - before) % 86400, (before, guest, after)
 
 
 def test_e820_map_is_logged_with_debug(require_kvm, build):
