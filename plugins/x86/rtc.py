@@ -25,8 +25,10 @@ What the guest sees, as the datasheet describes the chip:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 INDEX = 0  # offset of port 0x70 from the device's base
 DATA = 1  # offset of port 0x71
@@ -69,7 +71,13 @@ TIME_FIELDS: dict[int, Callable[[datetime], int]] = {
 }
 
 def utc_now() -> datetime:
-    """The host's current time in UTC: the clock an :class:`Rtc` reads by default."""
+    """The host's current time in UTC: the clock an :class:`Rtc` reads by default.
+
+    ``datetime`` is imported on the guest's first read, not on every run's start-up
+    (~1.5 ms).
+    """
+    from datetime import datetime, timezone
+
     return datetime.now(timezone.utc)
 
 
