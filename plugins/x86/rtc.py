@@ -70,6 +70,7 @@ TIME_FIELDS: dict[int, Callable[[datetime], int]] = {
     CENTURY: lambda now: now.year // 100 % 100,
 }
 
+
 def utc_now() -> datetime:
     """The host's current time in UTC: the clock an :class:`Rtc` reads by default.
 
