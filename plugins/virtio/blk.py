@@ -202,7 +202,10 @@ class BlockDevice(VirtioDevice):
         offset = sector * SECTOR_SIZE
         while payload and self.fd is not None:
             done = os.pwritev(self.fd, payload, offset)
+            if done == length:  # the usual case: all of it at once
+                break
             offset += done
+            length -= done
             payload = buffers.split(payload, done)[1]
         return S_OK, 0
 
