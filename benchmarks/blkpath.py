@@ -11,18 +11,16 @@ request. No KVM, no guest, far less noise than the in-guest figures of
 
 from __future__ import annotations
 
-import argparse
-import cProfile
 import os
-import pstats
 import statistics
 import struct
 import sys
 import tempfile
-import time
 
 from plugins.virtio.blk import BlockDevice, DiskSpec
 from vmmcore.memory import GuestMemory
+
+from . import microbench
 
 RAM_START = 0x10_0000
 RAM_SIZE = 16 << 20
@@ -99,21 +97,9 @@ class RequestBench:
         self.memory.close()
 
 
-def per_call(function, count: int) -> float:
-    """Microseconds per call of ``function`` over ``count`` calls."""
-    start = time.perf_counter()
-    for _ in range(count):
-        function()
-    return (time.perf_counter() - start) / count * 1e6
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.blkpath",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000, help="requests per sample")
-    parser.add_argument("--samples", type=int, default=7, help="samples per kind")
-    parser.add_argument("--profile", action="store_true", help="cProfile one sample")
-    args = parser.parse_args(argv)
+    args = microbench.parser("python -m benchmarks.blkpath", __doc__, "requests", 2000,
+                             "requests per sample").parse_args(argv)
     with tempfile.NamedTemporaryFile(prefix="vmm-blkpath-", dir="/var/tmp") as image:
         image.truncate(4 << 20)
         for name, kind, pages in (("read 254 pages", T_IN, SEG_MAX), ("write 254 pages", T_OUT, SEG_MAX),
@@ -121,13 +107,12 @@ def main(argv: list[str] | None = None) -> int:
             bench = RequestBench(image.name, kind, pages)
             try:
                 if args.profile:
-                    profile = cProfile.Profile()
-                    profile.runcall(per_call, bench.serve_one, args.requests)
-                    print(f"--- {name}")
-                    pstats.Stats(profile, stream=sys.stdout).sort_stats("tottime").print_stats(10)
+                    microbench.print_profile(name, bench.serve_one, args.requests)
                     continue
-                served = [per_call(bench.serve_one, args.requests) for _ in range(args.samples)]
-                floor = [per_call(bench.syscall_only, args.requests) for _ in range(args.samples)]
+                served = [microbench.per_call(bench.serve_one, args.requests)
+                          for _ in range(args.samples)]
+                floor = [microbench.per_call(bench.syscall_only, args.requests)
+                         for _ in range(args.samples)]
                 share = statistics.median(served) - statistics.median(floor)
                 print(f"{name:15s} us per request: served {statistics.median(served):8.1f}  "
                       f"system call alone {statistics.median(floor):8.1f}  "

@@ -10,13 +10,9 @@ number to watch when changing vmmcore/vcpu.py, kvm/exits.py, kvm/fds.py or bus.p
 
 from __future__ import annotations
 
-import argparse
-import cProfile
 import mmap
-import pstats
 import statistics
 import sys
-import time
 
 import pluggy
 
@@ -28,6 +24,8 @@ from vmmcore.kvm.cdefs import ffi
 from vmmcore.kvm.fds import Kvm
 from vmmcore.vcpu import Vcpu
 from vmmcore.vm import Vm
+
+from . import microbench
 
 PORT = 0x0EE0
 MMIO_ADDRESS = 0xD000_0000
@@ -99,32 +97,16 @@ def build_vcpu() -> Vcpu:
     return Vcpu(vm, 0, vm.vmfd.create_vcpu(0))
 
 
-def time_steps(vcpu: Vcpu, count: int) -> float:
-    """Seconds per ``Vcpu.step()``, over ``count`` steps."""
-    step = vcpu.step
-    start = time.perf_counter()
-    for _ in range(count):
-        step()
-    return (time.perf_counter() - start) / count
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.exitpath",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--exits", type=int, default=200_000, help="steps per sample")
-    parser.add_argument("--samples", type=int, default=7, help="samples per exit kind")
-    parser.add_argument("--profile", action="store_true", help="cProfile one sample")
-    args = parser.parse_args(argv)
+    args = microbench.parser("python -m benchmarks.exitpath", __doc__, "exits", 200_000,
+                             "steps per sample").parse_args(argv)
     for kind in ("pio", "pio-claimed", "mmio"):
         vcpu = build_vcpu()
         prepare_exit(vcpu.fd.kvm_run, kind)
         if args.profile:
-            profile = cProfile.Profile()
-            profile.runcall(time_steps, vcpu, args.exits)
-            print(f"--- {kind}")
-            pstats.Stats(profile, stream=sys.stdout).sort_stats("tottime").print_stats(12)
+            microbench.print_profile(kind, vcpu.step, args.exits)
             continue
-        samples = [time_steps(vcpu, args.exits) * 1e6 for _ in range(args.samples)]
+        samples = [microbench.per_call(vcpu.step, args.exits) for _ in range(args.samples)]
         print(f"{kind:12s} us per exit (Python share): min {min(samples):.3f}  "
               f"median {statistics.median(samples):.3f}  max {max(samples):.3f}")
     return 0
