@@ -6,7 +6,7 @@ the plugin's ``BlockDevice`` from a queue in a buffer of guest memory: pop, walk
 ``preadv``/``pwritev`` on the image, push. The same system call with the same
 buffers, made directly, is the floor; the difference is what vmm's Python adds per
 request. No KVM, no guest, far less noise than the in-guest figures of
-``python -m benchmarks --blk``. ``--profile`` shows where the time goes.
+``python -m benchmarks --only blk``. ``--profile`` shows where the time goes.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""vmm and QEMU side by side inside the emulated x86 host: L2 Linux boot (--nested)
-and virtio-blk throughput (--blk).
+"""vmm and QEMU side by side inside the emulated x86 host: L2 Linux boot (the
+``nested`` part) and virtio-blk throughput (the ``blk`` part).
 
 Both need a Linux guest, which this machine's PVM /dev/kvm cannot boot, so they run
 under ``vmm nested --arch x86 --shell``: one emulated host (L1) per session, in which
