@@ -20,10 +20,12 @@ APT_TEST_PACKAGES = device-tree-compiler binutils gcc libc6-dev linux-libc-dev \
 
 .PHONY: run test deps venv bench
 
-$(VENV)/.installed: pyproject.toml
+# editable_mode=compat: a plain path entry in site-packages instead of setuptools'
+# import-hook finder, which cost every vmm start ~5 ms of CPU (docs/performance.md)
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
 	# byte-compile once: some environments set PYTHONDONTWRITEBYTECODE, and
 	# recompiling vmm's sources on every start costs a fifth of its start-up
 	$(VENV)/bin/python -m compileall -q hookspecs.py vmmcore plugins
