@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(VENV)/bin/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
 	# byte-compile once: some environments set PYTHONDONTWRITEBYTECODE, and
 	# recompiling vmm's sources on every start costs a fifth of its start-up
-	$(VENV)/bin/python -m compileall -q hookspecs.py vmmcore plugins
+	$(VENV)/bin/python -m compileall -q vmm hookspecs.py vmmcore plugins
 	touch $@
 
 venv: $(VENV)/.installed

@@ -25,23 +25,24 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from vmm import NAME
+
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
     import typer
 
-    from vmmcore.bus import Access
-    from vmmcore.config import Config
-    from vmmcore.images import LoadedImage
-    from vmmcore.kvm.exits import Exit
-    from vmmcore.layout import MemoryLayout
-    from vmmcore.memory import RamRegion
-    from vmmcore.model.base import ArchModel
-    from vmmcore.nested.spec import EmulatedHost
-    from vmmcore.options import OptionGroup
-    from vmmcore.fdt import FdtBuilder
-    from vmmcore.vcpu import Vcpu
-    from vmmcore.vm import Vm
+    from vmm.core.bus import Access
+    from vmm.core.config import Config
+    from vmm.core.images import LoadedImage
+    from vmm.core.kvm.exits import Exit
+    from vmm.core.layout import MemoryLayout
+    from vmm.core.memory import RamRegion
+    from vmm.core.model.base import ArchModel
+    from vmm.core.nested.spec import EmulatedHost
+    from vmm.core.options import OptionGroup
+    from vmm.core.fdt import FdtBuilder
+    from vmm.core.vcpu import Vcpu
+    from vmm.core.vm import Vm
 
-NAME = "vmm"
 hookspec = pluggy.HookspecMarker(NAME)
 
 
@@ -83,7 +84,7 @@ def vmm_validate_config(config: Config) -> None:
     """Check the configuration before anything is created.
 
     Called once after the command line is parsed and before the VM exists. Reject a
-    configuration by raising ``vmmcore.errors.ConfigError`` with a one-line reason
+    configuration by raising ``vmm.core.errors.ConfigError`` with a one-line reason
     that says what was wrong and what to do. A plugin may also fill in defaults in
     ``config.plugin_options`` here.
 

@@ -16,14 +16,14 @@ import sys
 
 import pluggy
 
-import hookspecs
-from vmmcore import NAME
-from vmmcore.config import Config
-from vmmcore.kvm import ioctls as k
-from vmmcore.kvm.cdefs import ffi
-from vmmcore.kvm.fds import Kvm
-from vmmcore.vcpu import Vcpu
-from vmmcore.vm import Vm
+from vmm import hookspecs
+from vmm import NAME
+from vmm.core.config import Config
+from vmm.core.kvm import ioctls as k
+from vmm.core.kvm.cdefs import ffi
+from vmm.core.kvm.fds import Kvm
+from vmm.core.vcpu import Vcpu
+from vmm.core.vm import Vm
 
 from . import microbench
 

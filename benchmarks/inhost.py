@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vmmcore.errors import VmmError
+from vmm.core.errors import VmmError
 
 from .errors import BenchError
 from .measure import describe_failure, run_process
@@ -120,7 +120,7 @@ def guest_body(blk: bool) -> str:
 def l1_script(order: tuple[str, ...], qemu_launch: str) -> str:
     """The L1 shell script: ``$1`` bundle, ``$2`` kernel, ``$3`` initramfs."""
     commands = {
-        "vmm": (f"python3 -m vmmcore.cli run --arch x86 -m {GUEST_MEMORY_MIB} "
+        "vmm": (f"python3 -m vmm run --arch x86 -m {GUEST_MEMORY_MIB} "
                 f'-k "$2" -i "$3" -p "{GUEST_CMDLINE}" -d {DISK_PATH}'),
         "qemu": (f"{qemu_launch} -accel kvm -M microvm,pcie=on -cpu host -smp 1 "
                  f"-m {GUEST_MEMORY_MIB} -nodefaults -no-user-config -display none "

@@ -59,7 +59,7 @@ def find_vmm(override: str | None = None) -> Vmm:
         elif found:
             program = (found,)
         else:
-            program = (sys.executable, "-m", "vmmcore.cli")
+            program = (sys.executable, "-m", "vmm")
     return Vmm("vmm", program, ("run", "--arch", "x86"), "-k", ok_status=0)
 
 

@@ -1,1 +1,1 @@
-"""Shared test set-up. The fixtures come from vmm's own pytest plugin (vmmcore.testing)."""
+"""Shared test set-up. The fixtures come from vmm's own pytest plugin (vmm.core.testing)."""

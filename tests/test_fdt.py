@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vmmcore.fdt import FDT_MAGIC, FdtBuilder, FdtError
-from vmmcore.testing import skip_or_fail
+from vmm.core.fdt import FDT_MAGIC, FdtBuilder, FdtError
+from vmm.core.testing import skip_or_fail
 
 
 def decompile(blob: bytes, tmp_path) -> str:

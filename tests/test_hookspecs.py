@@ -4,7 +4,7 @@ A hookspec needs: the ``vmm_`` prefix; a one-line summary; a sentence saying whe
 is called ("Called ..."); exactly one of the fixed result phrases; a ``:param:`` for
 each parameter and none for a parameter it doesn't have. ``firstresult`` hooks, and
 only they, say "Stops at first non-None result". The checks live in
-``vmmcore.docgen.problems``; the second half of this file shows they catch each
+``vmm.core.docgen.problems``; the second half of this file shows they catch each
 defect on deliberately bad hookspecs.
 """
 
@@ -15,8 +15,8 @@ import types
 import pluggy
 import pytest
 
-import hookspecs
-from vmmcore.docgen import collect, describe, problems
+from vmm import hookspecs
+from vmm.core.docgen import collect, describe, problems
 
 HOOKS = collect()
 SPEC_FUNCTIONS = [

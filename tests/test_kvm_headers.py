@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from vmmcore.testing import skip_or_fail
-from vmmcore.kvm import ioctls as k
-from vmmcore.kvm.cdefs import ffi
-from vmmcore.kvm.ioc import Ioctl
-from vmmcore.testing.cheaders import compiler_values, layout_expressions, mismatches
+from vmm.core.testing import skip_or_fail
+from vmm.core.kvm import ioctls as k
+from vmm.core.kvm.cdefs import ffi
+from vmm.core.kvm.ioc import Ioctl
+from vmm.core.testing.cheaders import compiler_values, layout_expressions, mismatches
 
 HEADERS = ["linux/kvm.h"]
 #: Structures that exist under these names in the kernel's UAPI.

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from vmmcore import hookimpl
-from vmmcore.cli import main as vmm_main
-from vmmcore.docgen import collect, render, splice
-from vmmcore.testing import skip_or_fail
+from vmm import hookimpl
+from vmm.core.cli import main as vmm_main
+from vmm.core.docgen import collect, render, splice
+from vmm.core.testing import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[1]
 GUIDE = REPO / "docs" / "plugins.md"
@@ -32,7 +32,7 @@ STANDIN_TESTS = REPO / "tests" / "authoring" / "test_debugport_standin.py"
 def test_guide_hook_reference_matches_hookspecs():
     committed = GUIDE.read_text()
     assert splice(committed, render(collect())) == committed, (
-        "docs/plugins.md is out of date: run python -m vmmcore.docgen --write docs/plugins.md"
+        "docs/plugins.md is out of date: run python -m vmm.core.docgen --write docs/plugins.md"
     )
 
 
@@ -89,7 +89,7 @@ def install_fake_entry_point(monkeypatch, name: str, attributes: dict) -> None:
         found = list(real(**selection))
         return found + [point] if selection.get("group") == "vmm" else found
 
-    monkeypatch.setattr("vmmcore.plugins.entry_points", entry_points)
+    monkeypatch.setattr("vmm.core.plugins.entry_points", entry_points)
 
 
 def run_vmm(capsys, *argv: str) -> tuple[int, str, str]:
@@ -116,7 +116,7 @@ def test_broken_plugin_import_is_reported_with_its_name(monkeypatch, capsys):
     point = importlib.metadata.EntryPoint(name="ghost", value="no_such_module_xyz", group="vmm")
     real = importlib.metadata.entry_points
     monkeypatch.setattr(
-        "vmmcore.plugins.entry_points",
+        "vmm.core.plugins.entry_points",
         lambda **selection: list(real(**selection)) + [point],
     )
     status, _, err = run_vmm(capsys, "plugins", "--arch", "x86")
@@ -129,7 +129,7 @@ def test_blocking_the_broken_plugin_lets_vmm_start(monkeypatch, capsys):
     install_fake_entry_point(monkeypatch, "misspelled", {"vmm_adoption": vmm_adoption})
     status, out, err = run_vmm(capsys, "plugins", "--arch", "x86", "--block", "misspelled")
     assert (status, err) == (0, "")
-    assert "core (vmmcore.coreplugin)" in out
+    assert "core (vmm.core.coreplugin)" in out
     assert "misspelled (blocked)" in out.splitlines()
 
 
@@ -161,7 +161,7 @@ class Venv:
 
     def vmm(self, *argv: str) -> subprocess.CompletedProcess:
         """The ``vmm`` program as the environment's python runs it."""
-        return self.run("python", "-m", "vmmcore.cli", *argv)
+        return self.run("python", "-m", "vmm", *argv)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The architecture-neutral 8250/16550A UART (vmmcore.devices.uart8250)."""
+"""The architecture-neutral 8250/16550A UART (vmm.core.devices.uart8250)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vmmcore.devices import uart8250 as u
-from vmmcore.devices.uart8250 import Uart8250
+from vmm.core.devices import uart8250 as u
+from vmm.core.devices.uart8250 import Uart8250
 
 
 class Wires:

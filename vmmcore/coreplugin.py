@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from . import hookimpl
+from vmm import hookimpl
 from .config import ARCHES, Config
 from .errors import ConfigError, ImageError
 from .images import read_image

@@ -1,6 +1,6 @@
 """Generate the hook reference of docs/plugins.md from hookspecs.py's docstrings.
 
-``python -m vmmcore.docgen`` prints the reference; ``python -m vmmcore.docgen
+``python -m vmm.core.docgen`` prints the reference; ``python -m vmm.core.docgen
 --write docs/plugins.md`` replaces the part of that file between the markers
 :data:`BEGIN` and :data:`END`. A test regenerates it and fails when the committed
 file differs, so the guide can't drift from the contract.
@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-BEGIN = "<!-- BEGIN GENERATED HOOK REFERENCE: python -m vmmcore.docgen --write docs/plugins.md -->"
+BEGIN = "<!-- BEGIN GENERATED HOOK REFERENCE: python -m vmm.core.docgen --write docs/plugins.md -->"
 END = "<!-- END GENERATED HOOK REFERENCE -->"
 
 #: The fixed phrases a hookspec uses to say how results combine (see hookspecs.py).
@@ -138,7 +138,7 @@ def describe(name: str, function, section: str = "", project: str = "vmm") -> Ho
 def collect(module=None) -> list[HookDoc]:
     """Every hookspec of ``module`` (default: hookspecs) in source order."""
     if module is None:
-        import hookspecs as module
+        from vmm import hookspecs as module
     source = inspect.getsource(module)
     sections = _sections(source)
     line_starts = [0]
@@ -164,7 +164,7 @@ def render(hooks: list[HookDoc]) -> str:
     """The Markdown reference of ``hooks``, grouped by section."""
     out: list[str] = [
         "Generated from `hookspecs.py`; edit the docstrings there, then run "
-        "`python -m vmmcore.docgen --write docs/plugins.md`.",
+        "`python -m vmm.core.docgen --write docs/plugins.md`.",
         "",
         "| hook | results |",
         "|---|---|",
@@ -196,7 +196,7 @@ def splice(document: str, reference: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the reference, or write it into a document between the markers."""
-    parser = argparse.ArgumentParser(prog="python -m vmmcore.docgen", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m vmm.core.docgen", description=__doc__.split("\n")[0])
     parser.add_argument("--write", metavar="FILE", type=Path,
                         help="replace the generated part of FILE instead of printing")
     args = parser.parse_args(argv)

@@ -26,7 +26,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from vmmcore.errors import VmmError
+from vmm.core.errors import VmmError
 
 FDT_MAGIC = 0xD00DFEED
 FDT_VERSION = 17

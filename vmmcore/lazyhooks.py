@@ -14,7 +14,7 @@ plugin (it walks ``dir(plugin)``)::
         ".machine": ("vmm_core_init",),
     })
 
-``from plugins.arm64 import vmm_core_init`` keeps working. The table is kept as the
+``from vmm.plugins.arm64 import vmm_core_init`` keeps working. The table is kept as the
 package's ``__lazy_hooks__`` so a test can check that it names every hook
 implementation of its modules (a hook left out would silently not be registered).
 """

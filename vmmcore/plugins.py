@@ -2,7 +2,7 @@
 
 Registration order (pluggy calls the last registered first):
 
-1. the core (``vmmcore.coreplugin``), 2. plugins for every architecture (``virtio``),
+1. the core (``vmm.core.coreplugin``), 2. plugins for every architecture (``virtio``),
 3. exactly one arch plugin (its module sets ``VMM_ARCH``), 4. the layers on that
 arch (their modules set ``VMM_LAYER_FOR``), 5. other entry-point plugins. Then
 ``check_pending()`` catches misspelled hooks. Any plugin can be blocked by name.
@@ -21,9 +21,9 @@ from typing import Iterable
 
 import pluggy
 
-import hookspecs
+from vmm import hookspecs
 
-from . import NAME
+from vmm import NAME
 from .config import ARCHES
 from .entrypoints import entry_points
 from .errors import ConfigError, PluginError
@@ -79,7 +79,7 @@ def _discover() -> list[PluginEntry]:
             raise PluginError(f"plugin {point.name!r} failed to import: {error}") from None
         found.append(PluginEntry(point.name, module))
     if not any(entry.name == CORE for entry in found):
-        found.insert(0, PluginEntry(CORE, importlib.import_module("vmmcore.coreplugin")))
+        found.insert(0, PluginEntry(CORE, importlib.import_module("vmm.core.coreplugin")))
     return found
 
 
@@ -87,7 +87,7 @@ def check_targets(entry: PluginEntry) -> None:
     """Refuse a plugin that targets an architecture vmm doesn't know.
 
     ``VMM_ARCH``, ``VMM_LAYER_FOR`` and every name in ``VMM_ARCHES`` must be one of
-    :data:`vmmcore.config.ARCHES`; the error names the plugin and the bad value.
+    :data:`vmm.core.config.ARCHES`; the error names the plugin and the bad value.
     """
     declared = [("VMM_ARCH", entry.arch), ("VMM_LAYER_FOR", entry.layer_for)]
     arches = entry.arches
@@ -114,7 +114,7 @@ def _ordered(entries: list[PluginEntry], arch: str) -> list[PluginEntry]:
         for entry in entries
         if entry.name != CORE and entry.arch is None and entry.layer_for is None
     ]
-    builtin_general = [entry for entry in general if entry.module.__name__.startswith("plugins.")]
+    builtin_general = [entry for entry in general if entry.module.__name__.startswith("vmm.plugins.")]
     third_party = [entry for entry in general if entry not in builtin_general]
     if len(arch_plugins) != 1:
         names = ", ".join(entry.name for entry in arch_plugins) or "none"

@@ -8,7 +8,7 @@ when KVM offers them, and a generated device tree. The model of KVM for arm64
 For layers on arm64 and other plugins
 -------------------------------------
 
-State: ``vm.stash[plugins.arm64.state.ARM64]`` (or ``arm64_state(vm)``), an
+State: ``vm.stash[vmm.plugins.arm64.state.ARM64]`` (or ``arm64_state(vm)``), an
 :class:`~.state.Arm64State` with ``ipa_bits``/``ipa_limit`` (set in ``vmm_vm_type``),
 ``sve_enabled``, ``pmu_enabled``, ``vcpu_features`` (set in the first
 ``vmm_vcpu_init``), ``pvtime_enabled``, ``mte_enabled``, ``irqchip``,
@@ -38,11 +38,11 @@ Devices get interrupts from ``vm.irqchip`` (:class:`.gic.Vgic`: ``allocate``,
 (see :mod:`.pci_node` for the PCI host bridge contract).
 
 Heavy imports (cffi declarations, the model) happen inside the hooks, and the hook
-modules themselves only when the plugin is registered (:mod:`vmmcore.lazyhooks`):
+modules themselves only when the plugin is registered (:mod:`vmm.core.lazyhooks`):
 a run on another architecture never imports them.
 """
 
-from vmmcore.lazyhooks import lazy_hooks
+from vmm.core.lazyhooks import lazy_hooks
 
 VMM_ARCH = "arm64"
 

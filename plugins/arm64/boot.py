@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vmmcore import hookimpl
-from vmmcore.errors import ImageError
+from vmm import hookimpl
+from vmm.core.errors import ImageError
 
 from .images import place_firmware, place_initrd, place_kernel
 from .state import arm64_state
 
 if TYPE_CHECKING:
-    from vmmcore.images import LoadedImage
-    from vmmcore.vm import Vm
+    from vmm.core.images import LoadedImage
+    from vmm.core.vm import Vm
 
 
 def _ram(vm: Vm) -> tuple[int, int]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vmmcore import hookimpl
+from vmm import hookimpl
 
 from . import memory_map as mm
 from .options import FLASH
 from .state import arm64_state
 
 if TYPE_CHECKING:
-    from vmmcore.vm import Vm
+    from vmm.core.vm import Vm
 
 #: KVM_MEM_READONLY: guest writes to the slot exit as MMIO.
 KVM_MEM_READONLY = 1 << 1
@@ -21,8 +21,8 @@ KVM_MEM_READONLY = 1 << 1
 def vmm_dev_init(vm: Vm) -> None:
     """Put the UART (with its own SPI, fed from the terminal) and, with --flash, the
     flash on the MMIO bus."""
-    from vmmcore.devices.console_input import start_serial_input
-    from vmmcore.devices.uart8250 import Uart8250
+    from vmm.core.devices.console_input import start_serial_input
+    from vmm.core.devices.uart8250 import Uart8250
 
     state = arm64_state(vm)
     chip = vm.irqchip
@@ -37,7 +37,7 @@ def vmm_dev_init(vm: Vm) -> None:
 
 
 def _add_flash(vm: Vm, path: str) -> None:
-    from vmmcore.kvm.cdefs import ffi
+    from vmm.core.kvm.cdefs import ffi
 
     from .flash import CfiFlash
 
@@ -61,7 +61,7 @@ def _add_flash(vm: Vm, path: str) -> None:
 @hookimpl
 def vmm_dev_exit(vm: Vm) -> None:
     """Stop the console input and write the flash contents back to its file."""
-    from vmmcore.devices.console_input import stop_serial_input
+    from vmm.core.devices.console_input import stop_serial_input
 
     stop_serial_input(vm)
     flash = arm64_state(vm).devices.pop("flash", None)

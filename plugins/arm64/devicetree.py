@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from vmmcore.errors import ImageError
-from vmmcore.fdt import FdtBuilder
+from vmm.core.errors import ImageError
+from vmm.core.fdt import FdtBuilder
 
 from . import memory_map as mm
 from .gic import PMU_PPI, TIMER_PPIS, Vgic, reg_cells
@@ -18,7 +18,7 @@ from .pci_node import write_pci_node
 from .state import Arm64State
 
 if TYPE_CHECKING:
-    from vmmcore.vm import Vm
+    from vmm.core.vm import Vm
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Callable
 
-from vmmcore.errors import ConfigError, VmmError
+from vmm.core.errors import ConfigError, VmmError
 
 from .memory_map import FLASH_MAX_SIZE
 

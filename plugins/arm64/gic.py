@@ -16,14 +16,14 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vmmcore.errors import ConfigError, KvmError
+from vmm.core.errors import ConfigError, KvmError
 
 from . import memory_map as mm
 from . import uapi as u
 
 if TYPE_CHECKING:
-    from vmmcore.fdt import FdtBuilder
-    from vmmcore.kvm.fds import DeviceFd, VmFd
+    from vmm.core.fdt import FdtBuilder
+    from vmm.core.kvm.fds import DeviceFd, VmFd
 
 log = logging.getLogger(__name__)
 

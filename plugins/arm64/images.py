@@ -15,8 +15,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from vmmcore.errors import ImageError
-from vmmcore.images import LoadedImage
+from vmm.core.errors import ImageError
+from vmm.core.images import LoadedImage
 
 from . import memory_map as mm
 

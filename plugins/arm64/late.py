@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vmmcore import hookimpl
-from vmmcore.errors import ConfigError
-from vmmcore.images import LoadedImage
+from vmm import hookimpl
+from vmm.core.errors import ConfigError
+from vmm.core.images import LoadedImage
 
 from . import memory_map as mm
 from .options import DTB_OUT
 from .state import arm64_state
 
 if TYPE_CHECKING:
-    from vmmcore.vm import Vm
+    from vmm.core.vm import Vm
 
 
 @hookimpl

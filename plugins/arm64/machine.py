@@ -9,18 +9,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from vmmcore import hookimpl
-from vmmcore.errors import ConfigError
+from vmm import hookimpl
+from vmm.core.errors import ConfigError
 
 from . import memory_map as mm
 from .options import DISABLE_MTE, FLASH, IRQCHIP, MODEL_HOST
 from .state import arm64_state
 
 if TYPE_CHECKING:
-    from vmmcore.config import Config
-    from vmmcore.layout import MemoryLayout
-    from vmmcore.model.base import ArchModel
-    from vmmcore.vm import Vm
+    from vmm.core.config import Config
+    from vmm.core.layout import MemoryLayout
+    from vmm.core.model.base import ArchModel
+    from vmm.core.vm import Vm
 
 log = logging.getLogger(__name__)
 

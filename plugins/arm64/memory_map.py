@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
-from vmmcore.errors import ConfigError
-from vmmcore.layout import Bank, MemoryLayout, align_down, align_up  # noqa: F401
+from vmm.core.errors import ConfigError
+from vmm.core.layout import Bank, MemoryLayout, align_down, align_up  # noqa: F401
 
 SZ_64K = 1 << 16
 SZ_2M = 1 << 21

@@ -1,9 +1,9 @@
 """The arm64 part of the model of KVM: answers as arch/arm64/kvm does.
 
 It decodes arguments with its own ``struct`` formats and restates the UAPI numbers
-it needs (independently of :mod:`plugins.arm64.uapi`, so the two check each other).
+it needs (independently of :mod:`vmm.plugins.arm64.uapi`, so the two check each other).
 
-Extension points for layers (``vmmcore.model.base.ArchModelLayer``), each small:
+Extension points for layers (``vmm.core.model.base.ArchModelLayer``), each small:
 
 - ``validate_vm_type(type)`` / ``ipa_bits_of(type)``: which KVM_CREATE_VM types exist;
 - ``enable_cap(vm, cap, flags, args)``: KVM_ENABLE_CAP on the VM fd;
@@ -19,9 +19,9 @@ import errno
 import struct
 from typing import Any
 
-from vmmcore.model.base import ArchModel, ModelErrno
-from vmmcore.model.decode import UserMemory, ior, iow
-from vmmcore.model.state import VcpuState, VmState
+from vmm.core.model.base import ArchModel, ModelErrno
+from vmm.core.model.decode import UserMemory, ior, iow
+from vmm.core.model.state import VcpuState, VmState
 
 from .model_devices import DeviceModelMixin
 from .model_host import ModelHost

@@ -9,9 +9,9 @@ import errno
 import struct
 from dataclasses import dataclass, field
 
-from vmmcore.model.base import ModelErrno
-from vmmcore.model.decode import UserMemory, ior, iow
-from vmmcore.model.state import DeviceState, VcpuState, VmState
+from vmm.core.model.base import ModelErrno
+from vmm.core.model.decode import UserMemory, ior, iow
+from vmm.core.model.state import DeviceState, VcpuState, VmState
 
 DEV_VGIC_V2, DEV_VGIC_V3 = 5, 7
 GRP_ADDR, GRP_NR_IRQS, GRP_CTRL = 0, 3, 4

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from vmmcore.errors import ConfigError
+from vmm.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 
-from vmmcore import hookimpl
-from vmmcore.config import Config
-from vmmcore.errors import ConfigError
-from vmmcore.options import OptionGroup
+from vmm import hookimpl
+from vmm.core.config import Config
+from vmm.core.errors import ConfigError
+from vmm.core.options import OptionGroup
 
 from .flash import check_flash_file
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from .gic import Vgic, reg_cells
 
 if TYPE_CHECKING:
-    from vmmcore.fdt import FdtBuilder
-    from vmmcore.vm import Vm
+    from vmm.core.fdt import FdtBuilder
+    from vmm.core.vm import Vm
 
 #: ECAM bytes per bus: 32 devices x 8 functions x 4 KiB.
 ECAM_BUS_SIZE = 1 << 20

@@ -10,12 +10,12 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from vmmcore.errors import KvmError
+from vmm.core.errors import KvmError
 
 from . import uapi as u
 
 if TYPE_CHECKING:
-    from vmmcore.kvm.fds import VcpuFd
+    from vmm.core.kvm.fds import VcpuFd
 
 CORE_REG_WORD = u.ffi.sizeof("uint32_t")
 _SIZE_FIELDS = {

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vmmcore.stash import StashKey
+from vmm.core.stash import StashKey
 
 if TYPE_CHECKING:
-    from vmmcore.images import LoadedImage
-    from vmmcore.vm import Vm
+    from vmm.core.images import LoadedImage
+    from vmm.core.vm import Vm
 
 
 @dataclass

@@ -1,20 +1,20 @@
 """The arm64 KVM UAPI (arch/arm64/include/uapi/asm/kvm.h): structs, ioctls, constants.
 
 Structs are declared once, as cffi cdef text, in an FFI that includes the core's;
-ioctl numbers come from :class:`~vmmcore.kvm.ioc.IoctlTable`, and core register ids
+ioctl numbers come from :class:`~vmm.core.kvm.ioc.IoctlTable`, and core register ids
 from ``offsetof(struct kvm_regs, ...)``. Nothing here depends on the host's
 architecture: the plugin builds and tests the same on x86.
 """
 
 from __future__ import annotations
 
-from vmmcore.kvm import cdefs as core_cdefs
-from vmmcore.kvm.ffiload import load_ffi
-from vmmcore.kvm.ioc import IoctlTable
+from vmm.core.kvm import cdefs as core_cdefs
+from vmm.core.kvm.ffiload import load_ffi
+from vmm.core.kvm.ioc import IoctlTable
 # Device attributes also work on vCPU fds (PMU, pvtime): the core's generic ioctls.
-from vmmcore.kvm.ioctls import KVM_HAS_DEVICE_ATTR, KVM_SET_DEVICE_ATTR  # noqa: F401
+from vmm.core.kvm.ioctls import KVM_HAS_DEVICE_ATTR, KVM_SET_DEVICE_ATTR  # noqa: F401
 # Exits arm64 handles itself (PSCI SYSTEM_OFF, SYSTEM_RESET, crash).
-from vmmcore.kvm.ioctls import (  # noqa: F401
+from vmm.core.kvm.ioctls import (  # noqa: F401
     KVM_EXIT_SYSTEM_EVENT,
     KVM_SYSTEM_EVENT_CRASH,
     KVM_SYSTEM_EVENT_RESET,

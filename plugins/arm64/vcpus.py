@@ -7,18 +7,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from vmmcore import hookimpl
-from vmmcore.errors import GuestError
+from vmm import hookimpl
+from vmm.core.errors import GuestError
 
 from . import memory_map as mm
 from .options import DISABLE_SVE, NO_PVTIME
 from .state import Arm64State, arm64_state
 
 if TYPE_CHECKING:
-    from vmmcore.kvm.exits import Exit
-    from vmmcore.kvm.fds import VcpuFd
-    from vmmcore.vcpu import Vcpu
-    from vmmcore.vm import Vm
+    from vmm.core.kvm.exits import Exit
+    from vmm.core.kvm.fds import VcpuFd
+    from vmm.core.vcpu import Vcpu
+    from vmm.core.vm import Vm
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def vmm_base_init(vm: Vm) -> None:
         return
     if len(vm.vcpus) * mm.PVTIME_RECORD_SIZE > mm.PVTIME_SIZE:
         raise GuestError("too many vCPUs for the stolen-time area")
-    from vmmcore.memory import map_anonymous
+    from vmm.core.memory import map_anonymous
 
     mapping, host_addr = map_anonymous(mm.PVTIME_SIZE)
     state.devices["pvtime"] = mapping

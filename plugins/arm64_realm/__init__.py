@@ -5,11 +5,11 @@ Registered after arm64: ``wrapper=True`` hooks adjust arm64's results (VM type, 
 registers, PSCI conduit, model of KVM) and plain hooks add the realm's steps. The
 realm's state lives in ``vm.stash[REALM_KEY]`` (:mod:`.state`). Heavy imports (cffi,
 the RMM model) happen inside the hooks, and the hook modules only when the layer is
-registered or asked for its commands (:mod:`vmmcore.lazyhooks`), so ``vmm --help``
+registered or asked for its commands (:mod:`vmm.core.lazyhooks`), so ``vmm --help``
 and runs on other architectures stay fast.
 """
 
-from vmmcore.lazyhooks import lazy_hooks
+from vmm.core.lazyhooks import lazy_hooks
 
 VMM_LAYER_FOR = "arm64"
 

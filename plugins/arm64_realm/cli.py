@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from vmmcore import hookimpl
-from vmmcore.config import DEFAULT_MEM_MIB
+from vmm import hookimpl
+from vmm.core.config import DEFAULT_MEM_MIB
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .rmm import Plan
@@ -84,7 +84,7 @@ def measure_command(
     image raises a ``VmmError``, which the ``vmm`` program reports as one line (exit
     status 1; ``--debug`` shows the traceback).
     """
-    from vmmcore.errors import ConfigError
+    from vmm.core.errors import ConfigError
 
     from .rmm import HashAlgorithm, RmmProfile, load_plan
 

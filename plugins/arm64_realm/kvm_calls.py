@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vmmcore.kvm import ioctls as k
+from vmm.core.kvm import ioctls as k
 
 from . import uapi
 from .abi import ffi
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vmmcore.kvm.fds import VcpuFd, VmFd
+    from vmm.core.kvm.fds import VcpuFd, VmFd
 
     from .options import RealmSettings
 
@@ -79,7 +79,7 @@ def activate_realm(vmfd: VmFd) -> None:
 
 def finalize_rec(fd: VcpuFd) -> None:
     """KVM_ARM_VCPU_FINALIZE(KVM_ARM_VCPU_REC): create the vCPU's REC."""
-    from plugins.arm64.uapi import KVM_ARM_VCPU_FINALIZE
+    from vmm.plugins.arm64.uapi import KVM_ARM_VCPU_FINALIZE
 
     feature = ffi.new("int *", uapi.KVM_ARM_VCPU_REC)
     fd.call(KVM_ARM_VCPU_FINALIZE, feature, hint="KVM_ARM_VCPU_REC")
@@ -92,7 +92,7 @@ class AbortInjector:
     """
 
     def __init__(self, fd: VcpuFd) -> None:
-        from plugins.arm64.uapi import KVM_SET_VCPU_EVENTS
+        from vmm.plugins.arm64.uapi import KVM_SET_VCPU_EVENTS
 
         self._fd = fd
         self._ioctl = KVM_SET_VCPU_EVENTS

@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
-from vmmcore import hookimpl
-from vmmcore.errors import ConfigError
+from vmm import hookimpl
+from vmm.core.errors import ConfigError
 
 from . import uapi
 from .state import realm_state, start_realm_state
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vmmcore.images import LoadedImage
-    from vmmcore.memory import RamRegion
-    from vmmcore.vcpu import Vcpu
-    from vmmcore.vm import Vm
+    from vmm.core.images import LoadedImage
+    from vmm.core.memory import RamRegion
+    from vmm.core.vcpu import Vcpu
+    from vmm.core.vm import Vm
 
     from .populate import RealmRanges
 
@@ -46,7 +46,7 @@ def vmm_vm_type(vm: Vm) -> Generator[None, int | None, int | None]:
 
 def _check_ipa_limit(vm: Vm, ipa_bits: int) -> None:
     """kvmtool's "Memory too large" check, made again for the doubled IPA space."""
-    from plugins.arm64.state import arm64_state
+    from vmm.plugins.arm64.state import arm64_state
 
     limit = arm64_state(vm).ipa_limit
     if limit and ipa_bits > limit:

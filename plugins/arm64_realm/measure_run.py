@@ -10,10 +10,10 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from vmmcore.errors import VmmError
+from vmm.core.errors import VmmError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vmmcore.config import Config
+    from vmm.core.config import Config
 
     from .rmm import Plan
 
@@ -32,7 +32,7 @@ def realm_run_config(
 
     Options not given keep ``vmm run``'s defaults, so both builds match.
     """
-    from vmmcore.config import Config
+    from vmm.core.config import Config
 
     options = {"realm": True, **{key: value for key, value in realm_options.items()
                                  if value is not None}}
@@ -42,9 +42,9 @@ def realm_run_config(
 
 def dry_run_plan(config: Config) -> Plan:
     """Build the realm ``config`` describes against the model; return its RMI plan."""
-    from vmmcore.runner import choose_backend
-    from vmmcore.plugins import build_manager
-    from vmmcore.vm import Vm, run_vm
+    from vmm.core.runner import choose_backend
+    from vmm.core.plugins import build_manager
+    from vmm.core.vm import Vm, run_vm
 
     from .report import modelled_realm
 

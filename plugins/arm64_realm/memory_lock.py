@@ -18,8 +18,8 @@ import resource
 from functools import lru_cache
 from typing import Any
 
-from vmmcore.errors import VmmError
-from vmmcore.kvm.ffiload import load_ffi
+from vmm.core.errors import VmmError
+from vmm.core.kvm.ffiload import load_ffi
 
 from .uapi import MLOCK_ONFAULT
 

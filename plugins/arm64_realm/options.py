@@ -13,14 +13,14 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vmmcore import hookimpl
-from vmmcore.errors import ConfigError
+from vmm import hookimpl
+from vmm.core.errors import ConfigError
 
 from .uapi import RME_RPV_SIZE
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from vmmcore.config import Config
-    from vmmcore.options import OptionGroup
+    from vmm.core.config import Config
+    from vmm.core.options import OptionGroup
 
     from .rmm import HashAlgorithm, RmmProfile
 

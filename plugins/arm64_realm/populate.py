@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vmmcore.images import LoadedImage
+from vmm.core.images import LoadedImage
 
 from .uapi import FDT_MAX_SIZE, align_down, align_up
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vmmcore.errors import VmmError
+from vmm.core.errors import VmmError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vmmcore.vm import Vm
+    from vmm.core.vm import Vm
 
     from .model import RealmVm
     from .state import RealmState

@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from vmmcore import hookimpl
+from vmm import hookimpl
 
 from .state import realm_state
 from .uapi import VIRTIO_F_ACCESS_PLATFORM
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vmmcore.bus import Access
-    from vmmcore.config import Config
-    from vmmcore.model.base import ArchModel
-    from vmmcore.vcpu import Vcpu
-    from vmmcore.vm import Vm
+    from vmm.core.bus import Access
+    from vmm.core.config import Config
+    from vmm.core.model.base import ArchModel
+    from vmm.core.vcpu import Vcpu
+    from vmm.core.vm import Vm
 
 #: What a register dump of a realm vCPU says instead (kvmtool prints "UNACCESSIBLE").
 REGISTERS_INACCESSIBLE = "registers of a realm vCPU are not accessible"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from vmmcore.stash import StashKey
+from vmm.core.stash import StashKey
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vmmcore.vm import Vm
+    from vmm.core.vm import Vm
 
     from .kvm_calls import AbortInjector
     from .options import RealmSettings

@@ -8,13 +8,13 @@ model), each written independently.
 
 from __future__ import annotations
 
-from plugins.arm64.uapi import (  # noqa: F401  (arm64's, used by the realm model)
+from vmm.plugins.arm64.uapi import (  # noqa: F401  (arm64's, used by the realm model)
     KVM_ARM_VCPU_PSCI_0_2,
     KVM_CAP_ARM_SVE,
     KVM_CAP_ARM_VM_IPA_SIZE,
     KVM_CAP_STEAL_TIME,
 )
-from vmmcore import layout
+from vmm.core import layout
 
 #: KVM_ENABLE_CAP capability number of the RFC-v1 realm interface.
 KVM_CAP_ARM_RME = 300

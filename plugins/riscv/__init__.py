@@ -7,11 +7,11 @@ riscv KVM for ``--dry-run`` and tests. Hook implementations live in :mod:`.hooks
 which imports the working modules only when a hook runs.
 """
 
-from vmmcore.lazyhooks import lazy_hooks
+from vmm.core.lazyhooks import lazy_hooks
 
 VMM_ARCH = "riscv"
 
-# The hook modules are imported when the plugin is registered (vmmcore.lazyhooks),
+# The hook modules are imported when the plugin is registered (vmm.core.lazyhooks),
 # so other arches' runs and ``vmm --help`` don't import them.
 __getattr__, __dir__ = lazy_hooks(__name__, {
     ".emulated_host": ("vmm_emulated_host",),

@@ -19,8 +19,8 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from vmmcore.kvm import ioctls as k
-from vmmcore.kvm.fds import DeviceFd, VmFd
+from vmm.core.kvm import ioctls as k
+from vmm.core.kvm.fds import DeviceFd, VmFd
 
 from . import layout, uapi
 from .eventfd_relay import EventfdRelay
@@ -29,8 +29,8 @@ from .irqchip import IRQ_S_EXT, IRQ_TYPE_EDGE_RISING, IRQ_TYPE_LEVEL_HIGH, Riscv
 from .uapi import ffi
 
 if TYPE_CHECKING:
-    from vmmcore.fdt import FdtBuilder
-    from vmmcore.vm import Vm
+    from vmm.core.fdt import FdtBuilder
+    from vmm.core.vm import Vm
 
 
 def hart_index_bits(nr_harts: int) -> int:

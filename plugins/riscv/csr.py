@@ -11,8 +11,8 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vmmcore.kvm.exits import RiscvCsrExit
-    from vmmcore.vcpu import Vcpu
+    from vmm.core.kvm.exits import RiscvCsrExit
+    from vmm.core.vcpu import Vcpu
 
 CSR_SEED = 0x015
 SEED_OPST_ES16 = 0b10 << 30  # OPST field: 16 bits of entropy follow

@@ -10,12 +10,12 @@ from .layout import UART
 from .state import riscv_state
 
 if TYPE_CHECKING:
-    from vmmcore.vm import Vm
+    from vmm.core.vm import Vm
 
 
 def add_uart(vm: Vm) -> None:
     """Put the UART at 0x3f8 of the MMIO space, on an interrupt line of its own."""
-    from vmmcore.devices.uart8250 import Uart8250
+    from vmm.core.devices.uart8250 import Uart8250
 
     line = vm.irqchip.allocate()
     uart = Uart8250(output=vm.write_console, set_irq=partial(vm.irqchip.set_level, line))

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vmmcore.errors import ConfigError, ImageError
-from vmmcore.images import LoadedImage
+from vmm.core.errors import ConfigError, ImageError
+from vmm.core.images import LoadedImage
 
 from .image import FDT_MAX_SIZE, fdt_address
 from .layout import UART, reg_cells
 from .state import riscv_state
 
 if TYPE_CHECKING:
-    from vmmcore.fdt import FdtBuilder
-    from vmmcore.vm import Vm
+    from vmm.core.fdt import FdtBuilder
+    from vmm.core.vm import Vm
 
 UART_CLOCK = 1_843_200
 UART_PATH = f"/serial@{UART.start:x}"
@@ -85,7 +85,7 @@ def _uart(fdt: FdtBuilder, vm: Vm) -> None:
 
 def build_device_tree(vm: Vm) -> bytes:
     """The whole DTB of ``vm`` (call after every device is set up)."""
-    from vmmcore.fdt import FdtBuilder
+    from vmm.core.fdt import FdtBuilder
 
     assert vm.layout is not None
     fdt = FdtBuilder()

@@ -5,7 +5,7 @@ header declared in :mod:`.uapi`) whose code prints its message one character at 
 time with vmm's SBI console call (experimental extension 0x08000000, function 0),
 then asks SBI SRST for a shutdown. ``guests/hello.bin`` holds the bytes
 :func:`build_hello` produces (a test checks that they match); rebuild it with
-``python -m plugins.riscv.guest``.
+``python -m vmm.plugins.riscv.guest``.
 
 Instructions are encoded by small functions named after them, from the RISC-V
 unprivileged manual's formats, so each field can be checked by eye.

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vmmcore import hookimpl
+from vmm import hookimpl
 
 if TYPE_CHECKING:
-    from vmmcore.config import Config
-    from vmmcore.fdt import FdtBuilder  # noqa: F401
-    from vmmcore.images import LoadedImage
-    from vmmcore.kvm.exits import Exit
-    from vmmcore.layout import MemoryLayout
-    from vmmcore.model.base import ArchModel
-    from vmmcore.options import OptionGroup
-    from vmmcore.vcpu import Vcpu
-    from vmmcore.vm import Vm
+    from vmm.core.config import Config
+    from vmm.core.fdt import FdtBuilder  # noqa: F401
+    from vmm.core.images import LoadedImage
+    from vmm.core.kvm.exits import Exit
+    from vmm.core.layout import MemoryLayout
+    from vmm.core.model.base import ArchModel
+    from vmm.core.options import OptionGroup
+    from vmm.core.vcpu import Vcpu
+    from vmm.core.vm import Vm
 
 
 # ------------------------------------------------------------------ configuration

@@ -9,10 +9,10 @@ initrd goes right below it, as high as possible, clear of the kernel.
 
 from __future__ import annotations
 
-from vmmcore.errors import ImageError
-from vmmcore.images import LoadedImage
-from vmmcore.layout import align_down, align_up
-from vmmcore.vm import Vm
+from vmm.core.errors import ImageError
+from vmm.core.images import LoadedImage
+from vmm.core.layout import align_down, align_up
+from vmm.core.vm import Vm
 
 from .uapi import ffi
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from vmmcore.errors import ConfigError, KvmError
+from vmm.core.errors import ConfigError, KvmError
 
 from . import uapi
 from .isa import disable_dest
 from .options import irqchip_choice
 
 if TYPE_CHECKING:
-    from vmmcore.fdt import FdtBuilder
-    from vmmcore.vm import Vm
+    from vmm.core.fdt import FdtBuilder
+    from vmm.core.vm import Vm
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-from vmmcore.config import Config
-from vmmcore.errors import ConfigError
-from vmmcore.layout import Bank, MemoryLayout
+from vmm.core.config import Config
+from vmm.core.errors import ConfigError
+from vmm.core.layout import Bank, MemoryLayout
 
 from . import uapi
 

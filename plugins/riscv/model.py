@@ -13,9 +13,9 @@ import errno
 from dataclasses import dataclass
 from typing import Any
 
-from vmmcore.model.base import ArchModel, ModelErrno
-from vmmcore.model.decode import UserMemory, iow
-from vmmcore.model.state import VcpuState, VmState
+from vmm.core.model.base import ArchModel, ModelErrno
+from vmm.core.model.decode import UserMemory, iow
+from vmm.core.model.state import VcpuState, VmState
 
 from .model_aia import AiaDeviceModel
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import errno
 from typing import Any
 
-from vmmcore.model.base import ModelErrno
-from vmmcore.model.decode import UserMemory
-from vmmcore.model.state import DeviceState, VmState
+from vmm.core.model.base import ModelErrno
+from vmm.core.model.decode import UserMemory
+from vmm.core.model.state import DeviceState, VmState
 
 DEV_TYPE_RISCV_AIA = 11
 GRP_CONFIG, GRP_ADDR, GRP_CTRL = 0, 1, 2

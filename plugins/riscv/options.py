@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 
-from vmmcore.config import Config
-from vmmcore.errors import ConfigError
-from vmmcore.options import OptionGroup
+from vmm.core.config import Config
+from vmm.core.errors import ConfigError
+from vmm.core.options import OptionGroup
 
 from .isa import DISABLE_OPTIONS, disable_dest
 

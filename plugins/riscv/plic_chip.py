@@ -18,9 +18,9 @@ from .plic import Plic
 from .uapi import ffi
 
 if TYPE_CHECKING:
-    from vmmcore.fdt import FdtBuilder
-    from vmmcore.kvm.fds import VcpuFd
-    from vmmcore.vm import Vm
+    from vmm.core.fdt import FdtBuilder
+    from vmm.core.kvm.fds import VcpuFd
+    from vmm.core.vm import Vm
 
 
 class PlicIrqchip(RiscvIrqchip):

@@ -14,12 +14,12 @@ import errno
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from vmmcore.errors import KvmError
+from vmm.core.errors import KvmError
 
 from . import uapi
 
 if TYPE_CHECKING:
-    from vmmcore.kvm.fds import VcpuFd
+    from vmm.core.kvm.fds import VcpuFd
 
 #: name prefix -> (register type, struct whose fields it names, width of one index step)
 _TYPES: dict[str, tuple[int, str, str]] = {

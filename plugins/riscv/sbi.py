@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vmmcore.errors import GuestError
-from vmmcore.kvm import ioctls as k
-from vmmcore.memory import GuestMemoryError
+from vmm.core.errors import GuestError
+from vmm.core.kvm import ioctls as k
+from vmm.core.memory import GuestMemoryError
 
 if TYPE_CHECKING:
-    from vmmcore.kvm.exits import Exit, RiscvSbiExit, SystemEventExit
-    from vmmcore.vcpu import Vcpu
+    from vmm.core.kvm.exits import Exit, RiscvSbiExit, SystemEventExit
+    from vmm.core.vcpu import Vcpu
 
 SBI_EXT_0_1_CONSOLE_PUTCHAR = 0x01
 SBI_EXT_0_1_CONSOLE_GETCHAR = 0x02

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vmmcore.stash import StashKey
+from vmm.core.stash import StashKey
 
 from .isa import CpuFeatures
 
 if TYPE_CHECKING:
-    from vmmcore.devices.uart8250 import Uart8250
-    from vmmcore.vm import Vm
+    from vmm.core.devices.uart8250 import Uart8250
+    from vmm.core.vm import Vm
 
 
 @dataclass

@@ -2,15 +2,15 @@
 
 ONE_REG ids are computed from the offsets of fields in these structs, as the
 kernel's ``KVM_REG_RISCV_*_REG(name)`` macros do; ioctl numbers come from
-:class:`~vmmcore.kvm.ioc.IoctlTable`. The riscv Image header is declared here too, so
+:class:`~vmm.core.kvm.ioc.IoctlTable`. The riscv Image header is declared here too, so
 the loader reads its fields by offset from cffi, never by typed numbers.
 """
 
 from __future__ import annotations
 
-from vmmcore.kvm import cdefs
-from vmmcore.kvm.ffiload import load_ffi
-from vmmcore.kvm.ioc import IoctlTable
+from vmm.core.kvm import cdefs
+from vmm.core.kvm.ffiload import load_ffi
+from vmm.core.kvm.ioc import IoctlTable
 
 RISCV_CDEF = """
 struct user_regs_struct {

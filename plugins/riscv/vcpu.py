@@ -14,7 +14,7 @@ import errno
 import logging
 from typing import TYPE_CHECKING
 
-from vmmcore.errors import ConfigError, KvmError
+from vmm.core.errors import ConfigError, KvmError
 
 from . import uapi
 from .isa import ISA_EXT_ID, MULTI_LETTER, CpuFeatures, isa_bitmap_letters
@@ -23,9 +23,9 @@ from .regs import RiscvRegisters, dump, isa_ext_id, sbi_ext_id
 from .state import riscv_state
 
 if TYPE_CHECKING:
-    from vmmcore.kvm.fds import VcpuFd
-    from vmmcore.vcpu import Vcpu
-    from vmmcore.vm import Vm
+    from vmm.core.kvm.fds import VcpuFd
+    from vmm.core.vcpu import Vcpu
+    from vmm.core.vm import Vm
 
 log = logging.getLogger(__name__)
 

@@ -2,10 +2,10 @@
 
 No ``VMM_ARCH``: it loads whatever the guest architecture. Devices are built in the
 "virtio_dev" stage from ``--console virtio``, ``--disk``, ``--rng`` and ``--network``.
-The hook module is imported when the plugin is registered (:mod:`vmmcore.lazyhooks`).
+The hook module is imported when the plugin is registered (:mod:`vmm.core.lazyhooks`).
 """
 
-from vmmcore.lazyhooks import lazy_hooks
+from vmm.core.lazyhooks import lazy_hooks
 
 __getattr__, __dir__ = lazy_hooks(__name__, {
     ".hooks": ("vmm_addoption", "vmm_device_tree", "vmm_validate_config",

@@ -16,8 +16,8 @@ import os
 import stat
 from dataclasses import dataclass
 
-from vmmcore.errors import ConfigError
-from vmmcore.kvm.ffiload import load_ffi
+from vmm.core.errors import ConfigError
+from vmm.core.kvm.ffiload import load_ffi
 
 from . import buffers
 from .cdefs import ffi, sizeof

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 
-from vmmcore.kvm.ffiload import load_ffi
+from vmm.core.kvm.ffiload import load_ffi
 
 VIRTIO_CDEF = """
 /* Split virtqueue (virtio 1.2, 2.7). Rings are followed by an event index. */

@@ -13,7 +13,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any, Protocol
 
-from vmmcore.memory import GuestMemory
+from vmm.core.memory import GuestMemory
 
 from .cdefs import ffi
 from .constants import F_EVENT_IDX, F_INDIRECT_DESC, TRANSPORT_FEATURES

@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from vmmcore.errors import ConfigError
-from vmmcore.fdt import FdtError
+from vmm.core.errors import ConfigError
+from vmm.core.fdt import FdtError
 
 from .mmio import MMIO_SIZE
 from .pci.host import DEVFN_SLOT_SHIFT, ECAM_BUS_SIZE
 
 if TYPE_CHECKING:
-    from vmmcore.fdt import FdtBuilder
+    from vmm.core.fdt import FdtBuilder
 
     from .wiring import VirtioState
 

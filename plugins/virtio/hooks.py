@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vmmcore import hookimpl
+from vmm import hookimpl
 
 if TYPE_CHECKING:
-    from vmmcore.config import Config
-    from vmmcore.fdt import FdtBuilder
-    from vmmcore.options import OptionGroup
-    from vmmcore.vm import Vm
+    from vmm.core.config import Config
+    from vmm.core.fdt import FdtBuilder
+    from vmm.core.options import OptionGroup
+    from vmm.core.vm import Vm
 
 
 @hookimpl

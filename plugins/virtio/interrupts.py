@@ -17,7 +17,7 @@ import logging
 import os
 from typing import Any
 
-from vmmcore.errors import ConfigError, VmmError
+from vmm.core.errors import ConfigError, VmmError
 
 from .iothread import new_eventfd
 

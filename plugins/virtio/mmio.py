@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from vmmcore.errors import KvmError
+from vmm.core.errors import KvmError
 
 from .cdefs import offsetof, sizeof
 from .constants import INTERRUPT_CONFIG_CHANGE, INTERRUPT_USED_BUFFER
@@ -21,7 +21,7 @@ from .registers import RegisterMap
 from .transport import Transport
 
 if TYPE_CHECKING:
-    from vmmcore.vm import Vm
+    from vmm.core.vm import Vm
 
     from .device import VirtioDevice
     from .queue import Virtqueue

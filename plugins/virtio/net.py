@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from vmmcore.errors import ConfigError
+from vmm.core.errors import ConfigError
 
 from . import buffers
 from .cdefs import offsetof, sizeof

@@ -21,8 +21,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from vmmcore.errors import GuestError
-from vmmcore.memory import GuestMemory, GuestMemoryError
+from vmm.core.errors import GuestError
+from vmm.core.memory import GuestMemory, GuestMemoryError
 
 from .cdefs import ffi, offsetof, sizeof, struct_format
 from .constants import (

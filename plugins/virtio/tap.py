@@ -5,8 +5,8 @@ from __future__ import annotations
 import fcntl
 import os
 
-from vmmcore.errors import ConfigError
-from vmmcore.kvm.ioc import IoctlTable
+from vmm.core.errors import ConfigError
+from vmm.core.kvm.ioc import IoctlTable
 
 from .cdefs import ffi, sizeof
 

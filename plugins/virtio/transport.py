@@ -23,7 +23,7 @@ from .constants import (
 from .iothread import new_eventfd
 
 if TYPE_CHECKING:
-    from vmmcore.vm import Vm
+    from vmm.core.vm import Vm
 
     from .device import VirtioDevice
     from .queue import Virtqueue

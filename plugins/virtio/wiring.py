@@ -17,14 +17,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vmmcore.errors import ConfigError
-from vmmcore.stash import StashKey
+from vmm.core.errors import ConfigError
+from vmm.core.stash import StashKey
 
 if TYPE_CHECKING:
-    from vmmcore.config import Config
-    from vmmcore.devices.console_input import RawTerminal
-    from vmmcore.layout import Bank
-    from vmmcore.vm import Vm
+    from vmm.core.config import Config
+    from vmm.core.devices.console_input import RawTerminal
+    from vmm.core.layout import Bank
+    from vmm.core.vm import Vm
 
     from .device import VirtioDevice
     from .mmio import MmioTransport
@@ -104,7 +104,7 @@ def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
     devices: list[VirtioDevice] = []
     try:
         if config.console == "virtio":
-            from vmmcore.devices.console_input import RawTerminal, console_input_fd
+            from vmm.core.devices.console_input import RawTerminal, console_input_fd
 
             from .console import ConsoleDevice
 
@@ -168,7 +168,7 @@ def _window(vm: Vm, *names: str) -> Bank:
 
 
 def _place_mmio(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
-    from vmmcore.layout import WindowAllocator
+    from vmm.core.layout import WindowAllocator
 
     from .interrupts import LineInterrupt, require_irqchip
     from .mmio import MMIO_SIZE, MmioTransport
@@ -197,7 +197,7 @@ def msi_supported(vm: Vm) -> bool:
 
 
 def _place_pci(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
-    from vmmcore.layout import WindowAllocator
+    from vmm.core.layout import WindowAllocator
 
     from .interrupts import LineInterrupt, require_irqchip
     from .pci.config import COMMAND_MEMORY

@@ -3,10 +3,10 @@
 
 Hook implementations live in small modules that import their heavy parts lazily,
 and those modules are imported only when the plugin is registered
-(:mod:`vmmcore.lazyhooks`), so ``vmm --help`` and other arches' runs stay cheap.
+(:mod:`vmm.core.lazyhooks`), so ``vmm --help`` and other arches' runs stay cheap.
 """
 
-from vmmcore.lazyhooks import lazy_hooks
+from vmm.core.lazyhooks import lazy_hooks
 
 VMM_ARCH = "x86"
 

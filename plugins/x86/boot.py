@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from vmmcore.errors import ImageError
-from vmmcore.vm import Vm
+from vmm.core.errors import ImageError
+from vmm.core.vm import Vm
 
 from . import cpumodes
 from . import machine as m

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vmmcore.errors import ConfigError
-from vmmcore.vm import Vm
+from vmm.core.errors import ConfigError
+from vmm.core.vm import Vm
 
 from . import machine as m
 from .bzimage import BOOT_FLAG, HDRS_MAGIC

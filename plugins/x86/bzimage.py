@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from vmmcore.errors import ImageError
+from vmm.core.errors import ImageError
 
 from .cdefs import ffi
 

@@ -9,8 +9,8 @@ host's headers.
 
 from __future__ import annotations
 
-from vmmcore.kvm.cdefs import ffi as core_ffi
-from vmmcore.kvm.ffiload import load_ffi
+from vmm.core.kvm.cdefs import ffi as core_ffi
+from vmm.core.kvm.ffiload import load_ffi
 
 KVM_X86_CDEF = """
 struct kvm_regs {

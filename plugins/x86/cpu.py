@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vmmcore.errors import VmmError
-from vmmcore.kvm.fds import Kvm, VcpuFd
+from vmm.core.errors import VmmError
+from vmm.core.kvm.fds import Kvm, VcpuFd
 
 from . import ioctls as x
 from .cdefs import ffi

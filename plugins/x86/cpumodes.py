@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-from vmmcore.memory import GuestMemory
+from vmm.core.memory import GuestMemory
 
 from . import machine as m
 

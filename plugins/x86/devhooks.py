@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vmmcore import hookimpl
+from vmm import hookimpl
 
 from . import machine as m
 
 if TYPE_CHECKING:
-    from vmmcore.vm import Vm
+    from vmm.core.vm import Vm
 
 
 @hookimpl
@@ -18,8 +18,8 @@ def vmm_dev_init(vm: Vm) -> None:
     """COM1 (8250 UART on IRQ 4) writing to the console, fed from stdin when it is a
     terminal or pipe, the i8042 whose reset ends the VM with status 0, and the CMOS
     real-time clock giving the host's UTC time."""
-    from vmmcore.devices.console_input import start_serial_input
-    from vmmcore.devices.uart8250 import REGISTER_COUNT, Uart8250
+    from vmm.core.devices.console_input import start_serial_input
+    from vmm.core.devices.uart8250 import REGISTER_COUNT, Uart8250
 
     from .i8042 import COMMAND, I8042
     from .rtc import Rtc
@@ -40,7 +40,7 @@ def vmm_dev_init(vm: Vm) -> None:
 @hookimpl
 def vmm_dev_exit(vm: Vm) -> None:
     """Stop the console reader and give the terminal back its settings."""
-    from vmmcore.devices.console_input import stop_serial_input
+    from vmm.core.devices.console_input import stop_serial_input
 
     stop_serial_input(vm)
     vm.pio.unregister(m.COM1_PORT)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-from vmmcore.errors import ImageError
+from vmm.core.errors import ImageError
 
 ELF_MAGIC = b"\x7fELF"
 ELFCLASS64 = 2

@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from vmmcore import hookimpl
+from vmm import hookimpl
 
 if TYPE_CHECKING:
-    from vmmcore.nested.spec import EmulatedHost
+    from vmm.core.nested.spec import EmulatedHost
 
 PYTHON_VERSION = "3.11"
 
@@ -22,8 +22,8 @@ PYTHON_VERSION = "3.11"
 @functools.cache
 def emulated_host() -> EmulatedHost:
     """The x86 emulated host, built on first use (a run doesn't import
-    :mod:`vmmcore.nested.spec`: its dataclasses cost ~1.5 ms)."""
-    from vmmcore.nested.spec import EmulatedHost, debian_python_runtime
+    :mod:`vmm.core.nested.spec`: its dataclasses cost ~1.5 ms)."""
+    from vmm.core.nested.spec import EmulatedHost, debian_python_runtime
 
     return EmulatedHost(
         arch="x86",

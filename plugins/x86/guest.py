@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vmmcore.errors import VmmError
+from vmm.core.errors import VmmError
 
 GUESTS_DIR = Path(__file__).parent / "guests"
 BUILTIN_SOURCE = GUESTS_DIR / "builtin.S"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vmmcore import hookimpl
+from vmm import hookimpl
 
 if TYPE_CHECKING:
-    from vmmcore.images import LoadedImage
-    from vmmcore.vm import Vm
+    from vmm.core.images import LoadedImage
+    from vmm.core.vm import Vm
 
 
 @hookimpl

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vmmcore.kvm.ioc import IoctlTable
+from vmm.core.kvm.ioc import IoctlTable
 
 from .cdefs import ffi
 

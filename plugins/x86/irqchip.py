@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 from typing import NamedTuple
 
-from vmmcore.errors import ConfigError
-from vmmcore.kvm.fds import VmFd
+from vmm.core.errors import ConfigError
+from vmm.core.kvm.fds import VmFd
 
 #: IOAPIC pins handed out by :meth:`IrqChip.allocate` (ISA lines are fixed).
 ALLOCATABLE_LINES = tuple(range(16, 24))

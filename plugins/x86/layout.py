@@ -2,7 +2,7 @@
 
 RAM starts at 0 and runs up to the 32-bit PCI/MMIO hole (at most 3 GiB); the rest
 starts at 4 GiB. The hole holds named windows the device plugins allocate from
-(``vmmcore.layout.WindowAllocator``), named as on the other architectures:
+(``vmm.core.layout.WindowAllocator``), named as on the other architectures:
 "pci_mmio" (PCI BARs), "virtio_mmio" (virtio-mmio and other platform devices) and
 "pci_ecam" (PCI configuration space), then the IOAPIC and the local APIC.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from vmmcore.layout import Bank, MemoryLayout
+from vmm.core.layout import Bank, MemoryLayout
 
 from . import machine as m
 from .state import E820Entry

@@ -4,10 +4,10 @@ any other file as a flat real-mode binary at 1000:0000, as kvmtool does."""
 
 from __future__ import annotations
 
-from vmmcore.errors import ImageError
-from vmmcore.images import LoadedImage
-from vmmcore.memory import GuestMemoryError
-from vmmcore.vm import Vm
+from vmm.core.errors import ImageError
+from vmm.core.images import LoadedImage
+from vmm.core.memory import GuestMemoryError
+from vmm.core.vm import Vm
 
 from . import machine as m
 from .bzimage import STARTUP_64_OFFSET, is_bzimage, parse_bzimage

@@ -16,9 +16,9 @@ import errno
 import struct
 from typing import Any
 
-from vmmcore.model.base import ArchModel, ModelErrno
-from vmmcore.model.decode import UserMemory, io, ior, iow, iowr
-from vmmcore.model.state import SystemState, VcpuState, VmState
+from vmm.core.model.base import ArchModel, ModelErrno
+from vmm.core.model.decode import UserMemory, io, ior, iow, iowr
+from vmm.core.model.state import SystemState, VcpuState, VmState
 
 PAGE = 4096
 KVM_MAX_CPUID_ENTRIES = 256

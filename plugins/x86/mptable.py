@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from vmmcore.errors import ConfigError
-from vmmcore.memory import GuestMemory
+from vmm.core.errors import ConfigError
+from vmm.core.memory import GuestMemory
 
 from . import machine as m
 from .cdefs import ffi

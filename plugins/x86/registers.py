@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vmmcore.kvm.fds import VcpuFd
+from vmm.core.kvm.fds import VcpuFd
 
 from . import ioctls as x
 from .cdefs import ffi

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vmmcore.stash import StashKey
+from vmm.core.stash import StashKey
 
 if TYPE_CHECKING:
-    from vmmcore.vm import Vm
+    from vmm.core.vm import Vm
 
 #: Boot protocols the loaders choose between (they decide the boot registers).
 REAL_MODE = "real mode"

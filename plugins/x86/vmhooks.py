@@ -6,16 +6,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from vmmcore import hookimpl
-from vmmcore.errors import ConfigError, GuestError
+from vmm import hookimpl
+from vmm.core.errors import ConfigError, GuestError
 
 from . import machine as m
 
 if TYPE_CHECKING:
-    from vmmcore.config import Config
-    from vmmcore.layout import MemoryLayout
-    from vmmcore.vcpu import Vcpu
-    from vmmcore.vm import Vm
+    from vmm.core.config import Config
+    from vmm.core.layout import MemoryLayout
+    from vmm.core.vcpu import Vcpu
+    from vmm.core.vm import Vm
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def vmm_vcpu_finalize(vm: Vm, vcpu: Vcpu) -> None:
 def vmm_handle_exit(vcpu: Vcpu, exit: Any) -> bool | None:
     """Reset, triple fault and a halt nothing can wake end the VM with status 0
     (kvmtool's behaviour); an emulation failure is a one-line error with the rip."""
-    from vmmcore.kvm import ioctls as k
+    from vmm.core.kvm import ioctls as k
 
     reason = exit.reason
     vm = vcpu.vm

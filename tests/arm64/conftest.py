@@ -11,9 +11,9 @@ from typing import Any, Callable
 
 import pytest
 
-from plugins.arm64.model_host import ModelHost
-from plugins.arm64.options import MODEL_HOST
-from vmmcore.testing import ModelVm, minimal_kernel, skip_or_fail
+from vmm.plugins.arm64.model_host import ModelHost
+from vmm.plugins.arm64.options import MODEL_HOST
+from vmm.core.testing import ModelVm, minimal_kernel, skip_or_fail
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def image_path(tmp_path: Path) -> str:
 def run_vmm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """``vmm run --arch arm64 --dry-run ARGS`` in a subprocess."""
     return subprocess.run(
-        [sys.executable, "-m", "vmmcore.cli", "run", "--arch", "arm64", "--dry-run", *args],
+        [sys.executable, "-m", "vmm", "run", "--arch", "arm64", "--dry-run", *args],
         capture_output=True, text=True, cwd=cwd, timeout=120,
     )
 

@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from boot.l2_images import L2_MARKER, l2_initramfs
-from plugins.arm64.builtin_guest import GREETING
-from vmmcore.testing import skip_or_fail
+from vmm.plugins.arm64.builtin_guest import GREETING
+from vmm.core.testing import skip_or_fail
 
 pytestmark = pytest.mark.boot
 
@@ -30,7 +30,7 @@ def nested_ready() -> None:
 
 def nested(*args: str) -> subprocess.CompletedProcess[str]:
     """``vmm nested --arch arm64 -- ARGS``."""
-    command = [sys.executable, "-m", "vmmcore.cli", "nested", "--arch", "arm64",
+    command = [sys.executable, "-m", "vmm", "nested", "--arch", "arm64",
                "--timeout", str(TIMEOUT), "--", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT + 900,
                           stdin=subprocess.DEVNULL)
@@ -44,8 +44,8 @@ def test_builtin_guest_on_real_kvm(nested_ready):
 
 @pytest.mark.parametrize("cpus", [1, 2])
 def test_debian_kernel_boots_to_the_initramfs_and_powers_off(nested_ready, tmp_path, cpus):
-    from vmmcore.nested.hostimage import prepare_host
-    from vmmcore.nested.run import emulated_host_for
+    from vmm.core.nested.hostimage import prepare_host
+    from vmm.core.nested.run import emulated_host_for
 
     kernel = prepare_host(emulated_host_for("arm64")).kernel
     initramfs = l2_initramfs("arm64", tmp_path / "initramfs.cpio", report=CPU_COUNT)

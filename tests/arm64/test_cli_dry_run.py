@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from plugins.arm64 import uapi as u
-from vmmcore.testing import minimal_kernel
+from vmm.plugins.arm64 import uapi as u
+from vmm.core.testing import minimal_kernel
 
 from .conftest import decompile, run_vmm
 

@@ -3,7 +3,7 @@ order in which plugins' hooks run."""
 
 from __future__ import annotations
 
-from vmmcore import hookimpl
+from vmm import hookimpl
 
 from .conftest import decompile
 
@@ -45,7 +45,7 @@ class VirtioLike:
 
 def test_other_plugins_add_nodes_and_a_pci_host(arm64_vm, tmp_path):
     vm = arm64_vm(extra_plugins=[("virtio-like", VirtioLike)]).build()
-    from plugins.arm64.state import arm64_state
+    from vmm.plugins.arm64.state import arm64_state
 
     dts = decompile(arm64_state(vm.vm).dtb, tmp_path)
     assert "virtio_mmio@3000000 {" in dts and "interrupts = <0x0 0x1 0x4>;" in dts
@@ -57,7 +57,7 @@ def test_other_plugins_add_nodes_and_a_pci_host(arm64_vm, tmp_path):
 
 
 def test_no_pci_node_without_a_pci_host(arm64_vm, tmp_path):
-    from plugins.arm64.state import arm64_state
+    from vmm.plugins.arm64.state import arm64_state
 
     vm = arm64_vm().build()
     assert "pci@" not in decompile(arm64_state(vm.vm).dtb, tmp_path)

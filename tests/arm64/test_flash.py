@@ -7,10 +7,10 @@ import errno
 
 import pytest
 
-from plugins.arm64 import flash as cfi
-from plugins.arm64.memory_map import FLASH_BASE
-from plugins.arm64.state import arm64_state
-from vmmcore.errors import VmmError
+from vmm.plugins.arm64 import flash as cfi
+from vmm.plugins.arm64.memory_map import FLASH_BASE
+from vmm.plugins.arm64.state import arm64_state
+from vmm.core.errors import VmmError
 
 SIZE = 1 << 20
 
@@ -105,7 +105,7 @@ def test_a_map_failure_is_a_one_line_error(tmp_path):
     path.write_bytes(b"\xff" * cfi.BLOCK_SIZE)
 
     def failing(mapped: bool) -> None:
-        from vmmcore.errors import KvmError
+        from vmm.core.errors import KvmError
 
         raise KvmError("KVM_SET_USER_MEMORY_REGION", errno.EINVAL)
 

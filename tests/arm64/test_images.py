@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plugins.arm64 import memory_map as mm
-from plugins.arm64.images import parse_image_header, place_firmware, place_initrd, place_kernel
-from plugins.arm64.state import arm64_state
-from vmmcore.errors import ImageError
-from vmmcore.testing import minimal_kernel
+from vmm.plugins.arm64 import memory_map as mm
+from vmm.plugins.arm64.images import parse_image_header, place_firmware, place_initrd, place_kernel
+from vmm.plugins.arm64.state import arm64_state
+from vmm.core.errors import ImageError
+from vmm.core.testing import minimal_kernel
 
 MIB = 1 << 20
 
@@ -88,7 +88,7 @@ def test_firmware_at_ram_start_and_dtb_after_it():
 
 
 def test_firmware_boots_with_x0_at_the_dtb(arm64_vm, tmp_path):
-    from plugins.arm64.registers import REGISTER_IDS
+    from vmm.plugins.arm64.registers import REGISTER_IDS
 
     firmware = tmp_path / "fw.bin"
     firmware.write_bytes(b"\x1f\x20\x03\xd5" * 16)  # a raw binary, no Image header
@@ -109,7 +109,7 @@ def test_initrd_and_dtb_are_announced(arm64_vm, tmp_path):
         def vmm_image_loaded(vm, image):
             seen.append((image.kind, image.guest_start, image.file_size, image.mem_size))
 
-    from vmmcore import hookimpl
+    from vmm import hookimpl
 
     Recorder.vmm_image_loaded = staticmethod(hookimpl(Recorder.vmm_image_loaded))
     vm = arm64_vm(initrd=str(initrd), extra_plugins=[("recorder", Recorder)]).build()

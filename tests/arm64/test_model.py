@@ -6,13 +6,13 @@ import errno
 
 import pytest
 
-from plugins.arm64 import uapi as u
-from plugins.arm64.model import Arm64Model, core_register_size, mpidr_of
-from plugins.arm64.model_host import ModelHost
-from plugins.arm64.registers import REGISTER_IDS, core_reg_id
-from vmmcore.errors import ConfigError, KvmError
-from vmmcore.kvm.fds import Kvm
-from vmmcore.model.backend import ModelBackend
+from vmm.plugins.arm64 import uapi as u
+from vmm.plugins.arm64.model import Arm64Model, core_register_size, mpidr_of
+from vmm.plugins.arm64.model_host import ModelHost
+from vmm.plugins.arm64.registers import REGISTER_IDS, core_reg_id
+from vmm.core.errors import ConfigError, KvmError
+from vmm.core.kvm.fds import Kvm
+from vmm.core.model.backend import ModelBackend
 
 
 def new_kvm(**host) -> Kvm:
@@ -152,7 +152,7 @@ def test_vgic_rules():
 
 
 def test_pmu_init_needs_an_initialised_vgic():
-    from plugins.arm64.vcpus import set_vcpu_attr
+    from vmm.plugins.arm64.vcpus import set_vcpu_attr
 
     vmfd = new_kvm().create_vm(0)
     vmfd.create_device(u.KVM_DEV_TYPE_ARM_VGIC_V3)
@@ -164,7 +164,7 @@ def test_pmu_init_needs_an_initialised_vgic():
 
 
 def test_pvtime_address_must_be_in_a_memslot_and_aligned():
-    from plugins.arm64.vcpus import set_vcpu_attr
+    from vmm.plugins.arm64.vcpus import set_vcpu_attr
 
     vmfd = new_kvm().create_vm(0)
     vcpu = init_vcpu(vmfd, 0)

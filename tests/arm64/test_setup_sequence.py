@@ -7,13 +7,13 @@ import errno
 
 import pytest
 
-from plugins.arm64 import memory_map as mm
-from plugins.arm64 import uapi as u
-from plugins.arm64.model import mpidr_of
-from plugins.arm64.model_host import ModelHost
-from plugins.arm64.registers import BOOT_PSTATE, REGISTER_IDS
-from plugins.arm64.state import arm64_state
-from vmmcore.errors import ConfigError, GuestError
+from vmm.plugins.arm64 import memory_map as mm
+from vmm.plugins.arm64 import uapi as u
+from vmm.plugins.arm64.model import mpidr_of
+from vmm.plugins.arm64.model_host import ModelHost
+from vmm.plugins.arm64.registers import BOOT_PSTATE, REGISTER_IDS
+from vmm.plugins.arm64.state import arm64_state
+from vmm.core.errors import ConfigError, GuestError
 
 
 def calls(vm, name: str) -> list[str]:
@@ -205,10 +205,10 @@ def test_irqchip_facade(arm64_vm):
 
 
 def test_run_before_vcpu_init_is_enoexec():
-    from vmmcore.errors import KvmError
-    from vmmcore.kvm.fds import Kvm
-    from vmmcore.model.backend import ModelBackend
-    from plugins.arm64.model import Arm64Model
+    from vmm.core.errors import KvmError
+    from vmm.core.kvm.fds import Kvm
+    from vmm.core.model.backend import ModelBackend
+    from vmm.plugins.arm64.model import Arm64Model
 
     kvm = Kvm(ModelBackend(Arm64Model()))
     vcpu = kvm.create_vm(0).create_vcpu(0)

@@ -11,17 +11,17 @@ from contextlib import contextmanager
 
 import pytest
 
-from plugins.arm64 import uapi as arm64_uapi
-from plugins.arm64.model import Arm64Model
-from plugins.arm64.registers import REGISTER_IDS
-from plugins.arm64_realm import kvm_calls, uapi
-from plugins.arm64_realm.model import RealmModel, RealmVm
-from plugins.arm64_realm.options import RealmSettings
-from plugins.arm64_realm.rmm import HashAlgorithm, RmmProfile
-from vmmcore.errors import KvmError
-from vmmcore.kvm.fds import Kvm, VcpuFd
-from vmmcore.memory import GuestMemory
-from vmmcore.model.backend import ModelBackend
+from vmm.plugins.arm64 import uapi as arm64_uapi
+from vmm.plugins.arm64.model import Arm64Model
+from vmm.plugins.arm64.registers import REGISTER_IDS
+from vmm.plugins.arm64_realm import kvm_calls, uapi
+from vmm.plugins.arm64_realm.model import RealmModel, RealmVm
+from vmm.plugins.arm64_realm.options import RealmSettings
+from vmm.plugins.arm64_realm.rmm import HashAlgorithm, RmmProfile
+from vmm.core.errors import KvmError
+from vmm.core.kvm.fds import Kvm, VcpuFd
+from vmm.core.memory import GuestMemory
+from vmm.core.model.backend import ModelBackend
 
 RAM_START = 0x8000_0000
 RAM_SIZE = 4 << 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vmmcore.testing.images import arm64_image
+from vmm.core.testing.images import arm64_image
 
 #: A kernel Image of 0x3040 bytes whose header declares 64 KiB (BSS included).
 KERNEL = arm64_image(code=b"\x11" * 0x3000, image_size=0x10000)

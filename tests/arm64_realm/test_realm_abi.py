@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import struct
 
-from plugins.arm64 import uapi as arm64_uapi
-from plugins.arm64.registers import REGISTER_IDS
-from plugins.arm64_realm.abi import ffi
-from plugins.arm64_realm.model import formats
+from vmm.plugins.arm64 import uapi as arm64_uapi
+from vmm.plugins.arm64.registers import REGISTER_IDS
+from vmm.plugins.arm64_realm.abi import ffi
+from vmm.plugins.arm64_realm.model import formats
 
 
 def test_config_item_is_260_bytes_with_the_union_at_4() -> None:

@@ -28,7 +28,7 @@ def test_no_realm_outside_the_realm_plugin() -> None:
 
 
 def test_the_realm_plugin_is_a_layer_on_arm64() -> None:
-    import plugins.arm64_realm as realm
+    import vmm.plugins.arm64_realm as realm
 
     assert realm.VMM_LAYER_FOR == "arm64"
     assert realm_mentions("plugins/arm64_realm")

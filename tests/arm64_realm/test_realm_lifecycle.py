@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from realm_vm import DTB, RAM_START, build_realm
 
-from plugins.arm64.registers import REGISTER_IDS
-from plugins.arm64.state import arm64_state
-from plugins.arm64_realm.model import RmeState, realm_vcpu
-from plugins.arm64_realm.report import modelled_realm
-from plugins.arm64_realm.runtime import REGISTERS_INACCESSIBLE
-from plugins.arm64_realm.state import realm_state
-from vmmcore.testing import skip_or_fail
-from vmmcore.errors import ConfigError
-from vmmcore.testing.images import arm64_image
+from vmm.plugins.arm64.registers import REGISTER_IDS
+from vmm.plugins.arm64.state import arm64_state
+from vmm.plugins.arm64_realm.model import RmeState, realm_vcpu
+from vmm.plugins.arm64_realm.report import modelled_realm
+from vmm.plugins.arm64_realm.runtime import REGISTERS_INACCESSIBLE
+from vmm.plugins.arm64_realm.state import realm_state
+from vmm.core.testing import skip_or_fail
+from vmm.core.errors import ConfigError
+from vmm.core.testing.images import arm64_image
 
 #: The calls the RFC-v1 order is about (uapi §5's "complete order").
 LIFECYCLE_CALLS = {"KVM_CREATE_VM", "KVM_ENABLE_CAP", "KVM_CREATE_DEVICE",

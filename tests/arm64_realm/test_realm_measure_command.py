@@ -15,11 +15,11 @@ import typer
 from realm_rim_vectors import PAGE_BYTE, PAGE_FILE, SERIES, plan_document
 from typer.testing import CliRunner
 
-import hookspecs
-import plugins.arm64_realm
-from plugins.arm64_realm.cli import vmm_add_commands
-from plugins.arm64_realm.rmm import MeasurementError
-from vmmcore.testing import skip_or_fail
+from vmm import hookspecs
+import vmm.plugins.arm64_realm
+from vmm.plugins.arm64_realm.cli import vmm_add_commands
+from vmm.plugins.arm64_realm.rmm import MeasurementError
+from vmm.core.testing import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[2]
 V2_SHA256 = {vector_id: sha256 for vector_id, _op, sha256, _sha512 in SERIES["rel0"]}
@@ -86,7 +86,7 @@ def test_bad_override_is_a_vmm_error(v2_plan: Path) -> None:
 def test_plugin_adds_the_realm_commands_through_its_hook() -> None:
     manager = pluggy.PluginManager(hookspecs.NAME)
     manager.add_hookspecs(hookspecs)
-    manager.register(plugins.arm64_realm, name="arm64_realm")
+    manager.register(vmm.plugins.arm64_realm, name="arm64_realm")
     manager.check_pending()
     app = typer.Typer()
     manager.hook.vmm_add_commands(app=app)
@@ -97,11 +97,11 @@ def test_plugin_adds_the_realm_commands_through_its_hook() -> None:
 
 
 def _vmm(*args: str) -> subprocess.CompletedProcess:
-    """Run the real ``vmm`` program (``python -m vmmcore.cli``)."""
+    """Run the real ``vmm`` program (``python -m vmm``)."""
     if not any(point.name == "arm64_realm" for point in entry_points(group="vmm")):
         skip_or_fail("vmm is not installed (pip install -e .): the plugin's entry point is missing")
     return subprocess.run(
-        [sys.executable, "-m", "vmmcore.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "vmm", *args], cwd=REPO, capture_output=True, text=True, timeout=60
     )
 
 

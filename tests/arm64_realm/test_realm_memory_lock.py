@@ -7,13 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from plugins.arm64_realm import lifecycle, memory_lock
-from plugins.arm64_realm.options import RealmSettings
-from plugins.arm64_realm.rmm import HashAlgorithm, RmmProfile
-from plugins.arm64_realm.state import REALM_KEY, RealmState
-from vmmcore.testing import skip_or_fail
-from vmmcore.memory import GuestMemory
-from vmmcore.stash import Stash
+from vmm.plugins.arm64_realm import lifecycle, memory_lock
+from vmm.plugins.arm64_realm.options import RealmSettings
+from vmm.plugins.arm64_realm.rmm import HashAlgorithm, RmmProfile
+from vmm.plugins.arm64_realm.state import REALM_KEY, RealmState
+from vmm.core.testing import skip_or_fail
+from vmm.core.memory import GuestMemory
+from vmm.core.stash import Stash
 
 
 def realm_vm(backend: str) -> SimpleNamespace:

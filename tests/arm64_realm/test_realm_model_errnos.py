@@ -7,11 +7,11 @@ import errno
 import pytest
 from realm_kvm import PSCI, RAM_START, REALM_33_BITS, RealmDriver, fails_with
 
-from plugins.arm64 import uapi as arm64_uapi
-from plugins.arm64_realm import kvm_calls, uapi
-from plugins.arm64_realm.abi import ffi
-from plugins.arm64_realm.model import RmeState
-from vmmcore.kvm import ioctls as k
+from vmm.plugins.arm64 import uapi as arm64_uapi
+from vmm.plugins.arm64_realm import kvm_calls, uapi
+from vmm.plugins.arm64_realm.abi import ffi
+from vmm.plugins.arm64_realm.model import RmeState
+from vmm.core.kvm import ioctls as k
 
 PAGE = 0x1000
 

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from realm_kvm import PSCI, RAM_START, RealmDriver
 
-from plugins.arm64_realm import kvm_calls
-from plugins.arm64_realm.rmm import (
+from vmm.plugins.arm64_realm import kvm_calls
+from vmm.plugins.arm64_realm.rmm import (
     DataOp,
     HashAlgorithm,
     RealmParams,

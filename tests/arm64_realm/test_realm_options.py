@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from plugins.arm64_realm.options import realm_settings, vmm_validate_config
-from plugins.arm64_realm.rmm import HashAlgorithm, RmmProfile
-from vmmcore.config import Config
-from vmmcore.errors import ConfigError
+from vmm.plugins.arm64_realm.options import realm_settings, vmm_validate_config
+from vmm.plugins.arm64_realm.rmm import HashAlgorithm, RmmProfile
+from vmm.core.config import Config
+from vmm.core.errors import ConfigError
 
 
 def config(dry_run: bool = True, **options) -> Config:

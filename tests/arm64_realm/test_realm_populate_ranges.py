@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from plugins.arm64_realm.populate import RealmRanges, dtb_ranges, initrd_ranges, kernel_ranges
-from vmmcore.images import LoadedImage
+from vmm.plugins.arm64_realm.populate import RealmRanges, dtb_ranges, initrd_ranges, kernel_ranges
+from vmm.core.images import LoadedImage
 
 KERNEL = LoadedImage("kernel", 0x8000_0000, 0x3040, 0x10000, entry=0x8000_0000)
 

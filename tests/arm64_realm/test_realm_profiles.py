@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from plugins.arm64_realm.rmm import (
+from vmm.plugins.arm64_realm.rmm import (
     DataOp,
     HashAlgorithm,
     Plan,
@@ -18,7 +18,7 @@ from plugins.arm64_realm.rmm import (
     measure,
     measure_steps,
 )
-from plugins.arm64_realm.rmm.descriptors import data_descriptor, measured_rec_params
+from vmm.plugins.arm64_realm.rmm.descriptors import data_descriptor, measured_rec_params
 
 PARAMS = RealmParams(flags=0, s2sz=33, sve_vl=0, num_bps=1, num_wps=1, pmu_num_ctrs=0)
 V2_1_SHA256 = "39ad630fb9d2019f2be445c17430b6372c999e1d205f7ddaa5d00b5d13b83c76"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.arm64_realm.rmm import (
+from vmm.plugins.arm64_realm.rmm import (
     HashAlgorithm,
     PlanError,
     PlanRecorder,

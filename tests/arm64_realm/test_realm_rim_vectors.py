@@ -10,8 +10,8 @@ import typer
 from realm_rim_vectors import PAGE_BYTE, PAGE_FILE, SERIES, plan_document, vector_cases, vector_ids
 from typer.testing import CliRunner
 
-from plugins.arm64_realm.cli import vmm_add_commands
-from plugins.arm64_realm.rmm import HashAlgorithm, load_plan, measure, measure_steps, parse_plan
+from vmm.plugins.arm64_realm.cli import vmm_add_commands
+from vmm.plugins.arm64_realm.rmm import HashAlgorithm, load_plan, measure, measure_steps, parse_plan
 
 
 @pytest.fixture

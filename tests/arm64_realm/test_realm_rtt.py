@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plugins.arm64_realm.rmm import MeasurementError, init_ripas_call, ripas_entries
-from plugins.arm64_realm.rmm.rtt import RttEntry, block_size_mask, entry_size, starting_level
+from vmm.plugins.arm64_realm.rmm import MeasurementError, init_ripas_call, ripas_entries
+from vmm.plugins.arm64_realm.rmm.rtt import RttEntry, block_size_mask, entry_size, starting_level
 
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 

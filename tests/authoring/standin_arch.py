@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import importlib
 
-from vmmcore import hookimpl
-from vmmcore.images import LoadedImage
-from vmmcore.kvm import ioctls as k
-from vmmcore.layout import Bank, MemoryLayout
-from vmmcore.model.base import ArchModel
-from vmmcore.plugins import PluginEntry
+from vmm import hookimpl
+from vmm.core.images import LoadedImage
+from vmm.core.kvm import ioctls as k
+from vmm.core.layout import Bank, MemoryLayout
+from vmm.core.model.base import ArchModel
+from vmm.core.plugins import PluginEntry
 
 RAM_START = {"x86": 0, "arm64": 0x8000_0000, "riscv": 0x8000_0000}
 
@@ -61,6 +61,6 @@ class StandInArch:
 
 def standin_entries(arch: str, *plugins: tuple[str, object]) -> list[PluginEntry]:
     """The core, the stand-in arch for ``arch``, then ``plugins`` as entry points."""
-    core = PluginEntry("core", importlib.import_module("vmmcore.coreplugin"))
+    core = PluginEntry("core", importlib.import_module("vmm.core.coreplugin"))
     standin = PluginEntry(f"standin-{arch}", StandInArch(arch))  # type: ignore[arg-type]
     return [core, standin, *(PluginEntry(name, plugin) for name, plugin in plugins)]  # type: ignore[arg-type]

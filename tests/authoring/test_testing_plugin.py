@@ -8,10 +8,10 @@ import subprocess
 
 import pytest
 
-from vmmcore.testing import skip_or_fail
-from vmmcore.testing import NoModelError, make_model_vm
-from vmmcore.testing.guest_code import arm64_poweroff, poweroff_code, riscv_poweroff
-from vmmcore.testing.images import (
+from vmm.core.testing import skip_or_fail
+from vmm.core.testing import NoModelError, make_model_vm
+from vmm.core.testing.guest_code import arm64_poweroff, poweroff_code, riscv_poweroff
+from vmm.core.testing.images import (
     ARM64_HEADER,
     RISCV_HEADER,
     X86_SETUP_HEADER,

@@ -17,7 +17,7 @@ from benchmarks.inhost import (BLK_RUNS, L2_MARKER, blk_figure, build_blkbench, 
                                l1_script, parse_session)
 from benchmarks.measure import run_process
 from benchmarks.peerbundle import launch_words, shared_libraries, write_bundle
-from vmmcore.testing import skip_or_fail
+from vmm.core.testing import skip_or_fail
 
 RESULT = re.compile(r"BLKBENCH mode=(\w+) block=(\d+) ops=(\d+) bytes=(\d+) ns=(\d+)")
 

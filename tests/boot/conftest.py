@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from vmmcore.nested.errors import NestedError
-from vmmcore.testing import skip_or_fail
+from vmm.core.nested.errors import NestedError
+from vmm.core.testing import skip_or_fail
 
 ARCHES = ("x86", "arm64", "riscv")
 #: Seconds the test waits for ``vmm nested`` itself beyond its own --timeout
@@ -30,8 +30,8 @@ BUILD_ALLOWANCE = 900
 
 def nested_prerequisite_missing() -> str | None:
     """Why ``vmm nested`` cannot work on this machine, or None."""
-    from vmmcore.nested.apt import ARCHIVE_KEYRING, find_debian_mirror
-    from vmmcore.nested.errors import NestedError
+    from vmm.core.nested.apt import ARCHIVE_KEYRING, find_debian_mirror
+    from vmm.core.nested.errors import NestedError
 
     for tool, package in (("apt-get", "apt"), ("dpkg-deb", "dpkg")):
         if not shutil.which(tool):
@@ -88,7 +88,7 @@ def run_nested(tmp_path: Path, arch: str, *args: str, options: tuple[str, ...] =
     ``watch`` lists strings whose first appearance on stdout is timed.
     """
     log = tmp_path / f"console-{arch}-{int(time.time() * 1000)}.log"
-    command = [sys.executable, "-m", "vmmcore.cli", "nested", "--arch", arch,
+    command = [sys.executable, "-m", "vmm", "nested", "--arch", arch,
                "--timeout", str(timeout), "--console-log", str(log), "-v",
                *options, "--", *args]
     started = time.monotonic()
@@ -117,9 +117,9 @@ def run_nested(tmp_path: Path, arch: str, *args: str, options: tuple[str, ...] =
 
 def _prepare(arch: str) -> None:
     """Download and build ``arch``'s QEMU and emulated host into the cache."""
-    from vmmcore.nested.hostimage import prepare_host
-    from vmmcore.nested.qemu import find_qemu
-    from vmmcore.nested.run import emulated_host_for
+    from vmm.core.nested.hostimage import prepare_host
+    from vmm.core.nested.qemu import find_qemu
+    from vmm.core.nested.run import emulated_host_for
 
     spec = emulated_host_for(arch)
     find_qemu(spec)

@@ -7,9 +7,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from vmmcore.nested.cpio import CpioWriter
-from vmmcore.nested.hostimage import download_packages, prepare_host
-from vmmcore.nested.run import emulated_host_for
+from vmm.core.nested.cpio import CpioWriter
+from vmm.core.nested.hostimage import download_packages, prepare_host
+from vmm.core.nested.run import emulated_host_for
 
 #: What the L2 guest's /init prints once it runs.
 L2_MARKER = "L2-INIT-REACHED"

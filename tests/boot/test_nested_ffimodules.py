@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from vmmcore.kvm import ffiload
-from vmmcore.nested import cache, ffimodules, pydeps
-from vmmcore.nested.errors import PackageError
-from vmmcore.nested.hostimage import build_project_archive
-from vmmcore.nested.pycompile import TargetPython, host_python_version
+from vmm.core.kvm import ffiload
+from vmm.core.nested import cache, ffimodules, pydeps
+from vmm.core.nested.errors import PackageError
+from vmm.core.nested.hostimage import build_project_archive
+from vmm.core.nested.pycompile import TargetPython, host_python_version
 
 from .test_nested_pycompile import fake_emulator
 from .test_nested_units import read_cpio
@@ -57,8 +57,8 @@ def test_project_archive_holds_a_generated_module_for_each_ffi(tmp_path: Path) -
         assert entries[pyc][1][:4] == importlib.util.MAGIC_NUMBER
 
     # The keys are those this machine's load_ffi uses (same cffi), so L1's match its own.
-    from plugins.arm64_realm import memory_lock
-    from plugins.x86 import cdefs as x86_cdefs
+    from vmm.plugins.arm64_realm import memory_lock
+    from vmm.plugins.x86 import cdefs as x86_cdefs
     loaded = {spec.module_name + ".py" for spec in ffiload.declared_ffis()}
     assert {name for name in modules if "x86" in name or "mlock2" in name} <= loaded
     generated: dict = {}

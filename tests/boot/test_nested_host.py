@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from vmmcore.nested.initscript import KVM_READY
+from vmm.core.nested.initscript import KVM_READY
 
 from .conftest import ARCHES, processes_mentioning, run_nested
 
@@ -79,7 +79,7 @@ def test_ctrl_c_stops_qemu_and_cleans_up(tmp_path: Path) -> None:
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     process = subprocess.Popen(
-        [sys.executable, "-m", "vmmcore.cli", "nested", "--arch", "x86", "--shell",
+        [sys.executable, "-m", "vmm", "nested", "--arch", "x86", "--shell",
          "--", "-c", "echo sleeping-now; sleep 600"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "TMPDIR": str(scratch)},
@@ -107,7 +107,7 @@ def test_a_missing_tool_is_a_one_line_error(tmp_path: Path, arch: str) -> None:
     bin_dir.mkdir()
     (bin_dir / "python3").symlink_to(sys.executable)
     result = subprocess.run(
-        [sys.executable, "-m", "vmmcore.cli", "nested", "--arch", arch, "--", "--version"],
+        [sys.executable, "-m", "vmm", "nested", "--arch", arch, "--", "--version"],
         capture_output=True, text=True,
         env={**os.environ, "PATH": str(bin_dir), "XDG_CACHE_HOME": str(tmp_path / "cache")},
     )

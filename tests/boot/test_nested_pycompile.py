@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from vmmcore.nested.errors import PackageError
-from vmmcore.nested.pycompile import TargetPython, host_python_version, precompile
-from vmmcore.nested.qemu import Qemu
+from vmm.core.nested.errors import PackageError
+from vmm.core.nested.pycompile import TargetPython, host_python_version, precompile
+from vmm.core.nested.qemu import Qemu
 
 UNCHECKED_HASH_FLAGS = 0b01
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from vmmcore.errors import ConfigError
-from vmmcore.nested.apt import find_debian_mirror, natural_key
-from vmmcore.nested.console import ConsoleRelay
-from vmmcore.nested.cpio import CpioWriter
-from vmmcore.nested.forwarding import plan_forwarding
-from vmmcore.nested.hosts import find_emulated_host
-from vmmcore.nested.initscript import EXIT_MARKER, START_MARKER, init_script
+from vmm.core.errors import ConfigError
+from vmm.core.nested.apt import find_debian_mirror, natural_key
+from vmm.core.nested.console import ConsoleRelay
+from vmm.core.nested.cpio import CpioWriter
+from vmm.core.nested.forwarding import plan_forwarding
+from vmm.core.nested.hosts import find_emulated_host
+from vmm.core.nested.initscript import EXIT_MARKER, START_MARKER, init_script
 
 
 def read_cpio(data: bytes) -> dict[str, tuple[int, bytes]]:
@@ -99,7 +99,7 @@ def test_forwarding_refuses_a_missing_kernel(tmp_path: Path) -> None:
 
 def test_init_script_quotes_arguments() -> None:
     script = init_script(["run", "-p", "console=ttyS0 quiet", "it's"], ["kvm"])
-    assert "python3 -m vmmcore.cli run -p 'console=ttyS0 quiet' 'it'\"'\"'s'" in script
+    assert "python3 -m vmm run -p 'console=ttyS0 quiet' 'it'\"'\"'s'" in script
     assert "insmod /nested/modules/$module.ko" in script and "for module in kvm;" in script
 
 

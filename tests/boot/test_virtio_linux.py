@@ -74,7 +74,7 @@ def test_guest_pings_the_host_over_a_tap(tmp_path: Path, arch: str, show) -> Non
     kernel = l2_kernel(arch)
     script = (
         '[ -s "$1" ] && insmod "$1"; '
-        f'python3 -m vmmcore.cli run --arch {arch} -k "$2" -i "$3" --console virtio '
+        f'python3 -m vmm run --arch {arch} -k "$2" -i "$3" --console virtio '
         '-p "console=hvc0 quiet" -n mode=tap,tapif=vmmtap0,guest_mac=02:00:00:00:77:02 & '
         "vmm=$!; for i in $(seq 100); do ip link show vmmtap0 >/dev/null 2>&1 && break; "
         "sleep 0.2; done; ip addr add 10.77.0.1/24 dev vmmtap0; ip link set vmmtap0 up; "

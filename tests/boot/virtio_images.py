@@ -12,11 +12,11 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from vmmcore.nested.cpio import CpioWriter
-from vmmcore.nested.debs import merge_usr
-from vmmcore.nested.hostimage import download_packages, prepare_host
-from vmmcore.nested.modules import find_module_tree
-from vmmcore.nested.run import emulated_host_for
+from vmm.core.nested.cpio import CpioWriter
+from vmm.core.nested.debs import merge_usr
+from vmm.core.nested.hostimage import download_packages, prepare_host
+from vmm.core.nested.modules import find_module_tree
+from vmm.core.nested.run import emulated_host_for
 
 from .l2_images import busybox_program
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from vmmcore.config import Config
-from vmmcore.model.backend import ModelBackend
-from vmmcore.plugins import build_manager
-from vmmcore.vm import Vm
+from vmm.core.config import Config
+from vmm.core.model.backend import ModelBackend
+from vmm.core.plugins import build_manager
+from vmm.core.vm import Vm
 
 from . import fakearch
 

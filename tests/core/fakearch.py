@@ -5,11 +5,11 @@ from __future__ import annotations
 import errno
 import importlib
 
-from vmmcore import hookimpl
-from vmmcore.images import LoadedImage
-from vmmcore.layout import Bank, MemoryLayout
-from vmmcore.model.base import ArchModel, ModelErrno
-from vmmcore.plugins import PluginEntry
+from vmm import hookimpl
+from vmm.core.images import LoadedImage
+from vmm.core.layout import Bank, MemoryLayout
+from vmm.core.model.base import ArchModel, ModelErrno
+from vmm.core.plugins import PluginEntry
 
 VMM_ARCH = "x86"
 LOAD_ADDRESS = 0x1000
@@ -79,5 +79,5 @@ def entries(*extra: PluginEntry) -> list[PluginEntry]:
     """Core + this fake arch (+ extra) as the factory's plugin list."""
     import sys
 
-    core = PluginEntry("core", importlib.import_module("vmmcore.coreplugin"))
+    core = PluginEntry("core", importlib.import_module("vmm.core.coreplugin"))
     return [core, PluginEntry("fake", sys.modules[__name__]), *extra]

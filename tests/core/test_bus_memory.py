@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vmmcore.bus import Bus, BusConflictError
-from vmmcore.memory import GuestMemory, GuestMemoryError
+from vmm.core.bus import Bus, BusConflictError
+from vmm.core.memory import GuestMemory, GuestMemoryError
 
 
 class Reg:

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-import vmmcore.runner
-from vmmcore import __version__
-from vmmcore.cli import main
-from vmmcore.config import Config
+import vmm.core.runner
+from vmm import __version__
+from vmm.core.cli import main
+from vmm.core.config import Config
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def captured(monkeypatch):
         seen.append(config)
         return 3
 
-    monkeypatch.setattr(vmmcore.runner, "run_config", fake_run)
+    monkeypatch.setattr(vmm.core.runner, "run_config", fake_run)
     return seen
 
 
@@ -54,7 +54,7 @@ def test_defaults(captured):
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vmmcore.cli", *args],
+    return subprocess.run([sys.executable, "-m", "vmm", *args],
                           capture_output=True, text=True, timeout=60)
 
 

@@ -7,7 +7,7 @@ import pty
 import termios
 import threading
 
-from vmmcore.devices.console_input import ConsoleInput, console_input_fd
+from vmm.core.devices.console_input import ConsoleInput, console_input_fd
 
 
 def test_pipe_input_reaches_the_console_until_end_of_input():

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from vmmcore import entrypoints
-from vmmcore.entrypoints import EntryPoint, entry_points
+from vmm.core import entrypoints
+from vmm.core.entrypoints import EntryPoint, entry_points
 
 
 def _triples(points) -> list[tuple[str, str, str]]:
@@ -85,15 +85,15 @@ def test_a_finder_that_finds_distributions_goes_to_importlib_metadata(
 
 
 def test_load_imports_the_module_or_its_attribute() -> None:
-    assert EntryPoint("x", "vmmcore.errors", "vmm").load() is sys.modules["vmmcore.errors"]
-    loaded = EntryPoint("x", "vmmcore.errors : VmmError", "vmm").load()
-    assert loaded is sys.modules["vmmcore.errors"].VmmError
+    assert EntryPoint("x", "vmm.core.errors", "vmm").load() is sys.modules["vmm.core.errors"]
+    loaded = EntryPoint("x", "vmm.core.errors : VmmError", "vmm").load()
+    assert loaded is sys.modules["vmm.core.errors"].VmmError
     with pytest.raises(ValueError, match="malformed entry point value"):
         EntryPoint("x", "not a value!", "vmm").load()
 
 
 def test_reading_the_plugins_does_not_import_importlib_metadata() -> None:
-    probe = ("import sys; from vmmcore.plugins import discover; discover(); "
+    probe = ("import sys; from vmm.core.plugins import discover; discover(); "
              "print('importlib.metadata' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vmmcore.kvm.exits import Exit, FailEntryExit, IoExit, MmioExit, SystemEventExit
+from vmm.core.kvm.exits import Exit, FailEntryExit, IoExit, MmioExit, SystemEventExit
 
 
 def test_repr_names_every_field_base_first() -> None:

@@ -12,8 +12,8 @@ from typing import Iterator
 import cffi
 import pytest
 
-from vmmcore.kvm import ffiload
-from vmmcore.kvm.ffiload import load_ffi
+from vmm.core.kvm import ffiload
+from vmm.core.kvm.ffiload import load_ffi
 
 BASE = """
 struct base { uint32_t a; struct { uint8_t x; uint64_t y; } inner; };
@@ -142,7 +142,7 @@ def test_only_ffis_from_load_ffi_can_be_included(cache_home: Path) -> None:
 
 _CHILD = textwrap.dedent("""
     import sys
-    from vmmcore.kvm.ffiload import load_ffi
+    from vmm.core.kvm.ffiload import load_ffi
     base = load_ffi("t_base", {base!r})
     arch = load_ffi("t_arch", {arch!r}, packed={packed!r}, include=base)
     assert arch.sizeof("struct packed_one") == 5

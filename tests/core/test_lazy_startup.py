@@ -10,16 +10,16 @@ import types
 
 import pytest
 
-from vmmcore import plugins as plugin_discovery
-from vmmcore.cli import command_name
-from vmmcore.lazyhooks import lazy_hooks
+from vmm.core import plugins as plugin_discovery
+from vmm.core.cli import command_name
+from vmm.core.lazyhooks import lazy_hooks
 
 #: Prints the vmm modules imported after building the program for argv.
 _PROBE = """
 import json, sys
-from vmmcore.cli import build_app
+from vmm.core.cli import build_app
 build_app({argv!r})
-print(json.dumps(sorted(m for m in sys.modules if m.startswith(("plugins", "vmmcore")))))
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("vmm."))))
 """
 
 
@@ -31,21 +31,21 @@ def _modules_after_build(argv: list[str]) -> set[str]:
 
 def test_run_on_x86_imports_no_other_arch_hook_module() -> None:
     modules = _modules_after_build(["run", "--arch", "x86", "--help"])
-    assert "plugins.x86.vmhooks" in modules
-    assert {"plugins.arm64", "plugins.arm64_realm", "plugins.riscv"} <= modules  # VMM_ARCH read
-    assert not {m for m in modules if m.startswith(("plugins.arm64.", "plugins.arm64_realm."))}
+    assert "vmm.plugins.x86.vmhooks" in modules
+    assert {"vmm.plugins.arm64", "vmm.plugins.arm64_realm", "vmm.plugins.riscv"} <= modules  # VMM_ARCH read
+    assert not {m for m in modules if m.startswith(("vmm.plugins.arm64.", "vmm.plugins.arm64_realm."))}
 
 
 def test_help_collects_commands_without_registering_every_hook() -> None:
     modules = _modules_after_build(["--help"])
-    assert "plugins.arm64_realm.cli" in modules  # its vmm_add_commands
-    assert "plugins.arm64_realm.lifecycle" not in modules
-    assert "plugins.arm64.machine" not in modules
-    assert "plugins.x86.vmhooks" not in modules
+    assert "vmm.plugins.arm64_realm.cli" in modules  # its vmm_add_commands
+    assert "vmm.plugins.arm64_realm.lifecycle" not in modules
+    assert "vmm.plugins.arm64.machine" not in modules
+    assert "vmm.plugins.x86.vmhooks" not in modules
 
 
 def test_core_commands_skip_the_plugin_commands() -> None:
-    assert "plugins.arm64_realm.cli" not in _modules_after_build(["plugins", "--help"])
+    assert "vmm.plugins.arm64_realm.cli" not in _modules_after_build(["plugins", "--help"])
 
 
 @pytest.mark.parametrize("argv, expected", [
@@ -75,11 +75,11 @@ def test_lazy_hooks_import_on_first_access(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_plugin_packages_still_export_their_hooks() -> None:
-    import plugins.arm64
-    import plugins.arm64.machine
+    import vmm.plugins.arm64
+    import vmm.plugins.arm64.machine
 
-    assert plugins.arm64.vmm_core_init is plugins.arm64.machine.vmm_core_init
-    from plugins.arm64_realm import vmm_add_commands
+    assert vmm.plugins.arm64.vmm_core_init is vmm.plugins.arm64.machine.vmm_core_init
+    from vmm.plugins.arm64_realm import vmm_add_commands
 
     assert callable(vmm_add_commands)
 
@@ -102,7 +102,7 @@ def test_entry_points_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
 _RUN_PROBE = """
 import json, sys
-from vmmcore.cli import main
+from vmm.core.cli import main
 try:
     main({argv!r})
 except SystemExit as stop:
@@ -123,16 +123,16 @@ def test_a_run_without_virtio_devices_imports_none_and_parses_no_c(tmp_path) -> 
     argv = ["run", "--arch", "x86", "--dry-run", "-k", str(image)]
     _modules_after_run(argv)  # fills the FFI cache if it was cold
     modules = _modules_after_run(argv)
-    assert "plugins.virtio.wiring" in modules
-    assert not {m for m in modules if m.startswith(("plugins.virtio.blk", "plugins.virtio.pci",
-                                                    "plugins.virtio.mmio", "plugins.virtio.net"))}
+    assert "vmm.plugins.virtio.wiring" in modules
+    assert not {m for m in modules if m.startswith(("vmm.plugins.virtio.blk", "vmm.plugins.virtio.pci",
+                                                    "vmm.plugins.virtio.mmio", "vmm.plugins.virtio.net"))}
     assert "pycparser" not in modules
     with_disk = _modules_after_run([*argv, "--disk", str(image)])
-    assert {"plugins.virtio.blk", "plugins.virtio.pci.virtio_pci"} <= with_disk
+    assert {"vmm.plugins.virtio.blk", "vmm.plugins.virtio.pci.virtio_pci"} <= with_disk
 
 
-@pytest.mark.parametrize("package", ["plugins.x86", "plugins.arm64", "plugins.arm64_realm",
-                                     "plugins.riscv", "plugins.virtio"])
+@pytest.mark.parametrize("package", ["vmm.plugins.x86", "vmm.plugins.arm64", "vmm.plugins.arm64_realm",
+                                     "vmm.plugins.riscv", "vmm.plugins.virtio"])
 def test_lazy_tables_name_every_hook_implementation(package: str) -> None:
     import importlib
 
@@ -146,7 +146,7 @@ def test_lazy_tables_name_every_hook_implementation(package: str) -> None:
 
 
 def test_vmm_run_builds_one_plugin_manager(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    from vmmcore.cli import main
+    from vmm.core.cli import main
 
     built = []
     real = plugin_discovery.build_manager
@@ -165,7 +165,7 @@ def test_vmm_run_builds_one_plugin_manager(monkeypatch: pytest.MonkeyPatch, tmp_
     built.clear()
     # The scan misses "-ax86" and falls back to the host's arch (riscv here): the
     # options come from a riscv manager, so the run builds its own x86 one.
-    monkeypatch.setattr("vmmcore.cli.run.host_arch", lambda: "riscv")
+    monkeypatch.setattr("vmm.core.cli.run.host_arch", lambda: "riscv")
     with pytest.raises(SystemExit) as stop:
         main(["run", "-ax86", "--dry-run", "-k", str(image)])
     assert stop.value.code == 0
@@ -179,7 +179,7 @@ def test_lazy_hooks_register_when_pluggy_looks_statically(monkeypatch, arch) -> 
     import inspect
 
     import pluggy
-    from vmmcore.plugins import build_manager
+    from vmm.core.plugins import build_manager
 
     def static_parse(self, plugin, name):
         try:

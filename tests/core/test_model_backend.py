@@ -6,13 +6,13 @@ import errno
 
 import pytest
 
-from vmmcore.errors import KvmError
-from vmmcore.kvm import ioctls as k
-from vmmcore.kvm.cdefs import ffi
-from vmmcore.kvm.fds import Kvm
-from vmmcore.kvm.ioc import Ioctl, ioc
-from vmmcore.model.backend import ModelBackend
-from vmmcore.vm import run_vm
+from vmm.core.errors import KvmError
+from vmm.core.kvm import ioctls as k
+from vmm.core.kvm.cdefs import ffi
+from vmm.core.kvm.fds import Kvm
+from vmm.core.kvm.ioc import Ioctl, ioc
+from vmm.core.model.backend import ModelBackend
+from vmm.core.vm import run_vm
 
 from .fakearch import FakeModel
 
@@ -86,7 +86,7 @@ def test_dry_run_sequence_of_a_two_vcpu_vm(make_vm):
 
 
 def test_unclaimed_port_reads_are_all_ones_and_mmio_reads_zero(make_vm):
-    from vmmcore.testing.model_vm import ModelVm
+    from vmm.core.testing.model_vm import ModelVm
 
     vm = make_vm()
     model_vm = ModelVm(vm, vm.backend)
@@ -102,7 +102,7 @@ def test_unclaimed_port_reads_are_all_ones_and_mmio_reads_zero(make_vm):
 
 
 def test_unhandled_exit_is_a_guest_error_and_threads_report_it(make_vm):
-    from vmmcore.errors import GuestError
+    from vmm.core.errors import GuestError
 
     vm = make_vm()
     vm.backend.arch.idle_exit = lambda vcpu: ("hlt", {})

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-import vmmcore.runner
-from vmmcore.cli import build_app, main
-from vmmcore.cli.quickargs import parse_options
-from vmmcore.cli.run import RunOptions
-from vmmcore.options import OptionGroup
+import vmm.core.runner
+from vmm.core.cli import build_app, main
+from vmm.core.cli.quickargs import parse_options
+from vmm.core.cli.run import RunOptions
+from vmm.core.options import OptionGroup
 
 #: Command lines the typer-free reading takes, across every arch's plugin options.
 PLAIN = [
@@ -86,7 +86,7 @@ def test_options_of_a_kind_typer_converts_leave_the_command_line_to_it() -> None
 def test_a_plain_run_imports_no_typer(tmp_path) -> None:
     image = tmp_path / "guest.bin"
     image.write_bytes(b"\xf4")
-    probe = (f"import json, sys\nfrom vmmcore.cli import main\ntry:\n"
+    probe = (f"import json, sys\nfrom vmm.core.cli import main\ntry:\n"
              f"    main(['run', '--arch', 'x86', '--dry-run', '-k', {str(image)!r}])\n"
              f"except SystemExit as stop:\n    assert not stop.code, stop.code\n"
              f"print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n")
@@ -103,7 +103,7 @@ def test_ctrl_c_before_the_vm_exits_130_either_way(argv, monkeypatch) -> None:
     def interrupted(config, console=None, pm=None):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(vmmcore.runner, "run_config", interrupted)
+    monkeypatch.setattr(vmm.core.runner, "run_config", interrupted)
     with pytest.raises(SystemExit) as stop:
         main(argv)
     assert stop.value.code == 130

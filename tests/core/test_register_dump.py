@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from vmmcore import hookimpl
-from vmmcore.errors import GuestError
-from vmmcore.vm import run_vm
+from vmm import hookimpl
+from vmm.core.errors import GuestError
+from vmm.core.vm import run_vm
 
 
 class Dumper:

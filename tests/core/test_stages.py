@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from vmmcore import hookimpl
-from vmmcore.stages import STAGES
-from vmmcore.vm import run_vm
+from vmm import hookimpl
+from vmm.core.stages import STAGES
+from vmm.core.vm import run_vm
 
 
 class Recorder:

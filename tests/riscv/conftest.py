@@ -10,9 +10,9 @@ from typing import Any, Callable
 
 import pytest
 
-from plugins.riscv.model import RiscvProfile
-from plugins.riscv.options import MODEL_PROFILE_KEY
-from vmmcore.testing import ModelVm, minimal_kernel, skip_or_fail
+from vmm.plugins.riscv.model import RiscvProfile
+from vmm.plugins.riscv.options import MODEL_PROFILE_KEY
+from vmm.core.testing import ModelVm, minimal_kernel, skip_or_fail
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def kernel_path(tmp_path: Path) -> str:
 
 def vmm(*args: str) -> subprocess.CompletedProcess:
     """Run the ``vmm`` command line in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "vmmcore.cli", *args],
+    return subprocess.run([sys.executable, "-m", "vmm", *args],
                           capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -1,6 +1,6 @@
 """How Linux reads the interrupt properties of a device tree, for tests.
 
-A DTB reader independent of :mod:`vmmcore.fdt`, and the rules of Linux's
+A DTB reader independent of :mod:`vmm.core.fdt`, and the rules of Linux's
 drivers/of/irq.c that decide whether a guest kernel can use the tree:
 
 - ``of_irq_find_parent``: follow ``interrupt-parent`` (or the node's parent) until a

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.riscv.model import RiscvProfile
+from vmm.plugins.riscv.model import RiscvProfile
 
 from .linux_irqs import ENDLESS, Tree
 

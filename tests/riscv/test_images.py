@@ -6,9 +6,9 @@ import gzip
 
 import pytest
 
-from plugins.riscv.image import FDT_MAX_SIZE
-from vmmcore.errors import ImageError
-from vmmcore.testing import minimal_kernel
+from vmm.plugins.riscv.image import FDT_MAX_SIZE
+from vmm.core.errors import ImageError
+from vmm.core.testing import minimal_kernel
 
 from .conftest import vmm
 
@@ -109,13 +109,13 @@ def test_initrd_too_big_on_the_command_line(kernel_path, tmp_path):
 
 
 def test_builtin_guest_is_what_its_builder_makes():
-    from plugins.riscv.guest import GUEST_PATH, build_hello
+    from vmm.plugins.riscv.guest import GUEST_PATH, build_hello
 
     assert GUEST_PATH.read_bytes() == build_hello()
 
 
 def test_builtin_guest_encodings():
-    from plugins.riscv import guest
+    from vmm.plugins.riscv import guest
 
     assert guest.jal(0, 64) == 0x0400_006F
     assert guest.jal(0, -28) == 0xFE5F_F06F

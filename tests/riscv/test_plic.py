@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugins.riscv.layout import PLIC as PLIC_WINDOW
-from plugins.riscv.model import RiscvProfile
-from plugins.riscv.plic import (
+from vmm.plugins.riscv.layout import PLIC as PLIC_WINDOW
+from vmm.plugins.riscv.model import RiscvProfile
+from vmm.plugins.riscv.plic import (
     CONTEXT_BASE,
     CONTEXT_CLAIM,
     CONTEXT_STRIDE,
@@ -236,7 +236,7 @@ def test_irqfd_is_relayed_by_a_thread(riscv_vm):
 
 
 def test_lines_run_out_with_a_one_line_error(riscv_vm):
-    from vmmcore.errors import ConfigError
+    from vmm.core.errors import ConfigError
 
     vm = _plic_vm(riscv_vm)
     chip = vm.vm.irqchip

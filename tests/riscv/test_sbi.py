@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.riscv import sbi
-from vmmcore.errors import GuestError
-from vmmcore.kvm import ioctls as k
+from vmm.plugins.riscv import sbi
+from vmm.core.errors import GuestError
+from vmm.core.kvm import ioctls as k
 
 RAM_START = 0x8000_0000
 
@@ -114,7 +114,7 @@ def test_unhandled_exit_is_reported(riscv_vm):
 
 
 def test_seed_csr_gives_16_bits_of_entropy(riscv_vm):
-    from plugins.riscv.csr import CSR_SEED
+    from vmm.plugins.riscv.csr import CSR_SEED
 
     vm = riscv_vm().build()
     values = set()

@@ -14,9 +14,9 @@ import subprocess
 
 import pytest
 
-from plugins.riscv import regs, uapi
-from plugins.riscv.uapi import ffi
-from vmmcore.testing import skip_or_fail
+from vmm.plugins.riscv import regs, uapi
+from vmm.plugins.riscv.uapi import ffi
+from vmm.core.testing import skip_or_fail
 
 CROSS_INCLUDE = "/usr/riscv64-linux-gnu/include"
 STRUCTS = ("kvm_riscv_config", "kvm_riscv_core", "kvm_riscv_csr", "kvm_riscv_timer",

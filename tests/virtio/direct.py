@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from plugins.virtio.device import VirtioDevice
-from vmmcore.memory import GuestMemory
+from vmm.plugins.virtio.device import VirtioDevice
+from vmm.core.memory import GuestMemory
 
 from .driver import Allocator, RingDriver
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from vmmcore.memory import GuestMemory
+from vmm.core.memory import GuestMemory
 
 DESC = struct.Struct("<QIHH")  # addr, len, flags, next
 USED_ELEM = struct.Struct("<II")

@@ -8,8 +8,8 @@ import struct
 
 import pytest
 
-from plugins.virtio.blk import BlockDevice, DiskSpec, parse_disk
-from vmmcore.errors import ConfigError
+from vmm.plugins.virtio.blk import BlockDevice, DiskSpec, parse_disk
+from vmm.core.errors import ConfigError
 
 from .direct import Bench
 

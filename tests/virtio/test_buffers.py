@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plugins.virtio import buffers
+from vmm.plugins.virtio import buffers
 
 sizes = st.lists(st.integers(min_value=1, max_value=40), max_size=12)
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from plugins.virtio.tap import VNET_HDR_SIZE, open_tap
-from vmmcore.errors import ConfigError
-from vmmcore.testing import skip_or_fail
+from vmm.plugins.virtio.tap import VNET_HDR_SIZE, open_tap
+from vmm.core.errors import ConfigError
+from vmm.core.testing import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,7 +20,7 @@ def test_x86_vm_with_virtio_pci_devices_runs_on_real_kvm(require_kvm, disk_image
     and vmm tears them down cleanly (disk untouched, exit 0)."""
     before = disk_image.read_bytes()
     process = subprocess.run(
-        [sys.executable, "-m", "vmmcore.cli", "run", "--arch", "x86", "-d", str(disk_image),
+        [sys.executable, "-m", "vmm", "run", "--arch", "x86", "-d", str(disk_image),
          "--rng", "--console", "virtio"],
         cwd=REPO, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from plugins.virtio.wiring import KEY
-from vmmcore import hookimpl
+from vmm.plugins.virtio.wiring import KEY
+from vmm import hookimpl
 
 from .conftest import guest_allocator
 from .guest import (ACKNOWLEDGE, DRIVER, DRIVER_OK, F_EVENT_IDX, F_INDIRECT, F_VERSION_1,
@@ -133,8 +133,8 @@ def test_device_tree_has_a_virtio_mmio_node_per_device(model_vm, disk_image):
 
 
 def test_mmio_window_missing_is_a_config_error(vmm_vm, monkeypatch):
-    from vmmcore.errors import ConfigError
-    import plugins.virtio.wiring as wiring
+    from vmm.core.errors import ConfigError
+    import vmm.plugins.virtio.wiring as wiring
 
     monkeypatch.setattr(wiring, "MMIO_WINDOW", "no_such_window")
     vm = vmm_vm("arm64", options={"rng": True}, mem_mib=64)

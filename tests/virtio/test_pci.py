@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.virtio.wiring import KEY
+from vmm.plugins.virtio.wiring import KEY
 
 from .conftest import guest_allocator
 from .guest import F_EVENT_IDX, F_VERSION_1, PciGuest, wait_for
@@ -147,7 +147,7 @@ def test_arm64_pci_node_comes_from_the_arch_plugin_with_our_intx_lines(model_vm)
 
 
 def test_x86_refuses_virtio_mmio(vmm_vm):
-    from vmmcore.errors import ConfigError
+    from vmm.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="x86 guests find virtio devices on PCI only"):
         vmm_vm("x86", options={"rng": True, "virtio_transport": "mmio"})

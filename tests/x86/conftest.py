@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.x86.guest import FLAT16_SCRIPT, build_guest
+from vmm.plugins.x86.guest import FLAT16_SCRIPT, build_guest
 
 GUESTS = Path(__file__).parent / "guests"
 #: Guests that are ELF64 images, with their linker scripts.
@@ -46,8 +46,8 @@ def build(guest_dir):
 
 def run_vmm(*args: str, input: bytes | None = None, timeout: float = 60,
             env: dict[str, str] | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
-    """``python -m vmmcore.cli run ARGS`` with stdin from ``input`` (else /dev/null)."""
-    command = [sys.executable, "-m", "vmmcore.cli", "run", *args]
+    """``python -m vmm run ARGS`` with stdin from ``input`` (else /dev/null)."""
+    command = [sys.executable, "-m", "vmm", "run", *args]
     return subprocess.run(
         command,
         input=input,

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from vmmcore.testing.images import x86_bzimage
+from vmm.core.testing.images import x86_bzimage
 
 from .conftest import assert_one_line_error, run_vmm
 
@@ -42,7 +42,7 @@ def _without_dac_override(*args: str, env: dict[str, str]):
         return run_vmm(*args, env=env)
     if shutil.which("setpriv") is None:
         pytest.fail("setpriv (util-linux) is needed to drop root's read-anything capability")
-    command = [*NO_DAC, sys.executable, "-m", "vmmcore.cli", "run", *args]
+    command = [*NO_DAC, sys.executable, "-m", "vmm", "run", *args]
     return subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
                           env={**os.environ, **env})
 

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from vmmcore.testing import skip_or_fail
+from vmm.core.testing import skip_or_fail
 
 from .debian_kernel import debian_vmlinux
 
@@ -62,7 +62,7 @@ def test_debian_kernel_boots_at_pvh_entry_with_vmms_cmdline_and_e820(require_kvm
     package, kernel = vmlinux
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    command = [sys.executable, "-m", "vmmcore.cli", "run", "-k", str(kernel), "-m", "512",
+    command = [sys.executable, "-m", "vmm", "run", "-k", str(kernel), "-m", "512",
                "-c", "2", "-p", CMDLINE, "--debug"]
     stderr_path = tmp_path / "vmm.stderr"
     with open(stderr_path, "wb") as stderr:

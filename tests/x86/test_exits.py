@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vmmcore.errors import GuestError
+from vmm.core.errors import GuestError
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_register_dump_names_the_registers(x86):
 
 
 def test_i8042_replies_a_guest_never_reads_stay_bounded(x86):
-    from plugins.x86.i8042 import REPLY_LIMIT
+    from vmm.plugins.x86.i8042 import REPLY_LIMIT
 
     keyboard = x86.vm.pio.find(0x64)[1]
     for _ in range(1000):

@@ -126,7 +126,7 @@ def test_terminal_input_reaches_the_guest_and_the_terminal_is_restored(require_k
     try:
         before = termios.tcgetattr(slave)
         process = subprocess.Popen(
-            [sys.executable, "-m", "vmmcore.cli", "run", "-k", str(build("echo16"))],
+            [sys.executable, "-m", "vmm", "run", "-k", str(build("echo16"))],
             stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # wait until vmm switched the terminal

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from plugins.x86 import rtc as r
-from plugins.x86.rtc import Rtc
+from vmm.plugins.x86 import rtc as r
+from vmm.plugins.x86.rtc import Rtc
 
 INDEX, DATA = 0, 1
 #: A Sunday afternoon: 2024-02-25 13:05:09 UTC.
@@ -186,7 +186,7 @@ def x86(vmm_vm):
 
 
 def test_the_x86_vm_has_the_rtc_on_ports_0x70_0x71(x86):
-    from plugins.x86.state import x86_state
+    from vmm.plugins.x86.state import x86_state
 
     device = x86_state(x86.vm).devices["rtc"]
     assert x86.vm.pio.find(0x70) == (0x70, device)

@@ -43,7 +43,7 @@ def test_dry_run_of_the_builtin_guest_issues_the_kernel_sequence():
 
 
 def test_dry_run_of_a_bzimage_starts_in_long_mode_with_boot_params(tmp_path):
-    from vmmcore.testing.images import x86_bzimage
+    from vmm.core.testing.images import x86_bzimage
 
     kernel = tmp_path / "bzImage"
     kernel.write_bytes(x86_bzimage())

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.x86 import ioctls as x
-from plugins.x86.cdefs import ffi
-from vmmcore.testing import skip_or_fail
-from vmmcore.testing.cheaders import compiler_values, layout_expressions, mismatches
+from vmm.plugins.x86 import ioctls as x
+from vmm.plugins.x86.cdefs import ffi
+from vmm.core.testing import skip_or_fail
+from vmm.core.testing.cheaders import compiler_values, layout_expressions, mismatches
 
 HEADERS = ["linux/kvm.h", "asm/bootparam.h"]
 KVM_STRUCTS = [
@@ -65,7 +65,7 @@ def test_x86_constants_match_the_kernel():
 
 
 def test_boot_protocol_constants_match_the_kernel():
-    from plugins.x86 import bootinfo, bzimage
+    from vmm.plugins.x86 import bootinfo, bzimage
 
     constants = {
         "LOADED_HIGH": bzimage.LOADED_HIGH, "XLF_KERNEL_64": bzimage.XLF_KERNEL_64,

@@ -1,4 +1,4 @@
-"""``python -m vmmcore.cli``: the same as the ``vmm`` console script."""
+"""``python -m vmm``: the same as the ``vmm`` console script."""
 
 from . import main
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .. import __version__
+from vmm import __version__
 from . import CORE_COMMANDS, command_name
 
 if TYPE_CHECKING:

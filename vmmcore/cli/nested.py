@@ -35,8 +35,8 @@ def register(app: typer.Typer) -> None:
         shell: bool = typer.Option(False, "--shell", help="Give VMM_ARGS to the host's "
                                    "busybox sh instead of vmm (to look around in it)."),
     ) -> None:
-        from vmmcore.nested.errors import NestedTimeout
-        from vmmcore.nested.run import run_nested
+        from vmm.core.nested.errors import NestedTimeout
+        from vmm.core.nested.run import run_nested
 
         try:
             result = run_nested(arch, list(ctx.args), timeout, console_log, verbose, shell)

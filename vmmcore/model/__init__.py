@@ -4,5 +4,5 @@ It decodes request numbers and argument bytes on its own (with ``struct`` format
 never the encoder's cffi tables, so an encoding bug shows up as the kernel's ENOTTY
 or EINVAL), enforces the kernel's ordering and argument rules, and answers with the
 kernel's errnos. The generic part lives here; each arch plugin supplies an
-:class:`~vmmcore.model.base.ArchModel` through ``vmm_kvm_model``.
+:class:`~vmm.core.model.base.ArchModel` through ``vmm_kvm_model``.
 """

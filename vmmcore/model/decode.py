@@ -1,7 +1,7 @@
 """Decoding ioctl request numbers and the raw bytes behind argument pointers.
 
 The field widths follow include/uapi/asm-generic/ioctl.h; they are restated here on
-purpose, independently of ``vmmcore.kvm.ioc``.
+purpose, independently of ``vmm.core.kvm.ioc``.
 """
 
 from __future__ import annotations

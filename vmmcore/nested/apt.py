@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmmcore.nested.errors import MissingToolError, NestedError, PackageError
+from vmm.core.nested.errors import MissingToolError, NestedError, PackageError
 
 SYSTEM_SOURCES = (
     Path("/etc/apt/sources.list.d/debian.sources"),

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import vmmcore
+import vmm
 
 #: Bump when the layout of built images changes, to rebuild them everywhere.
 BUILD_FORMAT = "1"
@@ -23,24 +23,24 @@ def cache_root() -> Path:
     return Path(base) / "vmm" / "nested"
 
 
+def package_dir() -> Path:
+    """The directory of the ``vmm`` package as Python imports it (in a checkout its
+    parts are symbolic links to ``vmmcore/``, ``plugins/`` and ``hookspecs.py``)."""
+    return Path(vmm.__file__).parent
+
+
 def project_root() -> Path:
-    """The directory holding ``vmmcore`` (and, in a checkout, ``plugins``)."""
-    return Path(vmmcore.__file__).resolve().parent.parent
+    """The directory holding the ``vmm`` package (in a checkout, ``pyproject.toml``)."""
+    return Path(vmm.__file__).resolve().parent.parent
 
 
 def project_source_files() -> list[Path]:
-    """Every file of this vmm that goes into the emulated host (sorted)."""
-    import hookspecs
-
-    roots = [project_root() / "vmmcore", project_root() / "plugins"]
-    files = [Path(hookspecs.__file__).resolve()]
-    for root in roots:
-        if root.is_dir():
-            files.extend(
-                path for path in root.rglob("*")
-                if path.is_file() and "__pycache__" not in path.parts
-                and path.suffix != ".pyc"
-            )
+    """Every file of this vmm's package that goes into the emulated host (sorted),
+    named under :func:`package_dir` (links followed, not resolved)."""
+    files = []
+    for directory, subdirectories, names in os.walk(package_dir(), followlinks=True):
+        subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
+        files.extend(Path(directory) / name for name in names if not name.endswith(".pyc"))
     return sorted(files)
 
 

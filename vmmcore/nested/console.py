@@ -9,7 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from vmmcore.nested.initscript import EXIT_MARKER, START_MARKER
+from vmm.core.nested.initscript import EXIT_MARKER, START_MARKER
 
 _EXIT_LINE = re.compile(re.escape(EXIT_MARKER) + r"(\d+)")
 

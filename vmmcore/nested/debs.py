@@ -7,8 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from vmmcore.nested.apt import require_tool
-from vmmcore.nested.errors import PackageError
+from vmm.core.nested.apt import require_tool
+from vmm.core.nested.errors import PackageError
 
 #: Top-level directories that merged-/usr systems turn into links into /usr.
 MERGED_USR_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")

@@ -1,6 +1,6 @@
 """The emulated host's cffi modules, made when its project archive is built.
 
-On a cold cache, :func:`vmmcore.kvm.ffiload.load_ffi` parses each FFI's C
+On a cold cache, :func:`vmm.core.kvm.ffiload.load_ffi` parses each FFI's C
 declarations with pycparser and writes a generated module: under TCG that cost
 every inner ``vmm run`` several seconds. So the project archive carries those
 modules where L1's vmm looks for them (ffiload's default cache under L1's home),
@@ -26,10 +26,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from vmmcore.kvm import ffiload
-from vmmcore.nested.errors import PackageError
-from vmmcore.nested.initscript import HOME
-from vmmcore.nested.pycompile import TargetPython
+from vmm.core.kvm import ffiload
+from vmm.core.nested.errors import PackageError
+from vmm.core.nested.initscript import HOME
+from vmm.core.nested.pycompile import TargetPython
 
 #: Where L1's vmm looks for the modules: ffiload's default cache under L1's home.
 L1_DIRECTORY = Path(HOME) / Path(ffiload.DEFAULT_CACHE_HOME).relative_to("~") / ffiload.CACHE_SUBDIR

@@ -13,7 +13,7 @@ import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vmmcore.errors import ConfigError
+from vmm.core.errors import ConfigError
 
 #: Options whose value must name a file on this machine.
 FILE_OPTIONS = frozenset({"-k", "--kernel", "-i", "--initrd", "--firmware", "--flash"})

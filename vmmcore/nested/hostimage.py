@@ -19,15 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmmcore.nested import cache, ffimodules, pydeps
-from vmmcore.nested.pycompile import PRECOMPILE_FORMAT, TargetPython, precompile
-from vmmcore.nested.qemu import find_qemu_user
-from vmmcore.nested.apt import DebianMirror, PrivateApt, find_debian_mirror
-from vmmcore.nested.cpio import CpioWriter
-from vmmcore.nested.debs import merge_usr, unpack_debs
-from vmmcore.nested.errors import PackageError
-from vmmcore.nested.modules import find_module_tree
-from vmmcore.nested.spec import EmulatedHost
+from vmm.core.nested import cache, ffimodules, pydeps
+from vmm.core.nested.pycompile import PRECOMPILE_FORMAT, TargetPython, precompile
+from vmm.core.nested.qemu import find_qemu_user
+from vmm.core.nested.apt import DebianMirror, PrivateApt, find_debian_mirror
+from vmm.core.nested.cpio import CpioWriter
+from vmm.core.nested.debs import merge_usr, unpack_debs
+from vmm.core.nested.errors import PackageError
+from vmm.core.nested.modules import find_module_tree
+from vmm.core.nested.spec import EmulatedHost
 
 #: Parts of the unpacked packages the emulated host never uses.
 DROPPED_PATHS = ("usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/lintian",
@@ -199,7 +199,7 @@ def prepare_host(spec: EmulatedHost) -> HostImage:
         target_debs = _debs_of(debs, (*spec.python_packages, *pydeps.DEBIAN_PACKAGES))
         project_key = cache.digest_text(
             spec.python_version, PRECOMPILE_FORMAT, *(p.name for p in target_debs),
-            cache.digest_files(sources, cache.project_root()))
+            cache.digest_files(sources, cache.package_dir()))
         project = directory / f"project-{project_key}.cpio"
         if not project.is_file():
             progress("packing this vmm's sources and generating its cffi modules")

@@ -9,8 +9,8 @@ from types import ModuleType
 
 import pluggy
 
-from vmmcore import NAME
-from vmmcore.nested.spec import EmulatedHost
+from vmm import NAME
+from vmm.core.nested.spec import EmulatedHost
 
 HOOK_MODULE = "emulated_host"
 
@@ -29,10 +29,10 @@ def _candidate_modules() -> list[ModuleType]:
         except ImportError:
             continue
     try:
-        plugins_package = importlib.import_module("plugins")
+        plugins_package = importlib.import_module("vmm.plugins")
     except ImportError:
         return modules
-    for info in pkgutil.iter_modules(plugins_package.__path__, "plugins."):
+    for info in pkgutil.iter_modules(plugins_package.__path__, "vmm.plugins."):
         try:
             modules.append(importlib.import_module(f"{info.name}.{HOOK_MODULE}"))
         except ImportError:
@@ -42,7 +42,7 @@ def _candidate_modules() -> list[ModuleType]:
 
 def find_emulated_host(arch: str) -> EmulatedHost | None:
     """Return the emulated host the plugins describe for ``arch``, or None."""
-    import hookspecs
+    from vmm import hookspecs
 
     manager = pluggy.PluginManager(NAME)
     manager.add_hookspecs(hookspecs)

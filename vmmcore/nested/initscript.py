@@ -9,7 +9,7 @@ START_MARKER = "VMM-NESTED-START"
 #: Printed by L1 with the inner vmm's exit status: ``VMM-NESTED-EXIT=<n>``.
 EXIT_MARKER = "VMM-NESTED-EXIT="
 #: The inner command (``vmm`` as a module, so no launcher script is needed).
-INNER_VMM = ("python3", "-m", "vmmcore.cli")
+INNER_VMM = ("python3", "-m", "vmm")
 #: The inner command of ``vmm nested --shell``: L1's busybox shell.
 INNER_SHELL = ("sh",)
 MODULES_DIR = "/nested/modules"

@@ -14,8 +14,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from vmmcore.nested.apt import require_tool
-from vmmcore.nested.errors import PackageError
+from vmm.core.nested.apt import require_tool
+from vmm.core.nested.errors import PackageError
 
 COMPRESSED_SUFFIXES = (".xz", ".zst", ".gz")
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from vmmcore.nested.errors import PackageError
-from vmmcore.nested.qemu import Qemu
+from vmm.core.nested.errors import PackageError
+from vmm.core.nested.qemu import Qemu
 
 #: Part of the cache keys of everything precompiled: bump when the .pyc files
 #: change (how or where they are written).

@@ -17,8 +17,8 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-import vmmcore
-from vmmcore.nested.errors import PackageError
+import vmm
+from vmm.core.nested.errors import PackageError
 
 #: Distributions taken from Debian packages instead of this machine.
 DEBIAN_PROVIDED = {
@@ -37,7 +37,7 @@ def _canonical(name: str) -> str:
 
 
 def _pyproject() -> dict | None:
-    path = Path(vmmcore.__file__).resolve().parent.parent / "pyproject.toml"
+    path = Path(vmm.__file__).resolve().parent.parent / "pyproject.toml"
     return tomllib.loads(path.read_text()) if path.is_file() else None
 
 
@@ -148,16 +148,10 @@ def install_wheel(wheel: Path, site: Path) -> None:
 
 
 def install_project(site: Path) -> None:
-    """Copy this vmm's sources and a dist-info carrying its entry points into ``site``."""
-    import hookspecs
-
-    core = Path(vmmcore.__file__).resolve().parent
+    """Copy this vmm's package (links followed) and a dist-info carrying its entry
+    points into ``site``."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(core, site / "vmmcore", ignore=ignore, dirs_exist_ok=True)
-    plugins = core.parent / "plugins"
-    if plugins.is_dir():
-        shutil.copytree(plugins, site / "plugins", ignore=ignore, dirs_exist_ok=True)
-    shutil.copy2(hookspecs.__file__, site / "hookspecs.py")
+    shutil.copytree(Path(vmm.__file__).parent, site / "vmm", ignore=ignore, dirs_exist_ok=True)
     meta, entry_points = project_metadata()
     version = re.search(r"^Version: (\S+)", meta, re.M)
     info = site / f"vmm-{version.group(1) if version else '0'}.dist-info"

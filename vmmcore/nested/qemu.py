@@ -10,11 +10,11 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vmmcore.nested import cache
-from vmmcore.nested.apt import SYSTEM_STATUS, PrivateApt, find_debian_mirror, require_tool
-from vmmcore.nested.debs import relativize_symlinks, unpack_debs
-from vmmcore.nested.errors import MissingToolError, PackageError
-from vmmcore.nested.spec import EmulatedHost
+from vmm.core.nested import cache
+from vmm.core.nested.apt import SYSTEM_STATUS, PrivateApt, find_debian_mirror, require_tool
+from vmm.core.nested.debs import relativize_symlinks, unpack_debs
+from vmm.core.nested.errors import MissingToolError, PackageError
+from vmm.core.nested.spec import EmulatedHost
 
 #: Debian package with QEMU's user-mode emulators (``qemu-riscv64``...), taken
 #: from this machine's own suite: a small download next to backports' static build.
@@ -92,7 +92,7 @@ def find_qemu(spec: EmulatedHost) -> Qemu:
     with cache.locked(root.parent):
         if not (root / "usr" / "bin" / spec.qemu_binary).is_file():
             try:
-                from vmmcore.nested.hostimage import progress
+                from vmm.core.nested.hostimage import progress
 
                 progress(f"fetching QEMU ({', '.join(spec.qemu_packages)}) from backports")
                 _download_host_packages(spec.qemu_packages, root, from_backports=True)
@@ -120,7 +120,7 @@ def find_qemu_user(spec: EmulatedHost) -> Qemu:
     binary = spec.qemu_user_binary
     with cache.locked(root.parent):
         if not (root / "usr" / "bin" / binary).is_file():
-            from vmmcore.nested.hostimage import progress
+            from vmm.core.nested.hostimage import progress
 
             progress(f"fetching {QEMU_USER_PACKAGE} (to precompile the host's Python)")
             try:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vmmcore.errors import ConfigError
-from vmmcore.nested.forwarding import plan_forwarding
-from vmmcore.nested.hostimage import prepare_host
-from vmmcore.nested.initscript import INNER_SHELL, INNER_VMM
-from vmmcore.nested.hosts import find_emulated_host
-from vmmcore.nested.qemu import find_qemu
-from vmmcore.nested.runner import RunResult, run_emulated_host
-from vmmcore.nested.spec import EmulatedHost
+from vmm.core.errors import ConfigError
+from vmm.core.nested.forwarding import plan_forwarding
+from vmm.core.nested.hostimage import prepare_host
+from vmm.core.nested.initscript import INNER_SHELL, INNER_VMM
+from vmm.core.nested.hosts import find_emulated_host
+from vmm.core.nested.qemu import find_qemu
+from vmm.core.nested.runner import RunResult, run_emulated_host
+from vmm.core.nested.spec import EmulatedHost
 
 
 def emulated_host_for(arch: str) -> EmulatedHost:

@@ -17,14 +17,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmmcore.nested.console import ConsoleRelay
-from vmmcore.nested.cpio import CpioWriter, concatenate
-from vmmcore.nested.errors import HostBootError, NestedTimeout
-from vmmcore.nested.forwarding import ForwardPlan
-from vmmcore.nested.hostimage import HostImage, progress
-from vmmcore.nested.initscript import INNER_VMM, init_script
-from vmmcore.nested.qemu import Qemu
-from vmmcore.nested.spec import EmulatedHost
+from vmm.core.nested.console import ConsoleRelay
+from vmm.core.nested.cpio import CpioWriter, concatenate
+from vmm.core.nested.errors import HostBootError, NestedTimeout
+from vmm.core.nested.forwarding import ForwardPlan
+from vmm.core.nested.hostimage import HostImage, progress
+from vmm.core.nested.initscript import INNER_VMM, init_script
+from vmm.core.nested.qemu import Qemu
+from vmm.core.nested.spec import EmulatedHost
 
 PR_SET_PDEATHSIG = 1
 

@@ -16,7 +16,7 @@ Fixtures:
 - ``vmm_vm``: a factory ``vmm_vm(arch, extra_plugins=..., blocked=..., kernel=...,
   options=..., cpus=..., mem_mib=...) -> ModelVm``; every VM it built is torn down
   after the test. Without ``kernel`` the arch's built-in guest (or
-  :func:`vmmcore.testing.images.minimal_kernel`) is loaded. When the arch plugin has
+  :func:`vmm.core.testing.images.minimal_kernel`) is loaded. When the arch plugin has
   no model of KVM yet, the test is skipped with that reason (``VMM_REQUIRE_MODELS=1``
   turns the skip into a failure).
 - ``vmm_arch``: parametrizes a test over every architecture (x86, arm64, riscv).

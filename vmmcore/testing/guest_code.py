@@ -1,6 +1,6 @@
 """The smallest useful guest code for each architecture: stop the VM cleanly.
 
-Each arch's :func:`poweroff_code` is what :func:`vmmcore.testing.images.minimal_kernel`
+Each arch's :func:`poweroff_code` is what :func:`vmm.core.testing.images.minimal_kernel`
 puts after the image header. On real KVM the guest then asks to power off the way
 its platform defines (PSCI SYSTEM_OFF on arm64, SBI SRST on riscv); x86 has no
 firmware-free power-off, so it halts with interrupts disabled (KVM_EXIT_HLT without

@@ -2,7 +2,7 @@
 
 ``minimal_kernel("x86")`` is a bzImage (boot protocol 2.15, 64-bit capable),
 ``minimal_kernel("arm64")`` an arm64 ``Image``, ``minimal_kernel("riscv")`` a riscv
-``Image``; each carries :func:`vmmcore.testing.guest_code.poweroff_code` as its
+``Image``; each carries :func:`vmm.core.testing.guest_code.poweroff_code` as its
 code, so a real KVM run of it stops at once.
 
 The headers are built from the published layouts (Linux's

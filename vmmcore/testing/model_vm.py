@@ -26,7 +26,7 @@ class VmStoppedError(AssertionError):
 class ModelVm:
     """A model-backed VM: build it, drive exits into it, inspect what happened.
 
-    ``vm`` is the :class:`vmmcore.vm.Vm` every hook receives; ``backend`` the model
+    ``vm`` is the :class:`vmm.core.vm.Vm` every hook receives; ``backend`` the model
     of KVM it talks to.
     """
 

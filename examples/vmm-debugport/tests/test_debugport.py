@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from vmmcore.errors import ConfigError
+from vmm.core.errors import ConfigError
 from vmm_debugport import EXIT_REGISTER, MAGIC, MAGIC_REGISTER
 from vmm_debugport.features import ORDER_PLATFORM_BIT
 from vmm_debugport.hooks import DEFAULT_MMIO_ADDR, DEFAULT_PORT, STATE

@@ -2,7 +2,7 @@
 
 :class:`RealmModel` is what ``vmm_kvm_model`` returns for arm64 once this layer is
 registered; it records the RMI operations the kernel would issue into a
-:class:`~plugins.arm64_realm.rmm.PlanRecorder` per realm, so the RMM model can
+:class:`~vmm.plugins.arm64_realm.rmm.PlanRecorder` per realm, so the RMM model can
 compute the realm's measurement.
 """
 

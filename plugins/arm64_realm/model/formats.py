@@ -7,7 +7,7 @@ kernel's error instead of going unnoticed.
 
 from __future__ import annotations
 
-from vmmcore.model.decode import IoctlShape, iow
+from vmm.core.model.decode import IoctlShape, iow
 
 #: struct kvm_cap_arm_rme_config_item: u32 cfg, then a 256-byte union.
 CONFIG_ITEM = "<I256s"

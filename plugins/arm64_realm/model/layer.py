@@ -25,9 +25,9 @@ import errno
 import struct
 from typing import Any
 
-from vmmcore.model.base import ArchModel, ArchModelLayer, ModelErrno
-from vmmcore.model.decode import UserMemory
-from vmmcore.model.state import VmState
+from vmm.core.model.base import ArchModel, ArchModelLayer, ModelErrno
+from vmm.core.model.decode import UserMemory
+from vmm.core.model.state import VmState
 
 from .. import uapi
 from ..rmm import HashAlgorithm, RmmProfile

@@ -10,7 +10,7 @@ from ..rmm import HashAlgorithm, PlanRecorder
 from ..uapi import RME_RPV_SIZE
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vmmcore.model.state import VmState
+    from vmm.core.model.state import VmState
 
 #: Key of the realm layer's state in the model's per-VM ``arch`` dict.
 REALM_VM_KEY = "rme"

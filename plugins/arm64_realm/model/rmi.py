@@ -17,7 +17,7 @@ import errno
 from collections.abc import Callable, Sequence
 from itertools import groupby
 
-from vmmcore.model.base import ModelErrno
+from vmm.core.model.base import ModelErrno
 
 from ..rmm import MeasurementError, PlanError, PlanRecorder, RealmParams, RmmProfile
 from ..rmm.profiles import RipasForm

@@ -19,10 +19,10 @@ import errno
 import struct
 from typing import TYPE_CHECKING, Any
 
-from vmmcore.model.base import ModelErrno
-from vmmcore.model.decode import UserMemory
-from vmmcore.model.runarea import EXIT_REASON, EXIT_REASONS
-from vmmcore.model.state import VcpuState
+from vmm.core.model.base import ModelErrno
+from vmm.core.model.decode import UserMemory
+from vmm.core.model.runarea import EXIT_REASON, EXIT_REASONS
+from vmm.core.model.state import VcpuState
 
 from .. import uapi
 from . import formats, rmi
@@ -30,7 +30,7 @@ from .realm import RealmVcpu, RmeState, realm_of
 from .rmi import rmm_call
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vmmcore.model.base import ArchModel
+    from vmm.core.model.base import ArchModel
 
 REALM_VCPU_KEY = "rme"
 _EXIT_MMIO = EXIT_REASONS["mmio"]

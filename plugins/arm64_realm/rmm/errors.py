@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vmmcore.errors import VmmError
+from vmm.core.errors import VmmError
 
 
 class MeasurementError(VmmError):

@@ -11,7 +11,7 @@ import logging
 import threading
 from typing import Any
 
-from vmmcore.errors import KvmError
+from vmm.core.errors import KvmError
 
 from ..cdefs import ffi, offsetof, sizeof
 from .config import CAP_ID_MSIX

@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from vmmcore.bus import BusConflictError
-from vmmcore.errors import KvmError
+from vmm.core.bus import BusConflictError
+from vmm.core.errors import KvmError
 
 from ..cdefs import ffi, offsetof, sizeof
 from ..constants import INTERRUPT_CONFIG_CHANGE, INTERRUPT_USED_BUFFER
@@ -32,7 +32,7 @@ from .config import (
 from .msix import NO_VECTOR, Msix
 
 if TYPE_CHECKING:
-    from vmmcore.vm import Vm
+    from vmm.core.vm import Vm
 
     from ..device import VirtioDevice
     from ..interrupts import LineInterrupt

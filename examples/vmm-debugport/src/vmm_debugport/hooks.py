@@ -9,18 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vmmcore import hookimpl
-from vmmcore.errors import ConfigError
-from vmmcore.stash import StashKey
+from vmm import hookimpl
+from vmm.core.errors import ConfigError
+from vmm.core.stash import StashKey
 
 from .device import REGISTERS_SIZE, DebugExitDevice
 from .features import ORDER_PLATFORM_BIT
 
 if TYPE_CHECKING:
-    from vmmcore.config import Config
-    from vmmcore.fdt import FdtBuilder
-    from vmmcore.options import OptionGroup
-    from vmmcore.vm import Vm
+    from vmm.core.config import Config
+    from vmm.core.fdt import FdtBuilder
+    from vmm.core.options import OptionGroup
+    from vmm.core.vm import Vm
 
 DEFAULT_PORT = 0x500
 DEFAULT_MMIO_ADDR = 0x0F00_0000
@@ -90,7 +90,7 @@ def vmm_validate_config(config: Config) -> None:
 @hookimpl
 def vmm_dev_init(vm: Vm) -> None:
     """Put the device on port I/O (x86) or MMIO (arm64, riscv)."""
-    from vmmcore.bus import BusConflictError
+    from vmm.core.bus import BusConflictError
 
     device = DebugExitDevice(vm.request_stop)
     if vm.config.arch in PIO_ARCHES:

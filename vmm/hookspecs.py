@@ -1,0 +1,1 @@
+../hookspecs.py
