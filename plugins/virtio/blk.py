@@ -210,19 +210,24 @@ class BlockDevice(VirtioDevice):
         return S_OK, 0
 
     def _discard(self, kind: int, payload: list[memoryview], data_in: list[memoryview]) -> int:
+        """DISCARD or WRITE_ZEROES over one or more segments: every segment is checked
+        before the first is applied, so a bad request changes nothing."""
         if self.spec.readonly or data_in or self.fd is None:
             return S_IOERR
         data = b"".join(payload)
         if not data or len(data) % SEGMENT_SIZE or len(data) // SEGMENT_SIZE > MAX_DISCARD_SEGMENTS:
             return S_IOERR
+        ranges: list[tuple[int, int, bool]] = []
         for segment in ffi.from_buffer(f"{SEGMENT}[]", data):
             sector, count, flags = segment.sector, segment.num_sectors, segment.flags
             if count > MAX_DISCARD_SECTORS or not self._in_range(sector, count * SECTOR_SIZE):
                 return S_IOERR
             if kind == T_DISCARD and flags:
                 return S_UNSUPP
-            self._zero(sector * SECTOR_SIZE, count * SECTOR_SIZE, punch=kind == T_DISCARD
-                       or bool(flags & WRITE_ZEROES_UNMAP))
+            punch = kind == T_DISCARD or bool(flags & WRITE_ZEROES_UNMAP)
+            ranges.append((sector * SECTOR_SIZE, count * SECTOR_SIZE, punch))
+        for offset, length, punch in ranges:
+            self._zero(offset, length, punch=punch)
         return S_OK
 
     def _zero(self, offset: int, length: int, *, punch: bool) -> None:
