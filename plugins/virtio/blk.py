@@ -5,7 +5,9 @@ Reads and writes go straight between the image and guest memory with
 only after the system call returned, so a write the driver saw completed is in the
 file (the page cache) from then on; FLUSH is ``fdatasync``, and closing the device at
 VM exit fsyncs the image. A read-only disk (``,ro``) is opened ``O_RDONLY``, offers
-VIRTIO_BLK_F_RO and answers writes, discards and write-zeroes with IOERR.
+VIRTIO_BLK_F_RO and answers writes, discards and write-zeroes with IOERR. While the
+device exists its image holds an OFD lock (shared for ``,ro``, else exclusive), so
+no other VM writes it meanwhile (:mod:`vmm.core.filelock`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import stat
 from dataclasses import dataclass
 
 from vmm.core.errors import ConfigError
+from vmm.core.filelock import lock_file
 from vmm.core.kvm.ffiload import load_ffi
 
 from . import buffers
@@ -76,6 +79,12 @@ class DiskSpec:
     readonly: bool = False
 
 
+def file_identity(path: str) -> tuple[int, int]:
+    """What makes two paths the same file: (st_dev, st_ino)."""
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
+
+
 def parse_disk(text: str) -> DiskSpec:
     """Parse ``FILE[,ro]``; refuse unknown flags and files that can't be used."""
     path, *flags = text.split(",")
@@ -115,6 +124,11 @@ class BlockDevice(VirtioDevice):
             self.fd: int | None = os.open(spec.path, flags)
         except OSError as error:
             raise ConfigError(f"can't open disk image {spec.path!r}: {error.strerror}") from None
+        try:
+            lock_file(self.fd, spec.path, "disk image", shared=spec.readonly)
+        except BaseException:
+            os.close(self.fd)
+            raise
         self.size = os.lseek(self.fd, 0, os.SEEK_END)  # st_size is 0 for block devices
         self.sectors = self.size // SECTOR_SIZE
         self.serial = os.path.basename(spec.path).encode()[:ID_BYTES]

@@ -84,15 +84,18 @@ def validate(config: Config) -> None:
     choose_transport(config)
     disks, networks = config.option("disk") or [], config.option("network") or []
     if disks:
-        from .blk import parse_disk
+        from .blk import file_identity, parse_disk
     if networks:
         from .net import parse_network
-    seen: set[str] = set()
+    seen: dict[tuple[int, int], str] = {}
     for text in disks:
         spec = parse_disk(text)
-        if spec.path in seen:
-            raise ConfigError(f"disk image {spec.path!r} is given twice (check --disk)")
-        seen.add(spec.path)
+        identity = file_identity(spec.path)  # the same file by any path or link
+        if identity in seen:
+            first = seen[identity]
+            also = "" if first == spec.path else f" (also as {first!r})"
+            raise ConfigError(f"disk image {spec.path!r} is given twice{also} (check --disk)")
+        seen[identity] = spec.path
     for text in networks:
         parse_network(text)
 
