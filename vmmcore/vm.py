@@ -174,7 +174,9 @@ def _install_stop_signals(vm: Vm) -> dict[int, Any]:
     previous: dict[int, Any] = {}
     if threading.current_thread() is not threading.main_thread():
         return previous
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    # SIGHUP (the terminal went away) ends the VM as SIGTERM does: torn down, disks
+    # fsynced, exit 128 + signal.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         previous[signum] = signal.signal(
             signum, lambda number, frame: vm.request_stop(128 + number)
         )

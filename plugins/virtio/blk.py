@@ -18,7 +18,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from vmm.core.errors import ConfigError
+from vmm.core.errors import ConfigError, ImageError
 from vmm.core.filelock import lock_file
 from vmm.core.kvm.ffiload import load_ffi
 
@@ -263,14 +263,26 @@ class BlockDevice(VirtioDevice):
     # ------------------------------------------------------------ teardown
 
     def close(self) -> None:
-        """Finish the request in progress, then fsync and close the image."""
+        """Finish the request in progress, then fsync and close the image.
+
+        :raises ImageError: the fsync or the close failed, so writes the guest saw
+            completed may not be in the file.
+        """
         super().close()
         fd, self.fd = self.fd, None
         if fd is None:
             return
+        failure: OSError | None = None
         try:
             if not self.spec.readonly:
                 os.fsync(fd)
-        finally:
+        except OSError as error:
+            failure = error
+        try:
             os.close(fd)
-
+        except OSError as error:
+            failure = failure or error
+        if failure is not None:
+            name = errno.errorcode.get(failure.errno or 0, str(failure.errno))
+            raise ImageError(
+                f"disk {self.spec.path!r} may be incomplete: {failure.strerror} ({name})")

@@ -183,9 +183,12 @@ class Transport:
     # ------------------------------------------------------------ teardown
 
     def close(self) -> None:
-        """Stop the device and release it (flush, close) and the eventfds."""
-        with self.lock:
-            self.device.close()
-        for fd in self.kick_fds:
-            os.close(fd)
-        self.kick_fds = []
+        """Stop the device and release it (flush, close) and the eventfds; the
+        eventfds are released even when the device's close fails."""
+        try:
+            with self.lock:
+                self.device.close()
+        finally:
+            for fd in self.kick_fds:
+                os.close(fd)
+            self.kick_fds = []

@@ -278,24 +278,33 @@ def _report(vm: Vm, state: VirtioState) -> None:
 
 
 def teardown(vm: Vm) -> None:
-    """Stop every device (threads joined, disks fsynced, taps closed), free the buses."""
+    """Stop every device (threads joined, disks fsynced, taps closed), free the buses.
+
+    Everything is closed even when something fails; the first failure is raised
+    (a one-line error), any later one is logged.
+    """
     state = vm.stash.get(KEY)
     if state is None:
         return
     del vm.stash[KEY]
-    first_error: BaseException | None = None
+    failures: list[BaseException] = []
+
+    def attempt(name: str, close) -> None:
+        try:
+            close()
+        except Exception as error:  # keep closing the others
+            if failures:
+                log.warning("virtio-%s: %s", name, error)
+            failures.append(error)
+
     if state.transports:
         from .mmio import MmioTransport
     for transport in state.transports:
-        try:
-            transport.close()
-        except Exception as error:  # keep closing the others; report the first
-            log.warning("virtio-%s: %s", transport.device.name, error)
-            first_error = first_error or error
+        attempt(transport.device.name, transport.close)
         if isinstance(transport, MmioTransport):
             transport.detach()
     for device in state.devices:  # those that never got a transport (closing is idempotent)
-        device.close()
+        attempt(device.name, device.close)
     if state.pci is not None:
         for port in state.pci.registered_pio:
             vm.pio.unregister(port)
@@ -303,5 +312,5 @@ def teardown(vm: Vm) -> None:
             vm.mmio.unregister(address)
     if state.terminal is not None:
         state.terminal.restore()
-    if first_error is not None:
-        raise first_error
+    if failures:
+        raise failures[0]

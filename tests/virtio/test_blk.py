@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from vmm.plugins.virtio.blk import BlockDevice, DiskSpec, parse_disk
-from vmm.core.errors import ConfigError
+from vmm.core.errors import ConfigError, ImageError
 
 from .direct import Bench
 
@@ -148,6 +148,30 @@ def test_close_fsyncs_and_closes_the_image(bench_of, monkeypatch):
     bench.device.close()
     assert synced == [fd] and bench.device.fd is None
     with pytest.raises(OSError):
+        os.fstat(fd)
+
+
+@pytest.mark.parametrize("failing", ["fsync", "close"])
+def test_a_failed_fsync_or_close_says_the_disk_may_be_incomplete(bench_of, monkeypatch,
+                                                                 disk_image, failing):
+    import errno
+
+    bench = bench_of()
+    fd = bench.device.fd
+    real_close = os.close
+
+    def fail(descriptor):
+        if failing == "close":
+            real_close(descriptor)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, failing, fail)
+    with pytest.raises(ImageError) as failed:
+        bench.device.close()
+    monkeypatch.undo()
+    assert str(failed.value) == (f"disk {str(disk_image)!r} may be incomplete: "
+                                 "No space left on device (ENOSPC)")
+    with pytest.raises(OSError):  # closed all the same
         os.fstat(fd)
 
 

@@ -361,10 +361,12 @@ class VirtioPciTransport(Transport):
             self.intx.deassert_line()
 
     def close(self) -> None:
-        super().close()
-        self._unmap()
-        if self.intx is not None:
-            self.intx.close()
+        try:
+            super().close()
+        finally:
+            self._unmap()
+            if self.intx is not None:
+                self.intx.close()
 
 
 class _BarRegion:
