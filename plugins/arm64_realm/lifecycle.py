@@ -71,9 +71,13 @@ def vmm_core_init(vm: Vm) -> None:
 
 @hookimpl
 def vmm_memory_allocated(vm: Vm, region: RamRegion) -> None:
-    """Lock realm RAM in memory (the model backend goes on if the lock fails)."""
+    """Lock realm RAM in memory (the model backend goes on if the lock fails; a dry
+    run locks nothing)."""
     state = realm_state(vm)
     if state is None:
+        return
+    if vm.config.dry_run:
+        state.lock_failure = "a dry run locks no host memory (a real run locks it on fault)"
         return
     from .memory_lock import MemoryLockError, lock_realm_ram
 

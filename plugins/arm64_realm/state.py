@@ -27,7 +27,7 @@ class RealmState:
     ipa_bits: int = 0
     #: Set once ACTIVATE_REALM succeeded: the vCPUs may run, nothing may be reset.
     active: bool = False
-    #: Why realm RAM is not locked (dry runs only go on without the lock).
+    #: Why realm RAM is not locked (a dry run, or a failure the model goes on from).
     lock_failure: str | None = None
     #: Per-vCPU SEA injectors, by vCPU id (built on the first unclaimed access).
     injectors: dict[int, AbortInjector] = field(default_factory=dict)

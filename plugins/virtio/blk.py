@@ -116,16 +116,22 @@ class BlockDevice(VirtioDevice):
     config_type = "struct virtio_blk_config"
     pci_class = (0x01, 0x80, 0x00)  # mass storage, other
 
-    def __init__(self, spec: DiskSpec) -> None:
+    def __init__(self, spec: DiskSpec, *, dry_run: bool = False) -> None:
+        """Open and lock the image.
+
+        :param dry_run: open it read-only and only check that the lock could be
+            taken: a dry run leaves the file as it was (writes then fail with IOERR).
+        """
         super().__init__()
         self.spec = spec
-        flags = (os.O_RDONLY if spec.readonly else os.O_RDWR) | os.O_CLOEXEC
+        self.writable = not (spec.readonly or dry_run)
+        flags = (os.O_RDWR if self.writable else os.O_RDONLY) | os.O_CLOEXEC
         try:
             self.fd: int | None = os.open(spec.path, flags)
         except OSError as error:
             raise ConfigError(f"can't open disk image {spec.path!r}: {error.strerror}") from None
         try:
-            lock_file(self.fd, spec.path, "disk image", shared=spec.readonly)
+            lock_file(self.fd, spec.path, "disk image", shared=spec.readonly, probe=dry_run)
         except BaseException:
             os.close(self.fd)
             raise
@@ -184,7 +190,7 @@ class BlockDevice(VirtioDevice):
         if kind == T_OUT:
             return self._write(sector, payload, data_in)
         if kind == T_FLUSH:
-            if self.fd is not None and not self.spec.readonly:
+            if self.fd is not None and self.writable:
                 os.fdatasync(self.fd)
             return S_OK, 0
         if kind == T_GET_ID:
@@ -211,7 +217,7 @@ class BlockDevice(VirtioDevice):
         self, sector: int, payload: list[memoryview], data_in: list[memoryview]
     ) -> tuple[int, int]:
         length = buffers.total(payload)
-        if self.spec.readonly or data_in or not self._in_range(sector, length):
+        if not self.writable or data_in or not self._in_range(sector, length):
             return S_IOERR, 0
         offset = sector * SECTOR_SIZE
         while payload and self.fd is not None:
@@ -226,7 +232,7 @@ class BlockDevice(VirtioDevice):
     def _discard(self, kind: int, payload: list[memoryview], data_in: list[memoryview]) -> int:
         """DISCARD or WRITE_ZEROES over one or more segments: every segment is checked
         before the first is applied, so a bad request changes nothing."""
-        if self.spec.readonly or data_in or self.fd is None:
+        if not self.writable or data_in or self.fd is None:
             return S_IOERR
         data = b"".join(payload)
         if not data or len(data) % SEGMENT_SIZE or len(data) // SEGMENT_SIZE > MAX_DISCARD_SEGMENTS:
@@ -274,7 +280,7 @@ class BlockDevice(VirtioDevice):
             return
         failure: OSError | None = None
         try:
-            if not self.spec.readonly:
+            if self.writable:
                 os.fsync(fd)
         except OSError as error:
             failure = error

@@ -102,7 +102,11 @@ def validate(config: Config) -> None:
 
 def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
     """Open each device's backend (image files, TAPs) as the options ask (each
-    device's module is imported only when that device is asked for)."""
+    device's module is imported only when that device is asked for).
+
+    A dry run touches nothing on the host: disks are opened read-only and their
+    locks only checked, and no TAP interface is opened or created.
+    """
     config = vm.config
     devices: list[VirtioDevice] = []
     try:
@@ -118,16 +122,26 @@ def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
         for text in config.option("disk") or []:
             from .blk import BlockDevice, parse_disk
 
-            devices.append(BlockDevice(parse_disk(text)))
+            spec = parse_disk(text)
+            devices.append(BlockDevice(spec, dry_run=config.dry_run))
+            if config.dry_run:
+                vm.report.append(f"virtio-blk: {spec.path} opened read-only, its lock "
+                                 "only checked (dry run)")
         if config.option("rng"):
             from .rng import RngDevice
 
             devices.append(RngDevice())
         for text in config.option("network") or []:
             from .net import NetDevice, parse_network
-            from .tap import open_tap
 
             spec = parse_network(text)
+            if config.dry_run:
+                devices.append(NetDevice(None, spec.mac, spec.tapif))
+                vm.report.append(f"virtio-net: TAP interface {spec.tapif or '(new)'} not "
+                                 "opened (dry run)")
+                continue
+            from .tap import open_tap
+
             fd, name = open_tap(spec.tapif)
             devices.append(NetDevice(fd, spec.mac, name))
     except BaseException:

@@ -21,9 +21,11 @@ def write_images(directory: Path) -> tuple[str, str]:
     return str(kernel), str(initrd)
 
 
-def build_realm(vmm_vm, tmp_path: Path, cpus: int = 2, initrd: bool = True, **options):
-    """A built (not yet running) realm VM with the test kernel and initrd."""
+def build_realm(vmm_vm, tmp_path: Path, cpus: int = 2, initrd: bool = True,
+                dry_run: bool = True, **options):
+    """A built (not yet running) realm VM with the test kernel and initrd
+    (``dry_run=False``: with the host effects of a real run, such as locked RAM)."""
     kernel, initrd_path = write_images(tmp_path)
     vm = vmm_vm("arm64", kernel=kernel, initrd=initrd_path if initrd else None, cpus=cpus,
-                options={"realm": True, **options})
+                dry_run=dry_run, options={"realm": True, **options})
     return vm.build()

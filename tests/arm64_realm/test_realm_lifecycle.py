@@ -132,13 +132,21 @@ def test_an_unclaimed_mmio_access_injects_an_sea(vmm_vm, tmp_path) -> None:
 
 
 def test_realm_ram_is_locked_on_fault(vmm_vm, tmp_path) -> None:
-    vm = build_realm(vmm_vm, tmp_path, cpus=1)
+    vm = build_realm(vmm_vm, tmp_path, cpus=1, dry_run=False)
     state = realm_state(vm.vm)
     if state.lock_failure:
         skip_or_fail(f"this host can't lock the RAM: {state.lock_failure}")
     start = vm.vm.memory.regions[0].host_addr
     assert {"lo", "lf"} <= vma_flags(start), "locked, on fault (MLOCK_ONFAULT)"
     assert "mg" not in vma_flags(start), "never offered to KSM"
+
+
+def test_a_dry_run_locks_no_realm_ram(vmm_vm, tmp_path) -> None:
+    """Before: a dry run mlocked realm RAM (and raised RLIMIT_MEMLOCK)."""
+    vm = build_realm(vmm_vm, tmp_path, cpus=1)
+    start = vm.vm.memory.regions[0].host_addr
+    assert "lo" not in vma_flags(start)
+    assert "a dry run locks no host memory" in realm_state(vm.vm).lock_failure
 
 
 def vma_flags(address: int) -> set[str]:

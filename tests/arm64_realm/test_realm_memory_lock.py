@@ -19,7 +19,8 @@ from vmm.core.stash import Stash
 def realm_vm(backend: str) -> SimpleNamespace:
     stash = Stash()
     stash[REALM_KEY] = RealmState(RealmSettings(HashAlgorithm.SHA256, None, None, RmmProfile.BETA0))
-    return SimpleNamespace(stash=stash, backend=SimpleNamespace(name=backend))
+    return SimpleNamespace(stash=stash, backend=SimpleNamespace(name=backend),
+                           config=SimpleNamespace(dry_run=False))
 
 
 @pytest.fixture

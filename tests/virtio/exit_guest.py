@@ -56,7 +56,7 @@ class GuestWrites:
 def main() -> int:
     mode, disk = sys.argv[1], sys.argv[2]
     model = make_model_vm("arm64", workdir=Path(disk).parent, options={"disk": [disk]}, mem_mib=64,
-                          extra_plugins=[("guest", GuestWrites(mode))])
+                          extra_plugins=[("guest", GuestWrites(mode))], dry_run=False)
     code = run_vm(model.vm)
     print("TORN-DOWN", flush=True)
     return code

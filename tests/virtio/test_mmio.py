@@ -81,7 +81,7 @@ def test_rng_round_trip_with_interrupt(model_vm):
 
 
 def test_block_round_trip_through_the_io_thread(model_vm, disk_image):
-    vm = model_vm("arm64", disk=[str(disk_image)])
+    vm = model_vm("arm64", disk=[str(disk_image)], dry_run=False)
     blk = guests(vm)[0]
     (ring,) = blk.start(F_VERSION_1 | F_INDIRECT, 1)
     header = (1).to_bytes(4, "little") + bytes(4) + (3).to_bytes(8, "little")  # OUT sector 3

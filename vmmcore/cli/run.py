@@ -41,7 +41,8 @@ def core_options() -> OptionGroup:
     add("--console", choices=("serial", "virtio"), default="serial",
         help="Guest console: serial or virtio.")
     add("--dry-run", type=bool, help="Build the VM against the model of KVM (any host), "
-        "print the KVM call sequence, don't run.")
+        "print the KVM call sequence, don't run; nothing on the host is changed (disks "
+        "read-only, no TAP, no locked memory).")
     add("--nocompat", type=bool, help="Don't print compat warnings at exit.")
     add("--block", multiple=True, help="Don't load the plugin of this name (repeatable).")
     add("--debug", type=bool, help="Show tracebacks and debug messages.")
