@@ -25,7 +25,7 @@ APT_TEST_PACKAGES = device-tree-compiler binutils gcc libc6-dev linux-libc-dev \
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,fuzz]' --config-settings editable_mode=compat
 	# byte-compile once: some environments set PYTHONDONTWRITEBYTECODE, and
 	# recompiling vmm's sources on every start costs a fifth of its start-up
 	$(VENV)/bin/python -m compileall -q vmm hookspecs.py vmmcore plugins
