@@ -150,6 +150,7 @@ def run_vm(vm: Vm, *, start: bool = True) -> int:
     try:
         stages.init_all(vm)
         if start:
+            _enter_sandbox(vm)
             vm.start_vcpus()
             vm.wait()
         else:
@@ -168,6 +169,14 @@ def run_vm(vm: Vm, *, start: bool = True) -> int:
             print(f"  # {message}\n  # To stop seeing this warning, use the --nocompat option.",
                   file=sys.stderr)
     return vm.exit_code
+
+
+def _enter_sandbox(vm: Vm) -> None:
+    """Confine the process before the first KVM_RUN, as ``config.sandbox`` says."""
+    from . import sandbox
+
+    if sandbox.wanted(vm.config.sandbox):
+        sandbox.enter(required=vm.config.sandbox is True)
 
 
 def _install_stop_signals(vm: Vm) -> dict[int, Any]:

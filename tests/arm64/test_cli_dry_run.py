@@ -140,7 +140,7 @@ def test_raw_binary_boots_as_firmware(tmp_path):
 
 def test_initrd_too_big_is_a_one_line_error(image, tmp_path):
     initrd = tmp_path / "huge"
-    initrd.write_bytes(b"\0" * (80 << 20))
+    initrd.write_bytes(b"\0" * (63 << 20))
     assert_one_line_error(run_vmm("-k", image, "-m", "64", "-i", str(initrd)),
                           "initrd", "doesn't fit in RAM")
 

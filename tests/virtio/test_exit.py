@@ -33,14 +33,15 @@ def fsync(fd):
     raise OSError(errno.EIO, os.strerror(errno.EIO))
 os.fsync = fsync
 from vmm.core.cli import main
-main(sys.argv[1:])
+main()  # as the vmm program: sandboxed, as every run that boots a guest
 """
 
 
 def test_a_failed_fsync_at_exit_is_one_line_and_exit_1(require_kvm, disk_image):
     """Before: a traceback. Now the user learns the disk may be incomplete."""
     process = subprocess.run(
-        [sys.executable, "-c", FAILING_FSYNC, "run", "--arch", "x86", "-d", str(disk_image)],
+        [sys.executable, "-c", FAILING_FSYNC, "run", "--arch", "x86", "--sandbox", "-d",
+         str(disk_image)],
         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )
     assert process.returncode == 1, process.stderr

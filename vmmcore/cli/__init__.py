@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     from ..errors import VmmError
 
+    if argv is None:  # the vmm program itself, not a caller embedding vmm
+        from ..sandbox import declare_program
+
+        declare_program()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("VMM_DEBUG") == "1"
     try:

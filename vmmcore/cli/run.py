@@ -44,6 +44,9 @@ def core_options() -> OptionGroup:
         "print the KVM call sequence, don't run; nothing on the host is changed (disks "
         "read-only, no TAP, no locked memory).")
     add("--nocompat", type=bool, help="Don't print compat warnings at exit.")
+    add("--sandbox", type=bool, help="Require the sandbox: no capabilities, no_new_privs "
+        "and a seccomp filter while the guest runs (default: on where it works).")
+    add("--no-sandbox", type=bool, help="Run the guest without the sandbox.")
     add("--block", multiple=True, help="Don't load the plugin of this name (repeatable).")
     add("--debug", type=bool, help="Show tracebacks and debug messages.")
     return group
@@ -80,6 +83,17 @@ def collect_option_groups(pm: Any) -> list[OptionGroup]:
     return groups
 
 
+def sandbox_choice(values: dict[str, Any]) -> bool | None:
+    """``--sandbox`` True, ``--no-sandbox`` False, neither None (on where it works)."""
+    from ..errors import ConfigError
+
+    if values["sandbox"] and values["no_sandbox"]:
+        raise ConfigError("give --sandbox or --no-sandbox, not both")
+    if values["sandbox"]:
+        return True
+    return False if values["no_sandbox"] else None
+
+
 def build_config(values: dict[str, Any]) -> Config:
     """Turn parsed option values into the typed configuration."""
     plugin_options = {key: value for key, value in values.items() if key not in _CORE_DESTS}
@@ -95,6 +109,7 @@ def build_config(values: dict[str, Any]) -> Config:
         debug=values["debug"],
         dry_run=values["dry_run"],
         nocompat=values["nocompat"],
+        sandbox=sandbox_choice(values),
         plugins_blocked=list(values["block"]),
         plugin_options=plugin_options,
     )
