@@ -556,6 +556,23 @@ def vmm_mmio_unhandled(vcpu: Vcpu, access: Access) -> None:
 
 
 @hookspec(firstresult=True)
+def vmm_vcpu_stalled(vcpu: Vcpu) -> str | None:
+    """Say whether a vCPU can never continue on its own: a halt nothing can wake.
+
+    Called on the vCPU thread about once a second while the VM runs, after vmm
+    made KVM_RUN return to look (an in-kernel irqchip handles HLT without any exit,
+    so a guest stuck there is never seen otherwise). When every vCPU answers with
+    a reason in the same round, the core ends the VM: status 0 if the guest wrote
+    output (it stopped on purpose), else a one-line error and status 1.
+
+    Stops at first non-None result.
+
+    :param vcpu: The vCPU to look at (its registers and state may be read).
+    :returns: a short reason ("halted with interrupts disabled"), or None.
+    """
+
+
+@hookspec(firstresult=True)
 def vmm_handle_exit(vcpu: Vcpu, exit: Exit) -> bool | None:
     """Handle a KVM exit the core does not know (system events, SBI calls, HLT).
 

@@ -39,6 +39,10 @@ class Vcpu:
         self.thread: threading.Thread | None = None
         #: The most recent exit (an arch hook may need to know it, e.g. for an SEA).
         self.last_exit: Any = None
+        #: The stall check the VM asked for (a round number), 0 when none is due.
+        self.stall_check = 0
+        #: (round, reason) of the last stall check: reason None when not stalled.
+        self.stall_answer: tuple[int, str | None] = (0, None)
 
     def set_reg(self, name: str, value: int) -> None:
         if self.registers is None:
@@ -66,9 +70,16 @@ class Vcpu:
         except KvmError as error:
             if error.errno in (errno.EINTR, errno.EAGAIN):
                 self.fd.kvm_run.immediate_exit = 0
+                if self.stall_check:
+                    self._answer_stall_check()
                 return
             raise
         self.dispatch(exit_)
+
+    def _answer_stall_check(self) -> None:
+        """The VM asked whether this vCPU can still continue on its own."""
+        round_, self.stall_check = self.stall_check, 0
+        self.stall_answer = (round_, self.vm.hook.vmm_vcpu_stalled(vcpu=self))
 
     def dispatch(self, exit_: Any) -> None:
         """Handle one decoded exit: buses first, then the arch's hooks."""
