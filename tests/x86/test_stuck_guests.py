@@ -21,7 +21,7 @@ def out_char(char: str) -> bytes:
 def test_halting_with_interrupts_off_before_any_output_is_an_error(require_kvm, tmp_path, cpus):
     guest = tmp_path / "cli-hlt.bin"
     guest.write_bytes(CLI_HLT)
-    result = run_vmm("-c", cpus, "-k", str(guest), timeout=30)
+    result = run_vmm("--flat", "-c", cpus, "-k", str(guest), timeout=30)
     assert_one_line_error(result, "the guest can never continue (every vCPU halted with "
                           "interrupts disabled) and wrote no output")
 
@@ -29,6 +29,6 @@ def test_halting_with_interrupts_off_before_any_output_is_an_error(require_kvm, 
 def test_halting_with_interrupts_off_after_output_is_a_stop(require_kvm, tmp_path):
     guest = tmp_path / "hello-hlt.bin"
     guest.write_bytes(MOV_DX_COM1 + out_char("X") + out_char("\n") + CLI_HLT)
-    result = run_vmm("-k", str(guest), timeout=30)
+    result = run_vmm("--flat", "-k", str(guest), timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"X\n" and result.stderr == b""
