@@ -62,6 +62,8 @@ def vmm_validate_config(config: Config) -> None:
         raise ConfigError(f"-c/--cpus must be at least 1 (got {config.cpus})")
     if config.console not in CONSOLES:
         raise ConfigError(f"--console must be one of {', '.join(CONSOLES)}")
+    if "\0" in config.params:  # the guest reads a C string: it would end there
+        raise ConfigError("-p/--params holds a NUL character; a kernel command line can't")
     if config.firmware and config.kernel:
         raise ConfigError("give either --firmware or --kernel, not both")
     _check_readable(config.kernel, "kernel", "-k/--kernel")

@@ -63,6 +63,8 @@ def parse_network(text: str) -> NetSpec:
             raise ConfigError(
                 f"--network {text!r}: expected mode=tap,tapif=NAME[,guest_mac=MAC]"
             )
+        if key in values:  # never silently keep one of two values
+            raise ConfigError(f"--network {text!r}: {key}= is given twice")
         values[key] = value
     mode = values.get("mode", "tap")
     if mode != "tap":

@@ -25,7 +25,7 @@ PLAIN = [
      "-c", "2", "-f", "fw", "--console", "virtio", "--dry-run", "--nocompat", "--debug"],
     ["run", "--arch", "x86", "--kernel=k", "--initrd=", "--params=", "--mem=64", "--cpus=3"],
     ["run", "--arch", "x86", "--mem", "1", "--mem", "+2", "-m", " 7 ", "-p", ""],
-    ["run", "--arch", "x86", "--block", "virtio", "--block", "nothing"],
+    ["run", "--arch", "x86", "--block", "virtio", "--block", "arm64_realm"],
     ["run", "--arch", "x86", "--disk", "a.img", "-d", "b.img,ro", "--rng", "--rng",
      "-n", "mode=tap,tapif=t0", "--virtio-transport", "pci"],
     ["run", "--arch", "arm64", "--irqchip", "gicv2", "--disable-sve", "--no-pvtime",

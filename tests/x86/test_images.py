@@ -208,3 +208,10 @@ def test_flat_with_an_empty_file_is_refused(vmm_vm):
 def test_the_built_in_guest_needs_no_flat(vmm_vm):
     vm = vmm_vm("x86", blocked=["virtio"], mem_mib=64).build()
     assert x86_state(vm.vm).boot.protocol == REAL_MODE
+
+
+def test_a_nul_in_the_command_line_is_refused(vmm_vm, vmm_arch):
+    """Before: x86 wrote the command line as a C string, so it silently ended at the
+    NUL (and the rest, say "init=/bin/sh", was dropped); every arch refuses it now."""
+    with pytest.raises(ConfigError, match="-p/--params holds a NUL character"):
+        vmm_vm(vmm_arch, mem_mib=64, params="console=ttyS0\0init=/bin/sh")

@@ -96,9 +96,14 @@ def sandbox_choice(values: dict[str, Any]) -> bool | None:
 
 def build_config(values: dict[str, Any]) -> Config:
     """Turn parsed option values into the typed configuration."""
+    from ..errors import UsageError
+
     plugin_options = {key: value for key, value in values.items() if key not in _CORE_DESTS}
+    arch = host_arch() if values["arch"] is None else values["arch"]
+    if arch not in ARCHES:  # "" too: it never means the host's
+        raise UsageError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHES)}")
     return Config(
-        arch=values["arch"] or host_arch(),
+        arch=arch,
         kernel=values["kernel"],
         initrd=values["initrd"],
         params=values["params"],
