@@ -40,8 +40,10 @@ def _io_threads() -> int:
     return sum(thread.name.startswith("virtio-") for thread in threading.enumerate())
 
 
-def _check_and_reset(transports: list[Any]) -> None:
-    """At most one I/O thread per device; a reset (status 0) stops them all."""
+def _check_and_reset(model: Any, transports: list[Any]) -> None:
+    """At most one I/O thread per device; a reset (status 0) stops them all. The
+    model's record of hook calls (for tests) is dropped: it would grow per input."""
+    model.hook_calls.clear()
     assert _io_threads() <= len(transports), f"{_io_threads()} I/O threads"
     for transport in transports:
         transport.write_status(0)
@@ -62,7 +64,8 @@ def _mmio() -> OneInput:
     from vmm.plugins.virtio.mmio import MMIO_SIZE
     from vmm.plugins.virtio.wiring import KEY
 
-    vm = _model("arm64").vm
+    model = _model("arm64")
+    vm = model.vm
     transports = vm.stash[KEY].transports
     windows = [(transport.base, MMIO_SIZE) for transport in transports]
 
@@ -74,7 +77,7 @@ def _mmio() -> OneInput:
 
     def one_input(data: bytes) -> None:
         _replay(Reader(data), windows, access)
-        _check_and_reset(transports)
+        _check_and_reset(model, transports)
 
     return one_input
 
@@ -83,7 +86,8 @@ def _pci() -> OneInput:
     from vmm.plugins.virtio.pci.virtio_pci import BAR_SIZE
     from vmm.plugins.virtio.wiring import KEY
 
-    vm = _model("x86").vm
+    model = _model("x86")
+    vm = model.vm
     transports = vm.stash[KEY].transports
     slots = len(transports) + 1  # the host bridge, then one function per device
 
@@ -105,7 +109,7 @@ def _pci() -> OneInput:
         bars = [(transport.config.bar_address(transport.bar), BAR_SIZE)
                 for transport in transports]  # wherever the guest moved them
         _replay(Reader(data), bars + [(0, 256 * slots)], access)
-        _check_and_reset(transports)
+        _check_and_reset(model, transports)
 
     return one_input
 
