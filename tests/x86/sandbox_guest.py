@@ -1,6 +1,6 @@
 """Run as a program: the pio guest on /dev/kvm, sandboxed, with a device of its own.
 
-``python -m tests.x86.sandbox_guest forbidden|status KERNEL``: a plugin puts a
+``python -m tests.x86.sandbox_guest forbidden|tiocsti|status KERNEL``: a plugin puts a
 device on port 0x80, which the guest writes 100,000 times. On the first write the
 device (on the vCPU thread, inside the sandbox) either makes a system call no
 running VM makes (``socket``), or prints what /proc/self/status says of the
@@ -9,8 +9,10 @@ sandbox. The exit status is vmm's.
 
 from __future__ import annotations
 
+import fcntl
 import socket
 import sys
+import termios
 
 from vmm import hookimpl
 from vmm.core.config import Config
@@ -35,6 +37,8 @@ class Port80:
         self.done = True
         if self.mode == "forbidden":
             socket.socket()  # a device handler gone wrong (or taken over)
+        if self.mode == "tiocsti":  # type into the user's terminal: an allowed call,
+            fcntl.ioctl(1, termios.TIOCSTI, b"x")  # with a request the filter refuses
         with open("/proc/self/status") as status:
             for line in status:
                 if line.split(":")[0] in STATUS_KEYS:

@@ -25,7 +25,8 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import VmmError
-from .syscalls import ALLOWED, OPEN_CALLS
+from .syscalls import (ALLOWED, IOCTL_REQUESTS, IOCTL_TYPE_MASK, IOCTL_TYPES,
+                       OPEN_CALLS)
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +74,18 @@ def bindings() -> ModuleType:
 
 
 def build_filter(seccomp: ModuleType) -> Any:
-    """The filter: the calls of :mod:`.syscalls`, read-only opens, threads-only
-    clone; anything else traps (SIGSYS)."""
+    """The filter: the calls of :mod:`.syscalls`, KVM and termios ioctls, read-only
+    opens, threads-only clone; anything else traps (SIGSYS)."""
     syscall_filter = seccomp.SyscallFilter(defaction=seccomp.TRAP)
     syscall_filter.set_attr(seccomp.Attr.CTL_TSYNC, 1)  # every thread, not only this one
     for names in ALLOWED.values():
         for name in names:
             _add(syscall_filter, seccomp.ALLOW, name)
+    for request_type in IOCTL_TYPES.values():
+        _add(syscall_filter, seccomp.ALLOW, "ioctl",
+             seccomp.Arg(1, seccomp.MASKED_EQ, IOCTL_TYPE_MASK, request_type))
+    for request in IOCTL_REQUESTS.values():
+        _add(syscall_filter, seccomp.ALLOW, "ioctl", seccomp.Arg(1, seccomp.EQ, request))
     for name in OPEN_CALLS:
         _add(syscall_filter, seccomp.ALLOW, name,
              seccomp.Arg(OPEN_FLAGS_ARGUMENT[name], seccomp.MASKED_EQ, WRITING_OPEN_FLAGS, 0))

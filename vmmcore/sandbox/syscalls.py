@@ -13,8 +13,6 @@ from __future__ import annotations
 
 #: Calls allowed with any arguments, by what needs them.
 ALLOWED: dict[str, tuple[str, ...]] = {
-    # KVM_RUN and the other KVM, TUN and terminal ioctls on fds opened before
-    "vcpu": ("ioctl",),
     # guest memory, Python's allocator, thread stacks
     "memory": ("mmap", "munmap", "mprotect", "madvise", "brk", "mremap"),
     # eventfds, ioeventfds/irqfds, the console, the TAP, disks, pipes
@@ -39,4 +37,13 @@ ALLOWED: dict[str, tuple[str, ...]] = {
 
 #: Calls allowed only with read-only flags (no write access, no creation).
 OPEN_CALLS = ("open", "openat")
+
+#: ioctl: every KVM request (type 0xAE: KVM_RUN, irq lines, registers, memslots,
+#: ioeventfds on fds opened before) ...
+IOCTL_TYPE_MASK = 0xFF00
+IOCTL_TYPES = {"KVM": 0xAE00}
+#: ... and the terminal's termios calls (the console's raw mode and its restore);
+#: nothing else: not TIOCSTI (typing into the user's shell), not TUN's.
+IOCTL_REQUESTS = {"TCGETS": 0x5401, "TCSETS": 0x5402, "TCSETSW": 0x5403, "TCSETSF": 0x5404,
+                  "TIOCGWINSZ": 0x5413}
 
