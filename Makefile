@@ -13,10 +13,11 @@ BENCH_ARGS ?=
 
 # Debian packages the tests use: dtc for device trees, binutils/gcc for the
 # project-written guests and the <linux/kvm.h> comparison, archive tools for
-# the emulated hosts that `vmm nested` builds.
+# the emulated hosts that `vmm nested` builds; libseccomp for the sandbox the tests
+# require (pyseccomp, from the venv, loads it).
 APT_TEST_PACKAGES = device-tree-compiler binutils gcc libc6-dev linux-libc-dev \
 	linux-libc-dev-riscv64-cross \
-	cpio xz-utils zstd kmod ca-certificates
+	cpio xz-utils zstd kmod ca-certificates libseccomp2
 
 .PHONY: run test deps venv bench
 
