@@ -48,6 +48,14 @@ def test_plan_error_is_a_vmm_error() -> None:
             plan_with([{"op": "pages", "ipa": 0}]),
             "op 0: unknown op 'pages' (expected ripas, data, rec)",
         ),
+        (  # found by fuzzing (python -m fuzz realm-plan): a TypeError traceback before
+            plan_with([{"op": ["0x8fe0000"]}]),
+            "op 0: unknown op ['0x8fe0000'] (expected ripas, data, rec)",
+        ),
+        (
+            plan_with([{"op": {"ripas": 1}}]),
+            "op 0: unknown op {'ripas': 1} (expected ripas, data, rec)",
+        ),
         (
             plan_with([{"op": "ripas", "base": "0x80000000", "top": "0x80200000"}], rmm="beta0"),
             "op 0 (ripas): RTT_INIT_RIPAS {base, top} is not the form RMM profile beta0 takes; "

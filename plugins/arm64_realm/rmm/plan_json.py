@@ -93,7 +93,8 @@ def _parse_realm_params(section: object, algorithm: HashAlgorithm) -> RealmParam
 def _parse_located_op(entry: object, index: int, base_dir: Path, origin: str) -> Op:
     """One op, its errors prefixed with where it is."""
     kind = entry.get("op") if isinstance(entry, dict) else None
-    where = f"{origin}: op {index}" + (f" ({kind})" if kind in _OP_PARSERS else "")
+    known = isinstance(kind, str) and kind in _OP_PARSERS  # a list or object is no op name
+    where = f"{origin}: op {index}" + (f" ({kind})" if known else "")
     try:
         return _parse_op(entry, base_dir)
     except (MeasurementError, PlanError) as error:
