@@ -1,6 +1,6 @@
 """Run as a program: the pio guest on /dev/kvm, sandboxed, with a device of its own.
 
-``python -m tests.x86.sandbox_guest forbidden|tiocsti|status KERNEL``: a plugin puts a
+``python -m tests.x86.sandbox_guest forbidden|tiocsti|import|status KERNEL``: a plugin puts a
 device on port 0x80, which the guest writes 100,000 times. On the first write the
 device (on the vCPU thread, inside the sandbox) either makes a system call no
 running VM makes (``socket``), or prints what /proc/self/status says of the
@@ -10,7 +10,9 @@ sandbox. The exit status is vmm's.
 from __future__ import annotations
 
 import fcntl
+import shutil
 import socket
+import tempfile
 import sys
 import termios
 
@@ -37,6 +39,8 @@ class Port80:
         self.done = True
         if self.mode == "forbidden":
             socket.socket()  # a device handler gone wrong (or taken over)
+        if self.mode == "import":  # a lazy import of a module with no bytecode yet
+            import vmm_sandbox_lazy_module  # noqa: F401 - written by main()
         if self.mode == "tiocsti":  # type into the user's terminal: an allowed call,
             fcntl.ioctl(1, termios.TIOCSTI, b"x")  # with a request the filter refuses
         with open("/proc/self/status") as status:
@@ -56,10 +60,19 @@ class Port80Plugin:
 
 def main() -> int:
     mode, kernel = sys.argv[1], sys.argv[2]
+    if mode == "import":
+        modules = tempfile.mkdtemp()
+        with open(f"{modules}/vmm_sandbox_lazy_module.py", "w") as module:
+            module.write("LOADED = True\n")
+        sys.path.insert(0, modules)
     config = Config(arch="x86", kernel=kernel, sandbox=True, plugin_options={"flat": True})
     pm = build_manager("x86", extra=[("port80", Port80Plugin(mode))])
     pm.hook.vmm_validate_config(config=config)
-    return run_config(config, pm=pm)
+    try:
+        return run_config(config, pm=pm)
+    finally:
+        if mode == "import":
+            shutil.rmtree(modules, ignore_errors=True)
 
 
 if __name__ == "__main__":

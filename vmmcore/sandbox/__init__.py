@@ -120,8 +120,13 @@ def enter(required: bool) -> bool:
     :param required: ``--sandbox``: a failure is a :class:`SandboxError`; else it is
         a warning and the VM runs without the sandbox.
     """
+    import sys
+
     from . import capabilities, trap
 
+    # Modules imported later (lazily, at teardown too) must not try to write their
+    # bytecode: the filter refuses mkdir and writing opens.
+    sys.dont_write_bytecode = True
     try:
         seccomp = bindings()
         syscall_filter = build_filter(seccomp)
