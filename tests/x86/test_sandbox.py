@@ -19,11 +19,12 @@ from .conftest import run_vmm
 REPO = Path(__file__).resolve().parents[2]
 
 
-def sandbox_guest(mode: str, kernel: Path) -> subprocess.CompletedProcess:
+def sandbox_guest(mode: str, kernel: Path, modules: Path | None = None) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    path = str(REPO) if modules is None else f"{REPO}{os.pathsep}{modules}"
     return subprocess.run([sys.executable, "-m", "tests.x86.sandbox_guest", mode, str(kernel)],
                           cwd=REPO, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, env={**env, "PYTHONPATH": str(REPO)})
+                          stdin=subprocess.DEVNULL, env={**env, "PYTHONPATH": path})
 
 
 def test_the_sandbox_is_active_while_the_guest_runs(require_kvm, build):
@@ -46,10 +47,12 @@ def test_a_forbidden_system_call_ends_the_vm_naming_it(require_kvm, build, mode,
     assert "pio guest: 100000 port writes done" not in result.stdout
 
 
-def test_a_module_imported_while_sandboxed_writes_no_bytecode(require_kvm, build):
+def test_a_module_imported_while_sandboxed_writes_no_bytecode(require_kvm, build, tmp_path):
     """Before: a lazy import of a module without bytecode (x86's RTC imports datetime
     on the guest's first clock read) tried mkdir __pycache__, which the filter refuses."""
-    result = sandbox_guest("import", build("pio16"))
+    (tmp_path / "vmm_sandbox_lazy_module.py").write_text("LOADED = True\n")
+    result = sandbox_guest("import", build("pio16"), modules=tmp_path)
+    assert not (tmp_path / "__pycache__").exists()
     assert result.returncode == 0, result.stderr
     assert "pio guest: 100000 port writes done" in result.stdout
 
