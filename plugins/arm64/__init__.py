@@ -1,8 +1,8 @@
 """The arm64 architecture plugin: kvmtool's arm64 machine on KVM.
 
 RAM at 2 GiB, an in-kernel vGICv3 (or v2), the architected timer, PSCI 0.2 through
-HVC, an 8250 UART at 0x1000000, optional CFI flash, stolen time, SVE, PMU and MTE
-when KVM offers them, and a generated device tree. The model of KVM for arm64
+HVC, an 8250 UART at 0x1000000, optional CFI flash, stolen time, SVE and MTE when KVM
+offers them, a PMU with ``--pmu``, and a generated device tree. The model of KVM for arm64
 (:mod:`.model`) makes ``--dry-run`` and the tests work on any host.
 
 For layers on arm64 and other plugins
