@@ -45,6 +45,8 @@ class Config:
     debug: bool = False
     dry_run: bool = False
     nocompat: bool = False
+    #: A hugetlbfs directory guest RAM is mapped from (kvmtool's --hugetlbfs), or None.
+    hugetlbfs: str | None = None
     plugins_blocked: list[str] = field(default_factory=list)
     plugin_options: dict[str, Any] = field(default_factory=dict)
 
