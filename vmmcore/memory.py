@@ -31,6 +31,8 @@ class RamRegion:
     host_addr: int
     #: The hugetlbfs directory the mapping comes from, or None for anonymous memory.
     hugetlbfs: str | None = None
+    #: The guest_memfd holding the region's private pages (private memory only).
+    guest_memfd: int | None = None
 
     @property
     def guest_end(self) -> int:

@@ -50,6 +50,12 @@ def vcpu_features(vm: Vm) -> int:
 
 
 @hookimpl
+def vmm_vcpu_features(vm: Vm) -> int:
+    """PSCI 0.2, SVE and pointer authentication when KVM has them, the PMU with --pmu."""
+    return vcpu_features(vm)
+
+
+@hookimpl
 def vmm_vcpu_init(vm: Vm, vcpu: Vcpu) -> None:
     """KVM_ARM_VCPU_INIT with the preferred target; secondaries start powered off."""
     from . import uapi as u
@@ -61,7 +67,7 @@ def vmm_vcpu_init(vm: Vm, vcpu: Vcpu) -> None:
         preferred = u.ffi.new("struct kvm_vcpu_init *")
         vm.vmfd.call(u.KVM_ARM_PREFERRED_TARGET, preferred)
         state.vcpu_target = preferred.target
-        state.vcpu_features = vcpu_features(vm)
+        state.vcpu_features = vm.hook.vmm_vcpu_features(vm=vm) or 0
     init = u.ffi.new("struct kvm_vcpu_init *")
     init.target = state.vcpu_target
     init.features[0] = state.vcpu_features | (
