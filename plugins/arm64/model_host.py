@@ -27,6 +27,13 @@ class ModelHost:
     gicv2: bool = False
     #: The SError syndrome can be set (RAS extension, KVM_CAP_ARM_INJECT_SERROR_ESR).
     ras: bool = True
+    #: Hardware breakpoints and watchpoints (ID_AA64DFR0_EL1.BRPs/WRPs + 1; what
+    #: KVM_CAP_GUEST_DEBUG_HW_BPS/WPS report). 6 and 4, as on Arm's FVP and on QEMU's
+    #: ``-cpu max`` (the emulated CCA host's DFR0 reads 0x1030500a).
+    bps: int = 6
+    wps: int = 4
+    #: PMU event counters (PMCR_EL0.N) when there is a PMU.
+    pmu_counters: int = 6
 
     @classmethod
     def parse(cls, text: str) -> ModelHost:
