@@ -37,7 +37,7 @@ class ModelHost:
 
     @classmethod
     def parse(cls, text: str) -> ModelHost:
-        """Build a profile from ``key=value,...`` (booleans as 0/1, ipa as bits)."""
+        """Build a profile from ``key=value,...`` (booleans as 0/1, counts as numbers)."""
         known = {field.name: field.type for field in fields(cls)}
         values: dict[str, object] = {}
         for item in filter(None, (part.strip() for part in text.split(","))):
@@ -52,7 +52,7 @@ class ModelHost:
                 number = int(raw, 0)
             except ValueError:
                 raise ConfigError(f"--model-host: {key} wants a number, not {raw!r}") from None
-            values[key] = number if key == "ipa" else bool(number)
+            values[key] = number if known[key] == "int" else bool(number)
         return replace(cls(), **values)  # type: ignore[arg-type]
 
 

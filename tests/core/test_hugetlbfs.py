@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,40 +15,12 @@ from vmm.core.hugetlbfs import check_ram_fits, hugetlbfs_page_size
 from vmm.core.memory import GuestMemory
 from vmm.core.testing import kvm_usable, skip_or_fail
 
-NR_HUGEPAGES = Path("/proc/sys/vm/nr_hugepages")
 HUGE_PAGE = 2 << 20
-#: Enough 2 MiB pages for the 64 MiB guests below, and a little more.
-PAGES_WANTED = 40
 
 
 def run_vmm(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vmm", "run", *args], stdin=subprocess.DEVNULL,
                           capture_output=True, timeout=timeout)
-
-
-@pytest.fixture
-def hugetlbfs_dir() -> Iterator[str]:
-    """A private hugetlbfs mount with free 2 MiB pages; the pool and mount are restored."""
-    if os.geteuid() != 0:
-        skip_or_fail("mounting hugetlbfs and reserving huge pages needs root")
-    previous = int(NR_HUGEPAGES.read_text())
-    NR_HUGEPAGES.write_text(str(previous + PAGES_WANTED))
-    mount_point = tempfile.mkdtemp(prefix="vmm-hugetlbfs-")
-    mounted = False
-    try:
-        free = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                        if line.startswith("HugePages_Free:")))
-        if free < PAGES_WANTED // 2:
-            skip_or_fail(f"the kernel gave only {free} free huge pages")
-        subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "none", mount_point],
-                       check=True, capture_output=True)
-        mounted = True
-        yield mount_point
-    finally:
-        if mounted:
-            subprocess.run(["umount", mount_point], check=True)
-        os.rmdir(mount_point)
-        NR_HUGEPAGES.write_text(str(previous))
 
 
 def test_ram_is_mapped_from_huge_pages(hugetlbfs_dir: str) -> None:

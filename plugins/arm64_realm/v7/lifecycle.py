@@ -1,0 +1,74 @@
+"""A realm through the v7 UABI, in the order of kvmtool cca/v2 (the guest_memfd kvmtool
+the v7 series was posted with) and the kit's realmboot.
+
+RAM is private memory (guest_memfd) from the start; the images are only remembered
+as they are placed. vCPUs are initialised with KVM_ARM_VCPU_REC (8) and, with
+``--sve-vl``, their SVE vector lengths limited; after their reset (and arm64's
+FINALIZE(SVE)), the last step builds the realm: CONFIG_REALM (hash, RPV) and
+CREATE_REALM, which reads the vCPUs' ID registers; POPULATE (measured) of each image
+in load order, then INIT_RIPAS over the kernel's BSS beyond its file; FINALIZE(REC)
+of every vCPU in ascending MPIDR order; ACTIVATE_REALM. Guest RAM outside the images
+stays RIPAS EMPTY until the guest claims it (Linux realm guests do at boot).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vmm.core.errors import ConfigError
+
+from ..generation import RealmGeneration
+from ..options import V7
+from ..ranges import RealmRanges, ranges_in
+from . import calls, uapi
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vmm.core.images import LoadedImage
+    from vmm.core.vcpu import Vcpu
+    from vmm.core.vm import Vm
+
+    from ..state import RealmState
+
+
+class V7(RealmGeneration):
+    """The v7 series' realm lifecycle."""
+
+    name = V7
+    private_memory = True
+    vcpu_features = 1 << uapi.KVM_ARM_VCPU_REC
+
+    def __init__(self) -> None:
+        #: The images' ranges, in load order, populated when the realm is created.
+        self.pending: list[RealmRanges] = []
+
+    def image_loaded(self, vm: Vm, state: RealmState, image: LoadedImage) -> None:
+        """Remember the image: the realm can only be created once vCPUs exist."""
+        ranges = ranges_in(vm, image)
+        if ranges is not None:
+            self.pending.append(ranges)
+
+    def vcpu_initialised(self, vm: Vm, state: RealmState, vcpu: Vcpu) -> None:
+        """With ``--sve-vl``, offer the vCPU SVE vectors up to that length only."""
+        vq = state.settings.sve_vq
+        if vq is None:
+            return
+        if not calls.limit_sve_vector_lengths(vcpu.fd, vq + 1):
+            raise ConfigError(
+                f"--sve-vl {(vq + 1) * 128}: this host's SVE has no vectors that long; "
+                "give a shorter --sve-vl"
+            )
+
+    def activate(self, vm: Vm, state: RealmState) -> None:
+        """Create, populate and activate the realm; every vCPU gets its REC."""
+        vmfd = vm.vmfd
+        assert vmfd is not None
+        calls.configure_realm(vmfd, state.settings)
+        calls.create_realm(vmfd)
+        for ranges in self.pending:
+            calls.populate_realm(vmfd, ranges.populate_base, ranges.populate_size, measure=True)
+            tail = ranges.tail
+            if tail is not None:
+                calls.init_ripas_realm(vmfd, *tail)
+        for vcpu in vm.vcpus:
+            calls.finalize_rec(vcpu.fd)
+        calls.activate_realm(vmfd)
