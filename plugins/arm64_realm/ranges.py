@@ -1,8 +1,8 @@
 """Which guest ranges a realm gives RIPAS RAM and populates, per image.
 
-Pure functions of the images' placement (kvmtool patch 18 for RFC-v1; kvmtool
-``cca/v2``'s ``kvm_arm_realm_populate_ram`` regions for v7), so the rules are
-testable on their own:
+Pure functions of the images' placement (kvmtool patch 18; kvmtool ``cca/v2``'s
+``kvm_arm_realm_populate_ram`` regions are the same pages), so the rules are testable
+on their own:
 
 - kernel (or firmware): the file's pages are populated; RIPAS RAM also covers the
   rest of the Image header's ``image_size`` (BSS), read from the image in guest
@@ -13,9 +13,8 @@ testable on their own:
 - device tree: the whole 64 KiB window (FDT_MAX_SIZE), starting no lower than the
   page after the initrd.
 
-Each generation issues its own calls for these: RFC-v1 INIT_IPA over ``init`` then
-POPULATE over ``populate``; v7 POPULATE over ``populate`` then INIT_RIPAS over the
-``tail`` the file leaves of ``init``.
+RFC-v1 issues INIT_IPA over ``init`` then POPULATE over ``populate`` for each image;
+v7 POPULATEs ``populate`` (its INIT_RIPAS covers all of RAM instead).
 """
 
 from __future__ import annotations
@@ -45,13 +44,6 @@ class RealmRanges:
     init_size: int
     populate_base: int
     populate_size: int
-
-    @property
-    def tail(self) -> tuple[int, int] | None:
-        """``(base, size)`` of the pages RIPAS covers beyond the populated ones, if any."""
-        start = self.populate_base + self.populate_size
-        end = align_up(self.init_base + self.init_size)
-        return (start, end - start) if end > start else None
 
 
 def header_image_size(header: bytes) -> int | None:

@@ -1,5 +1,5 @@
-"""The RIPAS and POPULATE ranges of each image follow kvmtool's patch 18 (RFC-v1) and
-kvmtool cca/v2's regions (v7), image_size read from the Image header."""
+"""The RIPAS and POPULATE ranges of each image follow kvmtool's patch 18, image_size
+read from the Image header."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ KERNEL = LoadedImage("kernel", 0x8000_0000, 0x3040, 0x10000, entry=0x8000_0000)
 def test_kernel_ripas_covers_image_size_and_contents_the_file_pages() -> None:
     ranges = kernel_ranges(KERNEL, 0x10000)
     assert ranges == RealmRanges(0x8000_0000, 0x10000, 0x8000_0000, 0x4000)
-    assert ranges.tail == (0x8000_4000, 0xC000)  # v7's INIT_RIPAS: the BSS past the file
 
 
 def test_image_size_comes_from_the_header_and_is_0_for_a_legacy_image() -> None:
@@ -27,7 +26,7 @@ def test_image_size_comes_from_the_header_and_is_0_for_a_legacy_image() -> None:
     assert header_image_size(arm64_image(code=b"\x11" * 0x3000, image_size=0)[:64]) == 0
     assert header_image_size(b"\x11" * 64) is None
     legacy = kernel_ranges(KERNEL, 0)  # kvmtool: INIT_IPA(start, 0), nothing
-    assert (legacy.init_size, legacy.populate_size, legacy.tail) == (0, 0x4000, None)
+    assert (legacy.init_size, legacy.populate_size) == (0, 0x4000)
 
 
 def test_firmware_ripas_covers_its_own_pages() -> None:

@@ -14,7 +14,6 @@ from realm_vm import DTB, RAM_START, build_realm
 
 from vmm.core.errors import ConfigError, GuestError, KvmError
 from vmm.core.kvm import ioctls as k
-from vmm.core.testing.images import arm64_image
 from vmm.plugins.arm64.model import mpidr_of
 from vmm.plugins.arm64.model_host import ModelHost
 from vmm.plugins.arm64.registers import REGISTER_IDS
@@ -71,8 +70,8 @@ def test_a_two_vcpu_realm_follows_the_v7_order(vmm_vm, tmp_path: Path) -> None:
         rme("CONFIG_REALM(HASH_ALGO sha256)"),
         rme("CONFIG_REALM(RPV b'hello')"),
         rme("CREATE_REALM"),
+        rme(f"INIT_RIPAS_REALM(base={RAM_START:#x} size=0x10000000)"),  # all of RAM
         rme(f"POPULATE_REALM(base={RAM_START:#x} size=0x4000 flags=0x1)"),  # the file, measured
-        rme(f"INIT_RIPAS_REALM(base={RAM_START + 0x4000:#x} size=0xc000)"),  # its BSS
         rme(f"POPULATE_REALM(base={initrd:#x} size=0x2000 flags=0x1)"),
         rme(f"POPULATE_REALM(base={DTB:#x} size=0x10000 flags=0x1)"),  # the 64 KiB window
         "vcpu0: KVM_ARM_VCPU_FINALIZE(feature=REC)",
@@ -180,12 +179,3 @@ def test_psci_complete_needs_a_rec_and_a_waiting_request() -> None:
         assert realm_vcpu(vcpu_state).psci_pending is None
     finally:
         driver.close()
-
-
-def test_a_legacy_image_gets_no_bss_ripas(vmm_vm, tmp_path) -> None:
-    """kvmtool cca/v2: an image_size of 0 means the file's size."""
-    kernel = tmp_path / "legacy"
-    kernel.write_bytes(arm64_image(code=b"\x11" * 0x3000, image_size=0))
-    vm = vmm_vm("arm64", kernel=str(kernel), cpus=1, options={"realm": True, "realm_uabi": "v7"})
-    vm.build()
-    assert not any("INIT_RIPAS" in line for line in vm.ioctl_log())

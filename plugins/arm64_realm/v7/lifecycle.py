@@ -1,14 +1,18 @@
-"""A realm through the v7 UABI, in the order of kvmtool cca/v2 (the guest_memfd kvmtool
-the v7 series was posted with) and the kit's realmboot.
+"""A realm through the v7 UABI, in the order QEMU's realm support and the kit's
+realmboot use (with kvmtool cca/v2's placement of the steps).
 
 RAM is private memory (guest_memfd) from the start; the images are only remembered
 as they are placed. vCPUs are initialised with KVM_ARM_VCPU_REC (8) and, with
 ``--sve-vl``, their SVE vector lengths limited; after their reset (and arm64's
 FINALIZE(SVE)), the last step builds the realm: CONFIG_REALM (hash, RPV) and
-CREATE_REALM, which reads the vCPUs' ID registers; POPULATE (measured) of each image
-in load order, then INIT_RIPAS over the kernel's BSS beyond its file; FINALIZE(REC)
-of every vCPU in ascending MPIDR order; ACTIVATE_REALM. Guest RAM outside the images
-stays RIPAS EMPTY until the guest claims it (Linux realm guests do at boot).
+CREATE_REALM, which reads the vCPUs' ID registers; INIT_RIPAS over all of guest RAM;
+POPULATE (measured) of each image in load order; FINALIZE(REC) of every vCPU in
+ascending MPIDR order; ACTIVATE_REALM.
+
+All RAM gets RIPAS RAM before the guest runs, as QEMU does (kvmtool cca/v2 set it
+only over the images and their BSS, leaving the rest EMPTY for the guest to claim):
+Debian's 7.2 realm kernel on the emulated CCA host stops without a word before its
+first RIPAS request when the rest of its RAM is EMPTY, and boots when it is RAM.
 """
 
 from __future__ import annotations
@@ -64,11 +68,11 @@ class V7(RealmGeneration):
         assert vmfd is not None
         calls.configure_realm(vmfd, state.settings)
         calls.create_realm(vmfd)
+        assert vm.layout is not None
+        for bank in vm.layout.banks:
+            calls.init_ripas_realm(vmfd, bank.start, bank.size)
         for ranges in self.pending:
             calls.populate_realm(vmfd, ranges.populate_base, ranges.populate_size, measure=True)
-            tail = ranges.tail
-            if tail is not None:
-                calls.init_ripas_realm(vmfd, *tail)
         for vcpu in vm.vcpus:
             calls.finalize_rec(vcpu.fd)
         calls.activate_realm(vmfd)
