@@ -135,6 +135,8 @@ def test_sve_vector_lengths_pmu_and_debug_counts_reach_the_realm_params(vmm_vm, 
 
 
 def test_an_sve_vl_the_host_lacks_is_a_config_error(vmm_vm, tmp_path) -> None:
+    with pytest.raises(ConfigError, match="--sve-vl 256: this host's KVM gives vCPUs no SVE"):
+        build_realm(vmm_vm, tmp_path, realm_uabi="v7", sve_vl=256, model_host=ModelHost(sve=False))
     driver = V7Driver()
     try:
         vcpu = driver.vcpu(features=1 << 2 | 1 << 8 | 1 << 4)  # PSCI, REC, SVE

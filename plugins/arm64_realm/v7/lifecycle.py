@@ -45,6 +45,18 @@ class V7(RealmGeneration):
         #: The images' ranges, in load order, populated when the realm is created.
         self.pending: list[RealmRanges] = []
 
+    def vm_created(self, vm: Vm, state: RealmState) -> None:
+        """With ``--sve-vl``, the host's KVM must give vCPUs SVE (a v7 realm's vector
+        length is a vCPU's, and KVM_ARM_VCPU_INIT refuses SVE without host support)."""
+        from ..uapi import KVM_CAP_ARM_SVE
+
+        assert vm.kvm is not None
+        if state.settings.sve_vq is not None and not vm.kvm.check_extension(KVM_CAP_ARM_SVE):
+            raise ConfigError(
+                f"--sve-vl {(state.settings.sve_vq + 1) * 128}: this host's KVM gives vCPUs no "
+                "SVE (KVM_CAP_ARM_SVE is 0 on /dev/kvm); drop --sve-vl"
+            )
+
     def image_loaded(self, vm: Vm, state: RealmState, image: LoadedImage) -> None:
         """Remember the image: the realm can only be created once vCPUs exist."""
         ranges = ranges_in(vm, image)
