@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from realm_kvm import fails_with
 from realm_v7_kvm import V7Driver
-from realm_vm import DTB, RAM_START, build_realm
+import realm_vm
+from realm_vm import DTB, RAM_START, build_realm, rme
 
 from vmm.core.errors import ConfigError, GuestError, KvmError
 from vmm.core.kvm import ioctls as k
@@ -25,7 +26,6 @@ from vmm.plugins.arm64_realm.rmm.realm_params import FLAG_PMU, FLAG_SVE
 from vmm.plugins.arm64_realm.state import realm_state
 from vmm.plugins.arm64_realm.v7 import calls as v7_calls
 
-REGISTER_NAMES = {reg_id: name for name, reg_id in REGISTER_IDS.items()}
 LIFECYCLE_CALLS = {"KVM_CREATE_VM", "KVM_ENABLE_CAP", "KVM_CREATE_GUEST_MEMFD",
                    "KVM_SET_USER_MEMORY_REGION", "KVM_SET_USER_MEMORY_REGION2",
                    "KVM_SET_MEMORY_ATTRIBUTES", "KVM_CREATE_VCPU", "KVM_ARM_VCPU_INIT",
@@ -33,21 +33,8 @@ LIFECYCLE_CALLS = {"KVM_CREATE_VM", "KVM_ENABLE_CAP", "KVM_CREATE_GUEST_MEMFD",
 
 
 def lifecycle(vm) -> list[str]:
-    """The lifecycle calls in order, registers by name."""
-    calls = []
-    for call in vm.backend.log:
-        if call.name not in LIFECYCLE_CALLS:
-            continue
-        if call.name == "KVM_SET_ONE_REG":
-            reg_id = int(call.detail[3:], 16)
-            calls.append(f"{call.target}: SET_ONE_REG {REGISTER_NAMES.get(reg_id, hex(reg_id))}")
-        else:
-            calls.append(str(call))
-    return calls
-
-
-def rme(what: str) -> str:
-    return f"vm: KVM_ENABLE_CAP(cap=300 {what})"
+    """The v7 lifecycle calls in order, registers by name."""
+    return realm_vm.lifecycle(vm, LIFECYCLE_CALLS)
 
 
 def test_a_two_vcpu_realm_follows_the_v7_order(vmm_vm, tmp_path: Path) -> None:

@@ -50,9 +50,6 @@ class KernelModel:
 
     # ------------------------------------------------------------ VM
 
-    def realm_type_allowed(self, ipa_bits: int) -> None:
-        """Refuse a realm machine type (EINVAL unless the generation says otherwise)."""
-
     def enable_rme(self, vm: VmState, realm: RealmVm | None, command: int, pointer: int) -> str:
         """One KVM_CAP_ARM_RME sub-command; returns the detail for the call log."""
         name = self.subcommands.get(command)
