@@ -14,7 +14,6 @@ from vmm.plugins.arm64.uapi import (  # noqa: F401  (arm64's, used by the realm 
     KVM_ARM_VCPU_PSCI_0_2,
     KVM_ARM_VCPU_SVE,
     KVM_CAP_ARM_SVE,
-    KVM_CAP_ARM_VM_IPA_SIZE,
     KVM_CAP_STEAL_TIME,
 )
 from vmm.core import layout

@@ -69,6 +69,13 @@ class Kvm(Fd):
         return VmFd(self, fd)
 
 
+def _region_fields(slot: int, flags: int, guest_phys_addr: int, size: int,
+                   host_addr: int) -> dict[str, int]:
+    """The fields KVM_SET_USER_MEMORY_REGION and its ``2`` variant share."""
+    return {"slot": slot, "flags": flags, "guest_phys_addr": guest_phys_addr,
+            "memory_size": size, "userspace_addr": host_addr}
+
+
 class VmFd(Fd):
     """A VM fd."""
 
@@ -83,12 +90,8 @@ class VmFd(Fd):
     def set_user_memory_region(
         self, slot: int, guest_phys_addr: int, size: int, host_addr: int, flags: int = 0
     ) -> None:
-        region = ffi.new("struct kvm_userspace_memory_region *")
-        region.slot = slot
-        region.flags = flags
-        region.guest_phys_addr = guest_phys_addr
-        region.memory_size = size
-        region.userspace_addr = host_addr
+        region = ffi.new("struct kvm_userspace_memory_region *",
+                         _region_fields(slot, flags, guest_phys_addr, size, host_addr))
         self.call(k.KVM_SET_USER_MEMORY_REGION, region)
 
     def create_guest_memfd(self, size: int, flags: int = 0) -> int:
@@ -105,14 +108,9 @@ class VmFd(Fd):
     ) -> None:
         """KVM_SET_USER_MEMORY_REGION2: a memslot whose private pages come from a
         guest_memfd and whose shared pages are at ``host_addr``."""
-        region = ffi.new("struct kvm_userspace_memory_region2 *")
-        region.slot = slot
-        region.flags = flags
-        region.guest_phys_addr = guest_phys_addr
-        region.memory_size = size
-        region.userspace_addr = host_addr
-        region.guest_memfd_offset = guest_memfd_offset
-        region.guest_memfd = guest_memfd
+        fields = _region_fields(slot, flags, guest_phys_addr, size, host_addr)
+        fields.update(guest_memfd_offset=guest_memfd_offset, guest_memfd=guest_memfd)
+        region = ffi.new("struct kvm_userspace_memory_region2 *", fields)
         self.call(k.KVM_SET_USER_MEMORY_REGION2, region, hint=f"slot {slot} at {guest_phys_addr:#x}")
 
     def set_memory_attributes(self, address: int, size: int, attributes: int) -> None:
