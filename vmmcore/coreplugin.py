@@ -71,6 +71,10 @@ def vmm_validate_config(config: Config) -> None:
     _check_readable(config.firmware, "firmware", "--firmware")
     if config.initrd and config.firmware:
         raise ConfigError("--initrd can't be used with --firmware (the firmware loads it)")
+    if config.hugetlbfs is not None:
+        from .hugetlbfs import check_ram_fits
+
+        check_ram_fits(config.hugetlbfs, config.mem_bytes)
 
 
 @hookimpl(tryfirst=True)
@@ -102,12 +106,19 @@ def _check_vcpu_count(vm: Vm) -> None:
 
 @hookimpl(specname="vmm_core_init", trylast=True)
 def map_ram_and_load_images(vm: Vm) -> None:
-    """Map guest RAM, register it with KVM, then load kernel/firmware and initrd."""
+    """Map guest RAM, register it with KVM (as private memory when a plugin asks),
+    then load kernel/firmware and initrd."""
     assert vm.layout is not None and vm.vmfd is not None
+    private = bool(vm.hook.vmm_private_memory(vm=vm))
     for bank in vm.layout.banks:
-        region = vm.memory.add(bank.start, bank.size)
+        region = vm.memory.add(bank.start, bank.size, hugetlbfs=vm.config.hugetlbfs)
         vm.hook.vmm_memory_allocated(vm=vm, region=region)
-        vm.vmfd.set_user_memory_region(region.slot, bank.start, bank.size, region.host_addr)
+        if private:
+            from .private_memory import back_with_guest_memfd
+
+            back_with_guest_memfd(vm, region)
+        else:
+            vm.vmfd.set_user_memory_region(region.slot, bank.start, bank.size, region.host_addr)
     config = vm.config
     ram = vm.memory.size
     if config.firmware:

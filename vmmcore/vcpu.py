@@ -1,4 +1,5 @@
-"""vCPUs: the exit loop that dispatches to the buses and falls back to hooks."""
+"""vCPUs: the exit loop that dispatches to the buses, converts private memory on a
+memory fault, and falls back to hooks."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ _ALL_ONES = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 _EXIT_IO = k.KVM_EXIT_IO
 _EXIT_MMIO = k.KVM_EXIT_MMIO
 _EXIT_INTR = k.KVM_EXIT_INTR
+_EXIT_MEMORY_FAULT = k.KVM_EXIT_MEMORY_FAULT
 
 
 class RegisterAccess(Protocol):
@@ -89,6 +91,10 @@ class Vcpu:
             self._handle_io(exit_)
         elif reason == _EXIT_MMIO:
             self._handle_mmio(exit_)
+        elif reason == _EXIT_MEMORY_FAULT:
+            from .private_memory import convert_for_fault
+
+            convert_for_fault(self.vm, self.id, exit_)
         elif reason != _EXIT_INTR:
             handled = self.vm.hook.vmm_handle_exit(vcpu=self, exit=exit_)
             if not handled:

@@ -171,6 +171,10 @@ class Vm:
         for vcpu in self.vcpus:
             vcpu.fd.close()
         self.vcpus.clear()
+        for region in self.memory.regions:
+            if region.guest_memfd is not None:
+                self.backend.close(region.guest_memfd)
+                region.guest_memfd = None
         if self.vmfd is not None:
             self.vmfd.close()
             self.vmfd = None

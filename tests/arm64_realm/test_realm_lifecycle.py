@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from realm_vm import DTB, RAM_START, build_realm
+import realm_vm
+from realm_vm import DTB, RAM_START, build_realm, rme
 
-from vmm.plugins.arm64.registers import REGISTER_IDS
 from vmm.plugins.arm64.state import arm64_state
 from vmm.plugins.arm64_realm.model import RmeState, realm_vcpu
 from vmm.plugins.arm64_realm.report import modelled_realm
@@ -21,27 +21,11 @@ from vmm.core.testing.images import arm64_image
 LIFECYCLE_CALLS = {"KVM_CREATE_VM", "KVM_ENABLE_CAP", "KVM_CREATE_DEVICE",
                    "KVM_SET_USER_MEMORY_REGION", "KVM_CREATE_VCPU", "KVM_ARM_VCPU_INIT",
                    "KVM_SET_ONE_REG", "KVM_ARM_VCPU_FINALIZE"}
-REGISTER_NAMES = {reg_id: name for name, reg_id in REGISTER_IDS.items()}
 
 
 def lifecycle(vm) -> list[str]:
     """The lifecycle calls in order, registers by name, vCPU init details left out."""
-    calls = []
-    for call in vm.backend.log:
-        if call.name not in LIFECYCLE_CALLS:
-            continue
-        if call.name == "KVM_SET_ONE_REG":
-            reg_id = int(call.detail.removeprefix("id="), 16)
-            calls.append(f"{call.target}: SET_ONE_REG {REGISTER_NAMES[reg_id]}")
-        elif call.name in ("KVM_ARM_VCPU_INIT", "KVM_CREATE_DEVICE"):
-            calls.append(f"{call.target}: {call.name}")
-        else:
-            calls.append(str(call))
-    return calls
-
-
-def rme(what: str) -> str:
-    return f"vm: KVM_ENABLE_CAP(cap=300 {what})"
+    return realm_vm.lifecycle(vm, LIFECYCLE_CALLS, terse=("KVM_ARM_VCPU_INIT", "KVM_CREATE_DEVICE"))
 
 
 def test_two_vcpu_realm_with_kernel_initrd_and_rpv_follows_rfc_v1(vmm_vm, tmp_path: Path) -> None:

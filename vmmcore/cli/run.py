@@ -38,6 +38,8 @@ def core_options() -> OptionGroup:
     add("--mem", "-m", type=int, default=DEFAULT_MEM_MIB, help="Guest RAM in MiB.")
     add("--cpus", "-c", type=int, default=1, help="Number of vCPUs.")
     add("--firmware", "-f", help="Firmware image to boot instead of a kernel.")
+    add("--hugetlbfs", metavar="PATH", help="Map guest RAM from huge pages in this hugetlbfs "
+        "directory.")
     add("--console", choices=("serial", "virtio"), default="serial",
         help="Guest console: serial or virtio.")
     add("--dry-run", type=bool, help="Build the VM against the model of KVM (any host), "
@@ -110,6 +112,7 @@ def build_config(values: dict[str, Any]) -> Config:
         mem_mib=values["mem"],
         cpus=values["cpus"],
         firmware=values["firmware"],
+        hugetlbfs=values["hugetlbfs"],
         console=values["console"],
         debug=values["debug"],
         dry_run=values["dry_run"],

@@ -79,7 +79,8 @@ class ModelVm:
         ``kind`` is "io" (``port``, ``size``, ``is_write``, ``data``, ``count``),
         "mmio" (``addr``, ``size``, ``is_write``, ``data``), "system_event"
         (``type``, ``data``), "riscv_sbi" (``extension_id``, ``function_id``,
-        ``args``), "hlt", "shutdown" or "internal_error".
+        ``args``), "memory_fault" (``gpa``, ``size``, ``flags``), "hlt", "shutdown" or
+        "internal_error".
         """
         if self.stopped:
             raise VmStoppedError(
