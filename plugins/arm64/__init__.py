@@ -23,7 +23,7 @@ Points to hook:
 - ``vmm_core_init`` (plain): MTE, then the vGIC. A layer's plain ``vmm_core_init``
   runs before it (layers are registered later, so called first).
 - ``vmm_vcpu_init``: KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT; features from
-  :func:`.vcpus.vcpu_features`; ``config.plugin_options["disable_sve"]`` turns SVE off.
+  :func:`.vcpu.vcpu_features`; ``config.plugin_options["disable_sve"]`` turns SVE off.
 - ``vmm_vcpu_boot_registers``: ``{"pstate", "x0".."x3", "pc"}`` for vCPU 0,
   ``{"pstate"}`` for the others, in that order; a wrapper may drop "pstate".
 - ``vmm_vcpu_finalize``: FINALIZE(SVE) when SVE is on; a ``trylast`` layer runs after.
@@ -32,7 +32,7 @@ Points to hook:
 - ``vmm_psci_method``: "hvc"; ``vmm_register_dump``: the readable dump.
 - The model: :class:`.model.Arm64Model` with small extension points (see its module).
 
-Devices get interrupts from ``vm.irqchip`` (:class:`.gic.Vgic`: ``allocate``,
+Devices get interrupts from ``vm.irqchip`` (:class:`.irqchip.Vgic`: ``allocate``,
 ``set_level``, ``irqfd``, ``fdt_interrupt``) and add device tree nodes through
 ``vmm_device_tree``; ``layout.windows`` names "virtio_mmio", "pci_ecam", "pci_mmio"
 (see :mod:`.pci_node` for the PCI host bridge contract).
@@ -53,7 +53,7 @@ __getattr__, __dir__ = lazy_hooks(__name__, {
     ".late": ("vmm_late_init",),
     ".machine": ("vmm_core_init", "vmm_kvm_model", "vmm_memory_layout", "vmm_vm_type"),
     ".options": ("vmm_addoption", "vmm_validate_config"),
-    ".vcpus": ("vmm_base_exit", "vmm_base_init", "vmm_handle_exit", "vmm_psci_method",
-               "vmm_register_dump", "vmm_vcpu_boot_registers", "vmm_vcpu_finalize",
-               "vmm_vcpu_init"),
+    ".vcpu": ("vmm_base_exit", "vmm_base_init", "vmm_handle_exit", "vmm_psci_method",
+              "vmm_register_dump", "vmm_vcpu_boot_registers", "vmm_vcpu_finalize",
+              "vmm_vcpu_init"),
 })

@@ -1,4 +1,4 @@
-"""Hooks that put the kernel, firmware and initrd in guest RAM (see :mod:`.images`)."""
+"""Hooks that put the kernel, firmware and initrd in guest RAM (see :mod:`.image`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from vmm import hookimpl
 from vmm.core.errors import ImageError
 
-from .images import place_firmware, place_initrd, place_kernel
+from .image import place_firmware, place_initrd, place_kernel
 from .state import arm64_state
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from vmm import hookimpl
 
-from . import memory_map as mm
+from . import layout as mm
 from .options import FLASH
 from .state import arm64_state
 

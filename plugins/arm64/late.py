@@ -8,7 +8,7 @@ from vmm import hookimpl
 from vmm.core.errors import ConfigError
 from vmm.core.images import LoadedImage
 
-from . import memory_map as mm
+from . import layout as mm
 from .options import DTB_OUT
 from .state import arm64_state
 
@@ -21,7 +21,7 @@ def vmm_late_init(vm: Vm) -> None:
     """Initialise the vGIC and the PMUs, build the DTB, write it, announce it."""
     from . import uapi as u
     from .devicetree import build_device_tree
-    from .vcpus import init_pmus
+    from .vcpu import init_pmus
 
     state = arm64_state(vm)
     vm.irqchip.initialize()

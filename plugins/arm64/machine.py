@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from vmm import hookimpl
 from vmm.core.errors import ConfigError
 
-from . import memory_map as mm
+from . import layout as mm
 from .options import DISABLE_MTE, FLASH, IRQCHIP, MODEL_HOST
 from .state import arm64_state
 
@@ -73,7 +73,7 @@ def vmm_vm_type(vm: Vm) -> int:
 @hookimpl
 def vmm_core_init(vm: Vm) -> None:
     """Enable MTE if wanted and possible, then create the vGIC (before any vCPU)."""
-    from .gic import create_vgic
+    from .irqchip import create_vgic
 
     _enable_mte(vm)
     assert vm.vmfd is not None

@@ -48,7 +48,7 @@ def vmm_validate_config(config: Config) -> None:
     or firmware, boot the built-in guest."""
     options = config.plugin_options
     if not config.kernel and not config.firmware:
-        from .builtin_guest import GUEST_PATH
+        from .guest import GUEST_PATH
 
         options.setdefault("default_guest", str(GUEST_PATH))
     choice = options.get(IRQCHIP) or "auto"

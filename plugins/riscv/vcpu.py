@@ -19,7 +19,7 @@ from vmm.core.errors import ConfigError, KvmError
 from . import uapi
 from .isa import ISA_EXT_ID, MULTI_LETTER, CpuFeatures, isa_bitmap_letters
 from .options import disabled_extensions
-from .regs import RiscvRegisters, dump, isa_ext_id, sbi_ext_id
+from .registers import RiscvRegisters, dump, isa_ext_id, sbi_ext_id
 from .state import riscv_state
 
 if TYPE_CHECKING:

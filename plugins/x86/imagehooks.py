@@ -1,4 +1,4 @@
-"""x86 image hooks: kernels and initrds (the formats live in :mod:`.loader`)."""
+"""x86 image hooks: kernels and initrds (the formats live in :mod:`.image`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def vmm_load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage:
     """A bzImage (64-bit boot protocol), an ELF64 vmlinux (PVH entry when its Xen
     note has one, else the 64-bit protocol), or any other file as a flat real-mode
     binary at 1000:0000."""
-    from .loader import load_kernel
+    from .image import load_kernel
 
     return load_kernel(vm, data, path)
 
@@ -25,6 +25,6 @@ def vmm_load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage:
 def vmm_load_initrd(vm: Vm, data: bytes, path: str) -> LoadedImage:
     """The initrd as high in low RAM as the kernel's protocol allows, above the
     kernel; a one-line ImageError when it does not fit."""
-    from .loader import load_initrd
+    from .image import load_initrd
 
     return load_initrd(vm, data, path)

@@ -14,8 +14,8 @@ from typing import Any
 
 from vmm.core.kvm.fds import VcpuFd
 
-from . import ioctls as x
-from .cdefs import ffi
+from . import uapi as x
+from .uapi import ffi
 
 GENERAL = tuple(field for field, _ in ffi.typeof("struct kvm_regs").fields)
 SEGMENTS = ("cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt")

@@ -53,7 +53,7 @@ def vmm_kvm_model(config: Config) -> Any:
 @hookimpl
 def vmm_memory_layout(config: Config) -> MemoryLayout:
     """RAM below the 32-bit hole (at most 3 GiB) and above 4 GiB; device windows."""
-    from .layout import memory_layout
+    from .e820 import memory_layout
 
     return memory_layout(config.mem_bytes)
 
@@ -62,8 +62,8 @@ def vmm_memory_layout(config: Config) -> MemoryLayout:
 def vmm_core_init(vm: Vm) -> None:
     """Create the in-kernel irqchip and PIT, place KVM's TSS and identity-map pages,
     and read the CPUID KVM supports (once, for every vCPU)."""
-    from . import ioctls as x
-    from .cdefs import ffi
+    from . import uapi as x
+    from .uapi import ffi
     from .cpu import supported_cpuid
     from .irqchip import IrqChip
     from .state import x86_state

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from vmm import hookimpl
 from vmm.core.errors import GuestError
 
-from . import memory_map as mm
+from . import layout as mm
 from .options import DISABLE_SVE, NO_PVTIME
 from .state import Arm64State, arm64_state
 
@@ -115,7 +115,7 @@ def set_vcpu_attr(fd: VcpuFd, group: int, attr: int, value: Any = None) -> None:
 def init_pmus(vm: Vm) -> None:
     """Give every vCPU's PMU its overflow PPI and initialise it (after the vGIC)."""
     from . import uapi as u
-    from .gic import PMU_PPI
+    from .irqchip import PMU_PPI
 
     if not arm64_state(vm).pmu_enabled:
         return
