@@ -7,7 +7,7 @@ from vmm.core.errors import ImageError
 from vmm.core.vm import Vm
 
 from . import cpumodes
-from . import machine as m
+from . import layout as m
 from .state import LINUX_64, PVH, REAL_MODE, x86_state
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from vmm.core.errors import ConfigError
 from vmm.core.vm import Vm
 
-from . import machine as m
+from . import layout as m
 from .bzimage import BOOT_FLAG, HDRS_MAGIC
 from .uapi import ffi
 from .e820 import build_e820, log_e820

@@ -13,7 +13,7 @@ import logging
 
 from vmm.core.layout import Bank, MemoryLayout
 
-from . import machine as m
+from . import layout as m
 from .state import E820Entry
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from vmm.core.images import LoadedImage
 from vmm.core.memory import GuestMemoryError
 from vmm.core.vm import Vm
 
-from . import machine as m
+from . import layout as m
 from .bzimage import STARTUP_64_OFFSET, is_bzimage, parse_bzimage
 from .elf import is_elf, parse_elf
 from .state import LINUX_64, PVH, REAL_MODE, BootInfo, x86_state

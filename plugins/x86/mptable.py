@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from vmm.core.errors import ConfigError
 from vmm.core.memory import GuestMemory
 
-from . import machine as m
+from . import layout as m
 from .uapi import ffi
 
 MP_PROCESSOR, MP_BUS, MP_IOAPIC, MP_INTSRC, MP_LINTSRC = 0, 1, 2, 3, 4

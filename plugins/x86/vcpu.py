@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from vmm import hookimpl
 from vmm.core.errors import ConfigError, GuestError
 
-from . import machine as m
+from . import layout as m
 
 if TYPE_CHECKING:
     from vmm.core.config import Config
