@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from vmm import hookimpl
-from vmm.core.errors import ConfigError, GuestError
+from vmm.core.errors import ConfigError, GuestError, ImageError
 
 from . import layout as m
 
@@ -94,11 +94,34 @@ def vmm_vcpu_init(vm: Vm, vcpu: Vcpu) -> None:
 def vmm_vcpu_boot_registers(vm: Vm, vcpu: Vcpu) -> dict[str, int] | None:
     """The boot vCPU's registers for the loaded kernel's protocol; other vCPUs wait
     for the boot vCPU's INIT/SIPI (the in-kernel local APIC holds them)."""
-    from .boot import boot_registers
-
     if vcpu.id != 0:
         return {}
     return boot_registers(vm)
+
+
+def boot_registers(vm: Vm) -> dict[str, int]:
+    """Registers that start the loaded kernel per its protocol (see :mod:`.state`),
+    with the boot structures (GDT, identity map) the protected- and long-mode
+    protocols need written to guest memory."""
+    from . import cpumodes
+    from .state import LINUX_64, PVH, REAL_MODE, x86_state
+
+    boot = x86_state(vm).boot
+    if boot is None:
+        raise ImageError("no x86 kernel was loaded")
+    if boot.protocol == REAL_MODE:
+        return cpumodes.real_mode_registers(m.REAL_MODE_SEGMENT, boot.entry, m.REAL_MODE_STACK)
+    gdt = cpumodes.write_boot_gdt(vm.memory)
+    if boot.protocol == PVH:
+        registers = cpumodes.protected_mode_registers(gdt, boot.entry)
+        registers["rbx"] = boot.boot_struct
+        return registers
+    if boot.protocol == LINUX_64:
+        cr3 = cpumodes.write_identity_page_tables(vm.memory)
+        registers = cpumodes.long_mode_registers(gdt, cr3, boot.entry)
+        registers["rsi"] = boot.boot_struct
+        return registers
+    raise ImageError(f"unknown x86 boot protocol {boot.protocol!r}")
 
 
 @hookimpl
