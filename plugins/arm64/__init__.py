@@ -48,9 +48,8 @@ VMM_ARCH = "arm64"
 
 __getattr__, __dir__ = lazy_hooks(__name__, {
     ".boot": ("vmm_load_firmware", "vmm_load_initrd", "vmm_load_kernel"),
-    ".devices": ("vmm_dev_exit", "vmm_dev_init"),
+    ".devices": ("vmm_dev_exit", "vmm_dev_init", "vmm_late_init"),
     ".emulated_host": ("vmm_emulated_host",),
-    ".late": ("vmm_late_init",),
     ".machine": ("vmm_core_init", "vmm_kvm_model", "vmm_memory_layout", "vmm_vm_type"),
     ".options": ("vmm_addoption", "vmm_validate_config"),
     ".vcpu": ("vmm_base_exit", "vmm_base_init", "vmm_handle_exit", "vmm_psci_method",

@@ -1,4 +1,4 @@
-"""The riscv plugin's command-line options and their checks.
+"""The riscv plugin's command-line options and their checks (hooks).
 
 ``--irqchip aia|plic|auto``, ``--dtb-out FILE`` and one ``--disable-<ext>`` flag per
 multi-letter ISA extension, as kvmtool has them, plus F, D, V and H.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from vmm import hookimpl
 from vmm.core.config import Config
 from vmm.core.errors import ConfigError
 from vmm.core.options import OptionGroup
@@ -21,8 +22,10 @@ AIA_MODES = ("emul", "hwaccel", "auto")
 MODEL_PROFILE_KEY = "riscv_model_profile"
 
 
-def add_options(group: OptionGroup) -> None:
-    """Declare --irqchip, --dtb-out and the --disable-<ext> flags."""
+@hookimpl
+def vmm_addoption(group: OptionGroup) -> None:
+    """--irqchip, --aia-mode, --dtb-out and one --disable-<ext> per multi-letter ISA
+    extension."""
     group.addoption(
         "--irqchip", choices=IRQCHIPS, default="auto", metavar="aia|plic|auto",
         help="riscv interrupt controller: KVM's in-kernel AIA (APLIC + IMSIC), a PLIC "
@@ -50,9 +53,10 @@ def irqchip_choice(config: Config) -> str:
     return config.option("irqchip") or "auto"
 
 
-def validate_config(config: Config) -> None:
-    """Refuse an unknown --irqchip, an AIA without ssaia, a --dtb-out in no directory;
-    name the built-in guest for a run without a kernel."""
+@hookimpl
+def vmm_validate_config(config: Config) -> None:
+    """Refuse an unknown --irqchip, an AIA without ssaia, a --dtb-out in no directory
+    in one line; name the built-in guest for a run without a kernel."""
     from .guest import GUEST_PATH
 
     config.plugin_options.setdefault("default_guest", str(GUEST_PATH))

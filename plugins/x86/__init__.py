@@ -11,10 +11,11 @@ from vmm.core.lazyhooks import lazy_hooks
 VMM_ARCH = "x86"
 
 __getattr__, __dir__ = lazy_hooks(__name__, {
+    ".boot": ("vmm_load_initrd", "vmm_load_kernel"),
     ".devices": ("vmm_dev_exit", "vmm_dev_init", "vmm_firmware_init"),
     ".emulated_host": ("vmm_emulated_host",),
-    ".boot": ("vmm_load_initrd", "vmm_load_kernel"),
-    ".vcpu": ("vmm_core_init", "vmm_handle_exit", "vmm_kvm_model", "vmm_memory_layout",
-              "vmm_register_dump", "vmm_validate_config", "vmm_vcpu_boot_registers",
+    ".machine": ("vmm_core_init", "vmm_kvm_model", "vmm_memory_layout"),
+    ".options": ("vmm_validate_config",),
+    ".vcpu": ("vmm_handle_exit", "vmm_register_dump", "vmm_vcpu_boot_registers",
               "vmm_vcpu_finalize", "vmm_vcpu_init"),
 })

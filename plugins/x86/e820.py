@@ -1,17 +1,11 @@
-"""The x86 guest physical address map and the e820 memory map built from it.
-
-RAM starts at 0 and runs up to the 32-bit PCI/MMIO hole (at most 3 GiB); the rest
-starts at 4 GiB. The hole holds named windows the device plugins allocate from
-(``vmm.core.layout.WindowAllocator``), named as on the other architectures:
-"pci_mmio" (PCI BARs), "virtio_mmio" (virtio-mmio and other platform devices) and
-"pci_ecam" (PCI configuration space), then the IOAPIC and the local APIC.
-"""
+"""The e820 memory map handed to the guest, built from the VM's memory layout
+(:mod:`.layout`)."""
 
 from __future__ import annotations
 
 import logging
 
-from vmm.core.layout import Bank, MemoryLayout
+from vmm.core.layout import MemoryLayout
 
 from . import layout as m
 from .state import E820Entry
@@ -21,20 +15,6 @@ log = logging.getLogger(__name__)
 E820_RAM = 1
 E820_RESERVED = 2
 E820_TYPE_NAMES = {E820_RAM: "usable", E820_RESERVED: "reserved"}
-
-
-def memory_layout(mem_bytes: int) -> MemoryLayout:
-    """RAM banks below the 32-bit hole and above 4 GiB, plus the device windows."""
-    low = min(mem_bytes, m.LOW_RAM_LIMIT)
-    banks = [Bank(0, low)]
-    if mem_bytes > low:
-        banks.append(Bank(m.HIGH_RAM_START, mem_bytes - low))
-    windows = {
-        "pci_mmio": Bank(*m.PCI_MMIO_WINDOW),
-        "virtio_mmio": Bank(*m.VIRTIO_MMIO_WINDOW),
-        "pci_ecam": Bank(*m.PCI_ECAM_WINDOW),
-    }
-    return MemoryLayout(banks, windows)
 
 
 def build_e820(layout: MemoryLayout) -> list[E820Entry]:

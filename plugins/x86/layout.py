@@ -1,4 +1,4 @@
-"""The x86 machine's fixed addresses: where vmm puts what in guest physical memory.
+"""The x86 guest physical address map: where vmm puts what in guest physical memory.
 
 Low memory, as a PC BIOS leaves it::
 
@@ -13,10 +13,16 @@ Low memory, as a PC BIOS leaves it::
     0x0010_0000  protected-mode kernel (bzImage), or the ELF's own addresses
 
 Above RAM's first bank (at most 3 GiB) is the 32-bit hole with the MMIO windows,
-the IOAPIC and local APIC, and the TSS / identity-map pages KVM needs.
+the IOAPIC and local APIC, and the TSS / identity-map pages KVM needs; the rest of
+RAM starts at 4 GiB. The hole's named windows are what the device plugins allocate
+from (``vmm.core.layout.WindowAllocator``), named as on the other architectures:
+"pci_mmio" (PCI BARs), "virtio_mmio" (virtio-mmio and other platform devices) and
+"pci_ecam" (PCI configuration space).
 """
 
 from __future__ import annotations
+
+from vmm.core.layout import Bank, MemoryLayout
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -74,3 +80,17 @@ COM1_IRQ = 4
 I8042_DATA_PORT = 0x60
 I8042_COMMAND_PORT = 0x64
 RTC_INDEX_PORT = 0x70  # the data port follows at 0x71
+
+
+def memory_layout(mem_bytes: int) -> MemoryLayout:
+    """RAM banks below the 32-bit hole and above 4 GiB, plus the device windows."""
+    low = min(mem_bytes, LOW_RAM_LIMIT)
+    banks = [Bank(0, low)]
+    if mem_bytes > low:
+        banks.append(Bank(HIGH_RAM_START, mem_bytes - low))
+    windows = {
+        "pci_mmio": Bank(*PCI_MMIO_WINDOW),
+        "virtio_mmio": Bank(*VIRTIO_MMIO_WINDOW),
+        "pci_ecam": Bank(*PCI_ECAM_WINDOW),
+    }
+    return MemoryLayout(banks, windows)
