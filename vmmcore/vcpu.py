@@ -11,8 +11,13 @@ from .errors import GuestError, KvmError
 from .kvm import ioctls as k
 
 if TYPE_CHECKING:
+    import pluggy
+
+    from .bus import Bus
+    from .config import Config
     from .kvm.fds import VcpuFd
-    from .vm import Vm
+    from .memory import GuestMemory
+    from .stash import Stash
 
 _ALL_ONES = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 _EXIT_IO = k.KVM_EXIT_IO
@@ -28,10 +33,33 @@ class RegisterAccess(Protocol):
     def get(self, name: str) -> int: ...
 
 
+class VcpuOwner(Protocol):
+    """The VM as its vCPUs, and the hooks handed a vCPU, see it (``vcpu.vm``).
+
+    :class:`vmm.core.vm.Vm` is the implementation. Naming here what a vCPU needs,
+    rather than importing ``Vm``, keeps this module below vm.py (which imports it for
+    its vCPUs) instead of in an import cycle with it.
+    """
+
+    config: Config
+    hook: pluggy.HookRelay
+    pio: Bus
+    mmio: Bus
+    memory: GuestMemory
+    stash: Stash
+    #: The arch plugin's interrupt controller facade.
+    irqchip: Any
+    stopping: threading.Event
+
+    def request_stop(self, code: int = 0, error: BaseException | None = None) -> None: ...
+
+    def write_console(self, data: bytes) -> None: ...
+
+
 class Vcpu:
     """One vCPU: its fd, the arch's register access, and its run loop."""
 
-    def __init__(self, vm: Vm, vcpu_id: int, fd: VcpuFd) -> None:
+    def __init__(self, vm: VcpuOwner, vcpu_id: int, fd: VcpuFd) -> None:
         self.vm = vm
         self.id = vcpu_id
         self.fd = fd

@@ -25,14 +25,6 @@ TABLE_FIELDS = ("base", "limit")
 SPECIAL = ("cr0", "cr2", "cr3", "cr4", "cr8", "efer", "apic_base")
 
 
-def register_names() -> list[str]:
-    """Every name :class:`X86Registers` knows."""
-    names = list(GENERAL) + list(SPECIAL)
-    names += [f"{seg}.{field}" for seg in SEGMENTS for field in SEGMENT_FIELDS if field != "padding"]
-    names += [f"{table}.{field}" for table in TABLES for field in TABLE_FIELDS]
-    return names
-
-
 class X86Registers:
     """``set(name, value)``/``get(name)`` over KVM_GET/SET_REGS and _SREGS."""
 

@@ -11,7 +11,7 @@ import types
 import pytest
 
 from vmm.core import plugins as plugin_discovery
-from vmm.core.cli import command_name
+from vmm.core.cli.app import command_name
 from vmm.core.lazyhooks import lazy_hooks
 
 #: Prints the vmm modules imported after building the program for argv.
