@@ -3,12 +3,19 @@
 Typer vendors its own Click, so plugins can't add Click options; instead each plugin
 declares options on its :class:`OptionGroup`, and the core builds the ``run``
 command's signature from them, each plugin in its own help panel.
+
+Options that name a file vmm writes (``--dtb-out FILE``...) are checked when the
+configuration is validated (:func:`check_output_file`, so a bad path fails before
+the VM is built) and written with :func:`write_output_file`.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import ConfigError
 
 
 @dataclass
@@ -57,3 +64,27 @@ class OptionGroup:
         self.options.append(
             Option(tuple(flags), name, type, default, help, choices, multiple, metavar)
         )
+
+
+def check_output_file(flag: str, path: str | None) -> None:
+    """Refuse an output ``path`` in a missing directory or naming a directory, in one
+    line naming ``flag``; nothing to check when ``path`` is empty."""
+    if not path:
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ConfigError(f"{flag} {path!r}: directory {directory!r} does not exist")
+    if os.path.isdir(path):
+        raise ConfigError(f"{flag} {path!r} is a directory; give a file name")
+
+
+def write_output_file(flag: str, path: str | None, data: bytes) -> None:
+    """Write ``data`` to the file ``flag`` named (nothing when ``path`` is empty); a
+    write error is a one-line ConfigError."""
+    if not path:
+        return
+    try:
+        with open(path, "wb") as handle:
+            handle.write(data)
+    except OSError as error:
+        raise ConfigError(f"{flag} {path!r}: can't write it ({error.strerror})") from None

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vmm import hookimpl
-from vmm.core.errors import ConfigError
 from vmm.core.images import LoadedImage
+from vmm.core.options import write_output_file
 
 from . import layout as mm
 from .options import DTB_OUT, FLASH
@@ -89,10 +89,4 @@ def vmm_late_init(vm: Vm) -> None:
     vm.memory.write(state.dtb_address, blob)
     vm.dtb = LoadedImage("dtb", state.dtb_address, len(blob), mm.DTB_WINDOW, format="dtb")
     vm.hook.vmm_image_loaded(vm=vm, image=vm.dtb)
-    out = vm.config.option(DTB_OUT)
-    if out:
-        try:
-            with open(out, "wb") as handle:
-                handle.write(blob)
-        except OSError as error:
-            raise ConfigError(f"--dtb-out {out!r}: {error.strerror}") from None
+    write_output_file("--dtb-out", vm.config.option(DTB_OUT), blob)

@@ -7,12 +7,10 @@ Option destinations (``config.plugin_options[...]``) other plugins may read:
 
 from __future__ import annotations
 
-import os
-
 from vmm import hookimpl
 from vmm.core.config import Config
 from vmm.core.errors import ConfigError
-from vmm.core.options import OptionGroup
+from vmm.core.options import OptionGroup, check_output_file
 
 from .flash import check_flash_file
 
@@ -56,7 +54,7 @@ def vmm_validate_config(config: Config) -> None:
         raise ConfigError(f"--irqchip must be one of {', '.join(IRQCHIP_CHOICES)} (got {choice!r})")
     if options.get(FLASH):
         check_flash_file(options[FLASH])
-    _check_output(options.get(DTB_OUT))
+    check_output_file("--dtb-out", options.get(DTB_OUT))
     model_host = options.get(MODEL_HOST)
     if model_host:
         if not config.dry_run:
@@ -65,12 +63,3 @@ def vmm_validate_config(config: Config) -> None:
 
         model_host_from_options(model_host)
 
-
-def _check_output(path: str | None) -> None:
-    if not path:
-        return
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise ConfigError(f"--dtb-out {path!r}: directory {directory!r} does not exist")
-    if os.path.isdir(path):
-        raise ConfigError(f"--dtb-out {path!r} is a directory; give a file name")

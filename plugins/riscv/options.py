@@ -6,12 +6,10 @@ multi-letter ISA extension, as kvmtool has them, plus F, D, V and H.
 
 from __future__ import annotations
 
-import os
-
 from vmm import hookimpl
 from vmm.core.config import Config
 from vmm.core.errors import ConfigError
-from vmm.core.options import OptionGroup
+from vmm.core.options import OptionGroup, check_output_file
 
 from .isa import DISABLE_OPTIONS, disable_dest
 
@@ -70,10 +68,4 @@ def vmm_validate_config(config: Config) -> None:
         raise ConfigError(f"--aia-mode {aia_mode!r}: choose one of {', '.join(AIA_MODES)}")
     if aia_mode is not None and choice == "plic":
         raise ConfigError("--aia-mode needs the AIA: drop --irqchip plic")
-    dtb_out = config.option("dtb_out")
-    if dtb_out:
-        directory = os.path.dirname(os.path.abspath(dtb_out))
-        if not os.path.isdir(directory):
-            raise ConfigError(f"--dtb-out {dtb_out!r}: directory {directory!r} does not exist")
-        if os.path.isdir(dtb_out):
-            raise ConfigError(f"--dtb-out {dtb_out!r} is a directory; give a file name")
+    check_output_file("--dtb-out", config.option("dtb_out"))
