@@ -124,7 +124,7 @@ def map_ram_and_load_images(vm: Vm) -> None:
 
 def default_guest_path(vm: Vm) -> str:
     """The built-in guest the arch plugin ships, used when no kernel is given."""
-    path = vm.config.option("default_guest")
+    path = vm.hook.vmm_builtin_guest(config=vm.config)
     if not path:
         raise ConfigError(
             f"no kernel given and the {vm.config.arch} plugin has no built-in guest; "

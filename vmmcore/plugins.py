@@ -141,6 +141,9 @@ def build_manager(
         raise ConfigError("the core plugin can't be blocked")
     pm = pluggy.PluginManager(NAME)
     pm.add_hookspecs(hookspecs)
+    # Each plugin's vmm_addhooks runs as it registers, before the later plugins
+    # (its layers) whose implementations need its hookspecs.
+    pm.hook.vmm_addhooks.call_historic(kwargs={"pluginmanager": pm})
     for name in blocked:
         pm.set_blocked(name)
     all_entries = entries if entries is not None else discover()

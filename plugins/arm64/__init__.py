@@ -23,7 +23,8 @@ Points to hook:
 - ``vmm_core_init`` (plain): MTE, then the vGIC. A layer's plain ``vmm_core_init``
   runs before it (layers are registered later, so called first).
 - ``vmm_vcpu_init``: KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT; features from
-  :func:`.vcpu.vcpu_features`; ``config.plugin_options["disable_sve"]`` turns SVE off.
+  :func:`.vcpu.vcpu_features`; SVE when KVM has it and ``vmm_arm64_sve`` says so
+  (arm64's own hook, :mod:`.hookspecs`: "unless --disable-sve"; a layer answers first).
 - ``vmm_vcpu_boot_registers``: ``{"pstate", "x0".."x3", "pc"}`` for vCPU 0,
   ``{"pstate"}`` for the others, in that order; a wrapper may drop "pstate".
 - ``vmm_vcpu_finalize``: FINALIZE(SVE) when SVE is on; a ``trylast`` layer runs after.
@@ -47,12 +48,13 @@ from vmm.core.lazyhooks import lazy_hooks
 VMM_ARCH = "arm64"
 
 __getattr__, __dir__ = lazy_hooks(__name__, {
-    ".boot": ("vmm_load_firmware", "vmm_load_initrd", "vmm_load_kernel"),
+    ".boot": ("vmm_builtin_guest", "vmm_load_firmware", "vmm_load_initrd", "vmm_load_kernel"),
     ".devices": ("vmm_dev_exit", "vmm_dev_init", "vmm_late_init"),
     ".emulated_host": ("vmm_emulated_host",),
+    ".hookspecs": ("vmm_addhooks",),
     ".machine": ("vmm_core_init", "vmm_kvm_model", "vmm_memory_layout", "vmm_vm_type"),
     ".options": ("vmm_addoption", "vmm_validate_config"),
-    ".vcpu": ("vmm_base_exit", "vmm_base_init", "vmm_handle_exit", "vmm_psci_method",
-              "vmm_register_dump", "vmm_vcpu_boot_registers", "vmm_vcpu_finalize",
-              "vmm_vcpu_init"),
+    ".vcpu": ("vmm_arm64_sve", "vmm_base_exit", "vmm_base_init", "vmm_handle_exit",
+              "vmm_psci_method", "vmm_register_dump", "vmm_vcpu_boot_registers",
+              "vmm_vcpu_finalize", "vmm_vcpu_init"),
 })

@@ -10,7 +10,7 @@ from vmm.core.images import LoadedImage
 from vmm.core.options import write_output_file
 
 from . import layout as mm
-from .options import DTB_OUT, FLASH
+from .options import arm64_options
 from .state import arm64_state
 
 if TYPE_CHECKING:
@@ -35,8 +35,9 @@ def vmm_dev_init(vm: Vm) -> None:
     state.devices["uart"] = uart
     state.devices["uart_line"] = line
     start_serial_input(vm, uart.feed_input)
-    if vm.config.option(FLASH):
-        _add_flash(vm, vm.config.option(FLASH))
+    flash = arm64_options(vm.config).flash
+    if flash:
+        _add_flash(vm, flash)
 
 
 def _add_flash(vm: Vm, path: str) -> None:
@@ -89,4 +90,4 @@ def vmm_late_init(vm: Vm) -> None:
     vm.memory.write(state.dtb_address, blob)
     vm.dtb = LoadedImage("dtb", state.dtb_address, len(blob), mm.DTB_WINDOW, format="dtb")
     vm.hook.vmm_image_loaded(vm=vm, image=vm.dtb)
-    write_output_file("--dtb-out", vm.config.option(DTB_OUT), blob)
+    write_output_file("--dtb-out", arm64_options(vm.config).dtb_out, blob)

@@ -11,7 +11,7 @@ from vmm import hookimpl
 from vmm.core.errors import GuestError
 
 from . import layout as mm
-from .options import DISABLE_SVE, NO_PVTIME
+from .options import arm64_options
 from .state import Arm64State, arm64_state
 
 if TYPE_CHECKING:
@@ -33,7 +33,8 @@ def vcpu_features(vm: Vm) -> int:
     features = 0
     if vmfd.check_extension(u.KVM_CAP_ARM_PSCI_0_2):
         features |= 1 << u.KVM_ARM_VCPU_PSCI_0_2
-    state.sve_enabled = bool(vmfd.check_extension(u.KVM_CAP_ARM_SVE)) and not vm.config.option(DISABLE_SVE)
+    state.sve_enabled = bool(vmfd.check_extension(u.KVM_CAP_ARM_SVE)) and bool(
+        vm.hook.vmm_arm64_sve(vm=vm))
     if state.sve_enabled:
         features |= 1 << u.KVM_ARM_VCPU_SVE
     state.pmu_enabled = bool(vmfd.check_extension(u.KVM_CAP_ARM_PMU_V3))
@@ -44,6 +45,12 @@ def vcpu_features(vm: Vm) -> int:
     ):
         features |= (1 << u.KVM_ARM_VCPU_PTRAUTH_ADDRESS) | (1 << u.KVM_ARM_VCPU_PTRAUTH_GENERIC)
     return features
+
+
+@hookimpl
+def vmm_arm64_sve(vm: Vm) -> bool:
+    """SVE unless ``--disable-sve`` (a layer answers first when it decides otherwise)."""
+    return not arm64_options(vm.config).disable_sve
 
 
 @hookimpl
@@ -75,7 +82,7 @@ def vmm_base_init(vm: Vm) -> None:
 
     assert vm.vmfd is not None
     state = arm64_state(vm)
-    if vm.config.option(NO_PVTIME) or not vm.vmfd.check_extension(u.KVM_CAP_STEAL_TIME):
+    if arm64_options(vm.config).no_pvtime or not vm.vmfd.check_extension(u.KVM_CAP_STEAL_TIME):
         return
     if len(vm.vcpus) * mm.PVTIME_RECORD_SIZE > mm.PVTIME_SIZE:
         raise GuestError("too many vCPUs for the stolen-time area")

@@ -120,6 +120,16 @@ def _apply(vm: Vm, ranges: RealmRanges | None) -> None:
     populate_realm(vm.vmfd, ranges.populate_base, ranges.populate_size)
 
 
+@hookimpl
+def vmm_arm64_sve(vm: Vm) -> bool | None:
+    """A realm's vCPUs get SVE only with ``--sve-vl`` (patch 16: the RMM is then told
+    the vector length); a normal VM leaves the choice to arm64."""
+    state = realm_state(vm)
+    if state is None:
+        return None
+    return state.settings.sve_vq is not None
+
+
 @hookimpl(wrapper=True)
 def vmm_vcpu_boot_registers(vm: Vm, vcpu: Vcpu) -> Generator[None, dict | None, dict | None]:
     """Drop PSTATE: KVM refuses it for a realm vCPU (patch 19)."""

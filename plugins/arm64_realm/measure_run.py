@@ -34,22 +34,24 @@ def realm_run_config(
     """
     from vmm.core.config import Config
 
+    from .options import PLUGIN
+
     options = {"realm": True, **{key: value for key, value in realm_options.items()
                                  if value is not None}}
     return Config(arch="arm64", kernel=kernel, initrd=initrd, firmware=firmware, params=params,
-                  mem_mib=mem_mib, cpus=cpus, dry_run=True, plugin_options=options)
+                  mem_mib=mem_mib, cpus=cpus, dry_run=True, given_options={PLUGIN: options})
 
 
 def dry_run_plan(config: Config) -> Plan:
     """Build the realm ``config`` describes against the model; return its RMI plan."""
-    from vmm.core.runner import choose_backend
+    from vmm.core.runner import choose_backend, validate_config
     from vmm.core.plugins import build_manager
     from vmm.core.vm import Vm, run_vm
 
     from .report import modelled_realm
 
     pm = build_manager(config.arch, blocked=config.plugins_blocked)
-    pm.hook.vmm_validate_config(config=config)
+    validate_config(config, pm)
     vm = Vm(config, pm, choose_backend(config, pm), console=io.BytesIO())
     run_vm(vm, start=False)
     realm = modelled_realm(vm)

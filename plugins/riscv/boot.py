@@ -1,4 +1,5 @@
-"""Hooks that put the kernel, firmware and initrd in guest RAM (see :mod:`.image`)."""
+"""Hooks that put the kernel, firmware and initrd in guest RAM (see :mod:`.image`),
+and the built-in guest booted without a kernel (:mod:`.guest`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,17 @@ from typing import TYPE_CHECKING
 from vmm import hookimpl
 
 if TYPE_CHECKING:
+    from vmm.core.config import Config
     from vmm.core.images import LoadedImage
     from vmm.core.vm import Vm
+
+
+@hookimpl
+def vmm_builtin_guest(config: Config) -> str:
+    """The built-in riscv guest: a greeting through the SBI console, then SRST."""
+    from .guest import GUEST_PATH
+
+    return str(GUEST_PATH)
 
 
 @hookimpl

@@ -122,7 +122,9 @@ def place_device_tree(vm: Vm) -> None:
             f"the device tree is {len(blob)} bytes, more than the {FDT_MAX_SIZE} bytes "
             "reserved for it; use fewer devices"
         )
-    dtb_out = vm.config.option("dtb_out")
+    from .options import riscv_options
+
+    dtb_out = riscv_options(vm.config).dtb_out
     write_output_file("--dtb-out", dtb_out, blob)
     address = fdt_address(vm)
     vm.memory.write(address, blob)

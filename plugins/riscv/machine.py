@@ -26,11 +26,11 @@ log = logging.getLogger(__name__)
 
 @hookimpl
 def vmm_kvm_model(config: Config) -> ArchModel:
-    """The model of riscv KVM, with the profile a test may have put in the options."""
+    """The model of riscv KVM (a test gives another profile through a plugin of its
+    own)."""
     from .model import RiscvModel
-    from .options import MODEL_PROFILE_KEY
 
-    return RiscvModel(config.option(MODEL_PROFILE_KEY))
+    return RiscvModel()
 
 
 @hookimpl
@@ -67,7 +67,7 @@ def choose_irqchip(vm: Vm) -> RiscvIrqchip:
     from . import uapi
     from .aia import AiaIrqchip
     from .isa import disable_dest
-    from .options import irqchip_choice
+    from .options import irqchip_choice, riscv_options
     from .plic_chip import PlicIrqchip
 
     assert vm.vmfd is not None
@@ -75,7 +75,7 @@ def choose_irqchip(vm: Vm) -> RiscvIrqchip:
     if choice == "plic":
         return PlicIrqchip()
     if choice == "auto":
-        if vm.config.option(disable_dest("ssaia")):
+        if getattr(riscv_options(vm.config), disable_dest("ssaia")):
             return PlicIrqchip()
         if not vm.vmfd.check_extension(uapi.KVM_CAP_IRQCHIP):
             return PlicIrqchip()

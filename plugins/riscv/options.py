@@ -9,15 +9,20 @@ from __future__ import annotations
 from vmm import hookimpl
 from vmm.core.config import Config
 from vmm.core.errors import ConfigError
-from vmm.core.options import OptionGroup, check_output_file
+from vmm.core.options import OptionGroup, OptionValues, check_output_file
 
 from .isa import DISABLE_OPTIONS, disable_dest
 
+#: The plugin's name (its entry point), under which its options are bound.
+PLUGIN = "riscv"
 IRQCHIPS = ("auto", "aia", "plic")
 #: KVM's AIA modes: trap-and-emulate IMSICs, IMSIC guest files, or guest files when free.
 AIA_MODES = ("emul", "hwaccel", "auto")
-#: ``config.plugin_options`` key of the model profile tests may give (not an option).
-MODEL_PROFILE_KEY = "riscv_model_profile"
+
+
+def riscv_options(config: Config) -> OptionValues:
+    """The riscv options of ``config``, read-only."""
+    return config.options_of(PLUGIN)
 
 
 @hookimpl
@@ -43,29 +48,28 @@ def vmm_addoption(group: OptionGroup) -> None:
 
 def disabled_extensions(config: Config) -> list[str]:
     """The extensions the user asked to hide, in ISA_EXT id order."""
-    return [name for name in DISABLE_OPTIONS if config.option(disable_dest(name))]
+    options = riscv_options(config)
+    return [name for name in DISABLE_OPTIONS if getattr(options, disable_dest(name))]
 
 
 def irqchip_choice(config: Config) -> str:
     """The ``--irqchip`` value (``auto`` by default)."""
-    return config.option("irqchip") or "auto"
+    return riscv_options(config).irqchip or "auto"
 
 
 @hookimpl
 def vmm_validate_config(config: Config) -> None:
     """Refuse an unknown --irqchip, an AIA without ssaia, a --dtb-out in no directory
-    in one line; name the built-in guest for a run without a kernel."""
-    from .guest import GUEST_PATH
-
-    config.plugin_options.setdefault("default_guest", str(GUEST_PATH))
+    in one line."""
+    options = riscv_options(config)
     choice = irqchip_choice(config)
     if choice not in IRQCHIPS:
         raise ConfigError(f"--irqchip {choice!r}: choose one of {', '.join(IRQCHIPS)}")
-    if choice == "aia" and config.option(disable_dest("ssaia")):
+    if choice == "aia" and getattr(options, disable_dest("ssaia")):
         raise ConfigError("--irqchip aia needs the ssaia extension: drop --disable-ssaia")
-    aia_mode = config.option("aia_mode")
+    aia_mode = options.aia_mode
     if aia_mode is not None and aia_mode not in AIA_MODES:
         raise ConfigError(f"--aia-mode {aia_mode!r}: choose one of {', '.join(AIA_MODES)}")
     if aia_mode is not None and choice == "plic":
         raise ConfigError("--aia-mode needs the AIA: drop --irqchip plic")
-    check_output_file("--dtb-out", config.option("dtb_out"))
+    check_output_file("--dtb-out", options.dtb_out)

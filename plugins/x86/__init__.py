@@ -11,7 +11,7 @@ from vmm.core.lazyhooks import lazy_hooks
 VMM_ARCH = "x86"
 
 __getattr__, __dir__ = lazy_hooks(__name__, {
-    ".boot": ("vmm_load_initrd", "vmm_load_kernel"),
+    ".boot": ("vmm_builtin_guest", "vmm_load_initrd", "vmm_load_kernel"),
     ".devices": ("vmm_dev_exit", "vmm_dev_init", "vmm_firmware_init"),
     ".emulated_host": ("vmm_emulated_host",),
     ".machine": ("vmm_core_init", "vmm_kvm_model", "vmm_memory_layout"),

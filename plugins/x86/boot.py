@@ -1,4 +1,5 @@
-"""x86 image hooks: kernels and initrds (the formats live in :mod:`.image`)."""
+"""x86 image hooks: kernels and initrds (the formats live in :mod:`.image`), and the
+built-in guest booted without a kernel (:mod:`.guest`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,17 @@ from typing import TYPE_CHECKING
 from vmm import hookimpl
 
 if TYPE_CHECKING:
+    from vmm.core.config import Config
     from vmm.core.images import LoadedImage
     from vmm.core.vm import Vm
+
+
+@hookimpl
+def vmm_builtin_guest(config: Config) -> str:
+    """The built-in x86 guest: a flat real-mode binary that greets on COM1 and resets."""
+    from .guest import builtin_guest_path
+
+    return str(builtin_guest_path())
 
 
 @hookimpl

@@ -16,8 +16,7 @@ MIN_MEM_MIB = 4
 
 @hookimpl
 def vmm_validate_config(config: Config) -> None:
-    """Refuse too little memory or too many vCPUs for an MP table; point at the
-    built-in guest when no kernel is given."""
+    """Refuse too little memory or too many vCPUs for an MP table."""
     if config.arch != "x86":
         return
     if 0 < config.mem_mib < MIN_MEM_MIB:
@@ -27,7 +26,3 @@ def vmm_validate_config(config: Config) -> None:
     if config.cpus > MAX_CPUS:
         raise ConfigError(f"-c {config.cpus}: x86 guests find their CPUs in an MP table, "
                           f"which describes at most {MAX_CPUS}; use fewer")
-    if not config.kernel and not config.firmware:
-        from .guest import builtin_guest_path
-
-        config.plugin_options.setdefault("default_guest", str(builtin_guest_path()))

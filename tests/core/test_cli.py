@@ -49,7 +49,8 @@ def test_run_receives_the_exact_config(captured, tmp_path):
 def test_defaults(captured):
     run_main(["run", "--arch", "x86"])
     [config] = captured
-    assert config == Config(arch="x86", plugin_options=config.plugin_options)
+    assert config.given_options == {}  # no plugin option differs from its default
+    assert config == Config(arch="x86", options=config.options)
     assert config.mem_mib == 256 and config.cpus == 1 and config.console == "serial"
 
 

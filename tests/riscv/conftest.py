@@ -10,9 +10,21 @@ from typing import Any, Callable
 
 import pytest
 
-from vmm.plugins.riscv.model import RiscvProfile
-from vmm.plugins.riscv.options import MODEL_PROFILE_KEY
+from vmm import hookimpl
+from vmm.plugins.riscv.model import RiscvModel, RiscvProfile
 from vmm.core.testing import ModelVm, minimal_kernel, skip_or_fail
+
+
+class ProfiledModel:
+    """A test plugin giving the model of riscv KVM with another host profile
+    (registered after riscv, so asked first)."""
+
+    def __init__(self, profile: RiscvProfile) -> None:
+        self.profile = profile
+
+    @hookimpl
+    def vmm_kvm_model(self, config: Any) -> RiscvModel:
+        return RiscvModel(self.profile)
 
 
 @pytest.fixture
@@ -21,9 +33,9 @@ def riscv_vm(vmm_vm) -> Callable[..., ModelVm]:
 
     def factory(profile: RiscvProfile | None = None, options: dict[str, Any] | None = None,
                 **kwargs: Any) -> ModelVm:
-        options = dict(options or {})
         if profile is not None:
-            options[MODEL_PROFILE_KEY] = profile
+            kwargs["extra_plugins"] = [*kwargs.get("extra_plugins", ()),
+                                       ("riscv-profile", ProfiledModel(profile))]
         kwargs.setdefault("kernel", minimal_kernel("riscv"))
         return vmm_vm("riscv", options=options, **kwargs)
 

@@ -18,7 +18,7 @@ import os
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 from ..config import ARCHES, DEFAULT_MEM_MIB, Config, host_arch
-from ..options import Option, OptionGroup
+from ..options import Option, OptionGroup, collect_option_groups
 
 if TYPE_CHECKING:
     import typer
@@ -65,23 +65,19 @@ def scan_blocked(argv: list[str]) -> list[str]:
     return [argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "--block"]
 
 
-def collect_option_groups(pm: Any) -> list[OptionGroup]:
-    """Ask every registered plugin for its options, one group per plugin."""
-    groups = []
-    for name, plugin in pm.list_name_plugin():
-        impl = getattr(plugin, "vmm_addoption", None)
-        if impl is None:
-            continue
-        group = OptionGroup(name)
-        impl(group=group)
-        if group.options:
-            groups.append(group)
-    return groups
+def build_config(values: dict[str, Any], groups: list[OptionGroup]) -> Config:
+    """Turn parsed option values into the typed configuration.
 
-
-def build_config(values: dict[str, Any]) -> Config:
-    """Turn parsed option values into the typed configuration."""
-    plugin_options = {key: value for key, value in values.items() if key not in _CORE_DESTS}
+    :param groups: the plugins' option groups the values were parsed with; a plugin
+        option left at its default isn't kept as given (the run's plugins, which may
+        differ when the scan misread ``--arch``, supply their own defaults).
+    """
+    given: dict[str, dict[str, Any]] = {}
+    for group in groups:
+        for option in group.options:
+            value = values[option.dest]
+            if value != option.default and not (option.multiple and not value):
+                given.setdefault(group.name, {})[option.dest] = value
     return Config(
         arch=values["arch"] or host_arch(),
         kernel=values["kernel"],
@@ -95,7 +91,7 @@ def build_config(values: dict[str, Any]) -> Config:
         dry_run=values["dry_run"],
         nocompat=values["nocompat"],
         plugins_blocked=list(values["block"]),
-        plugin_options=plugin_options,
+        given_options=given,
     )
 
 
@@ -133,11 +129,13 @@ class RunOptions:
         """Boot a guest with the parsed option ``values``; return its exit code."""
         from ..runner import run_config
 
-        config = build_config(values)
+        config = build_config(values, self.groups[1:])
         # The manager built for the options serves the run when it was built for the
         # same arch and blocked plugins (the scan can't read every spelling).
         same = self.pm is not None and (config.arch, config.plugins_blocked) == (
             self.arch, self.blocked)
+        if same:
+            config.bind_options(self.groups[1:])
         return run_config(config, pm=self.pm if same else None)
 
 

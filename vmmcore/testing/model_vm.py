@@ -9,6 +9,7 @@ from typing import Any, Iterable
 from ..config import Config
 from ..errors import PluginError
 from ..model.backend import ModelBackend
+from ..options import collect_option_groups, route_options
 from ..plugins import PluginEntry, build_manager
 from ..stages import StageRunner
 from ..vm import Vm
@@ -189,7 +190,8 @@ def make_model_vm(
     :param blocked: names of installed plugins not to load (as ``--block``).
     :param kernel: kernel bytes (written to ``workdir``) or a path. Default: the
         arch plugin's built-in guest, else :func:`minimal_kernel` for ``arch``.
-    :param options: plugin options, as ``config.plugin_options`` (by ``dest``).
+    :param options: plugin option values by destination, as on the command line
+        (``{"disable_sve": True}``); each goes to the plugin that declares it.
     :param entries: the plugins to choose from instead of the installed entry
         points (to test against a stand-in arch plugin).
     :param validate: run ``vmm_validate_config`` first, as ``vmm run`` does.
@@ -198,15 +200,17 @@ def make_model_vm(
     """
     if isinstance(kernel, (bytes, bytearray)):
         kernel = _write_kernel(workdir, bytes(kernel))
-    config = Config(arch=arch, kernel=kernel, dry_run=True,
-                    plugin_options=dict(options or {}), **config_fields)
     pm = build_manager(arch, blocked=blocked, entries=entries, extra=extra_plugins)
+    groups = collect_option_groups(pm)
+    config = Config(arch=arch, kernel=kernel, dry_run=True,
+                    given_options=route_options(groups, options or {}), **config_fields)
+    config.bind_options(groups)
     if validate:
         pm.hook.vmm_validate_config(config=config)
     arch_model = pm.hook.vmm_kvm_model(config=config)
     if arch_model is None:
         raise NoModelError(f"the {arch} plugin gives no model of KVM (vmm_kvm_model)")
-    if not (config.kernel or config.firmware or config.option("default_guest")):
+    if not (config.kernel or config.firmware or pm.hook.vmm_builtin_guest(config=config)):
         config.kernel = _write_kernel(workdir, minimal_kernel(arch))
     backend = ModelBackend(arch_model)
     vm = Vm(config, pm, backend, console=io.BytesIO())
