@@ -595,6 +595,24 @@ def vmm_mmio_unhandled(vcpu: Vcpu, access: Access) -> None:
 
 
 @hookspec(firstresult=True)
+def vmm_decode_exit(vcpu: Vcpu, reason: int, run: Any) -> Exit | None:
+    """Decode an exit reason only the architecture has (riscv's SBI calls).
+
+    Called on the vCPU thread after KVM_RUN returned a reason the core does not
+    decode itself (it decodes port I/O, MMIO, system events, internal errors and
+    failed entries). Read the arch's member of ``run``'s union and return a
+    ``vmm.core.kvm.exits.Exit`` subclass, which ``vmm_handle_exit`` then gets; write
+    any answer back into ``run`` before the exit is handled.
+
+    Stops at first non-None result; without one the exit is a bare ``Exit(reason)``.
+
+    :param vcpu: The vCPU that exited.
+    :param reason: ``kvm_run.exit_reason``.
+    :param run: The vCPU's ``kvm_run`` area (cffi ``struct kvm_run *``).
+    """
+
+
+@hookspec(firstresult=True)
 def vmm_handle_exit(vcpu: Vcpu, exit: Exit) -> bool | None:
     """Handle a KVM exit the core does not know (system events, SBI calls, HLT).
 

@@ -8,37 +8,22 @@ in new core fields.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from collections.abc import Iterable
 from typing import Any
 
 from .options import OptionGroup, OptionValues, bind_options
 
-ARCHES = ("x86", "arm64", "riscv")
-
-_MACHINE_TO_ARCH = {
-    "x86_64": "x86",
-    "amd64": "x86",
-    "aarch64": "arm64",
-    "arm64": "arm64",
-    "riscv64": "riscv",
-}
-
 DEFAULT_MEM_MIB = 256
-
-
-def host_arch() -> str:
-    """The vmm architecture name of this machine (x86, arm64 or riscv)."""
-    machine = os.uname().machine.lower()  # platform.machine(), without importing platform
-    return _MACHINE_TO_ARCH.get(machine, machine)
 
 
 @dataclass
 class Config:
     """Everything ``vmm run`` was asked to do."""
 
-    arch: str = field(default_factory=host_arch)
+    #: An installed arch plugin's ``VMM_ARCH`` (``vmm run`` defaults to the host's,
+    #: :func:`vmm.core.plugins.host_arch`).
+    arch: str
     kernel: str | None = None
     initrd: str | None = None
     params: str = ""

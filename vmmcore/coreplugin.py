@@ -13,7 +13,7 @@ import os
 from typing import TYPE_CHECKING
 
 from vmm import hookimpl
-from .config import ARCHES, Config
+from .config import Config
 from .errors import ConfigError, ImageError
 from .images import read_image
 
@@ -40,11 +40,8 @@ def _check_readable(path: str | None, what: str, option: str) -> None:
 
 @hookimpl
 def vmm_validate_config(config: Config) -> None:
-    """Check the generic options: architecture, memory, vCPUs, console, files."""
-    if config.arch not in ARCHES:
-        raise ConfigError(
-            f"unknown architecture {config.arch!r}: choose one of {', '.join(ARCHES)}"
-        )
+    """Check the generic options: memory, vCPUs, console, files (the architecture
+    was checked when its plugins were loaded)."""
     if config.mem_mib <= 0:
         raise ConfigError(f"-m/--mem must be at least 1 MiB (got {config.mem_mib})")
     if not config.dry_run and config.mem_bytes > _host_memory_bytes():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import threading
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .bus import Access
@@ -67,6 +68,9 @@ class Vcpu:
         self.thread: threading.Thread | None = None
         #: The most recent exit (an arch hook may need to know it, e.g. for an SEA).
         self.last_exit: Any = None
+        decode = vm.hook.vmm_decode_exit
+        if decode.get_hookimpls():
+            fd.exits.arch_decoder = partial(_decode_arch_exit, decode, self)
 
     def set_reg(self, name: str, value: int) -> None:
         if self.registers is None:
@@ -156,6 +160,10 @@ class Vcpu:
         """Make a blocked KVM_RUN return so the loop sees the stop request."""
         if self.fd.kvm_run is not None:
             self.fd.kvm_run.immediate_exit = 1
+
+
+def _decode_arch_exit(decode: Any, vcpu: Vcpu, reason: int, run: Any) -> Any:
+    return decode(vcpu=vcpu, reason=reason, run=run)
 
 
 def describe_exit(exit_: Any) -> str:

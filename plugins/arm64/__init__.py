@@ -46,6 +46,8 @@ a run on another architecture never imports them.
 from vmm.core.lazyhooks import lazy_hooks
 
 VMM_ARCH = "arm64"
+#: ``os.uname().machine`` of the hosts where this is the native arch (--arch's default).
+VMM_HOST_MACHINES = ("aarch64", "arm64")
 
 __getattr__, __dir__ = lazy_hooks(__name__, {
     ".boot": ("vmm_builtin_guest", "vmm_load_firmware", "vmm_load_initrd", "vmm_load_kernel"),

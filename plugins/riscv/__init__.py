@@ -14,6 +14,8 @@ Hook implementations live in modules named by role, as on every arch plugin:
 from vmm.core.lazyhooks import lazy_hooks
 
 VMM_ARCH = "riscv"
+#: ``os.uname().machine`` of the hosts where this is the native arch (--arch's default).
+VMM_HOST_MACHINES = ("riscv64",)
 
 # The hook modules are imported when the plugin is registered (vmm.core.lazyhooks),
 # so other arches' runs and ``vmm --help`` don't import them.
@@ -23,6 +25,6 @@ __getattr__, __dir__ = lazy_hooks(__name__, {
     ".emulated_host": ("vmm_emulated_host",),
     ".machine": ("vmm_core_exit", "vmm_core_init", "vmm_kvm_model", "vmm_memory_layout"),
     ".options": ("vmm_addoption", "vmm_validate_config"),
-    ".vcpu": ("vmm_handle_exit", "vmm_register_dump", "vmm_vcpu_boot_registers",
-              "vmm_vcpu_init"),
+    ".vcpu": ("vmm_decode_exit", "vmm_handle_exit", "vmm_register_dump",
+              "vmm_vcpu_boot_registers", "vmm_vcpu_init"),
 })

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import errno
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vmm import hookimpl
 from vmm.core.errors import ConfigError, KvmError
@@ -135,6 +135,14 @@ def vmm_register_dump(vcpu: Vcpu) -> str | None:
     if isinstance(vcpu.registers, RiscvRegisters):
         return dump(vcpu.registers)
     return None
+
+
+@hookimpl
+def vmm_decode_exit(vcpu: Vcpu, reason: int, run: Any) -> Exit | None:
+    """Forwarded SBI calls and CSR accesses (:mod:`.exits`)."""
+    from .exits import decode_exit
+
+    return decode_exit(reason, run)
 
 
 @hookimpl

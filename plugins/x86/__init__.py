@@ -9,6 +9,8 @@ and those modules are imported only when the plugin is registered
 from vmm.core.lazyhooks import lazy_hooks
 
 VMM_ARCH = "x86"
+#: ``os.uname().machine`` of the hosts where this is the native arch (--arch's default).
+VMM_HOST_MACHINES = ("x86_64", "amd64")
 
 __getattr__, __dir__ = lazy_hooks(__name__, {
     ".boot": ("vmm_builtin_guest", "vmm_load_initrd", "vmm_load_kernel"),

@@ -79,4 +79,4 @@ def test_unknown_arch_is_one_line_exit_1():
     result = cli("run", "--arch", "mips")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "vmm: error: unknown architecture 'mips': choose one of x86, arm64, riscv"]
+        "vmm: error: unknown architecture 'mips': choose one of arm64, riscv, x86"]

@@ -17,8 +17,9 @@ import inspect
 import os
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
-from ..config import ARCHES, DEFAULT_MEM_MIB, Config, host_arch
+from ..config import DEFAULT_MEM_MIB, Config
 from ..options import Option, OptionGroup, collect_option_groups
+from ..plugins import host_arch, known_arches
 
 if TYPE_CHECKING:
     import typer
@@ -26,11 +27,14 @@ if TYPE_CHECKING:
 CORE_PANEL = "vmm"
 
 
-def core_options() -> OptionGroup:
-    """The core's options of ``vmm run``, in --help order."""
+def core_options(arches: tuple[str, ...] = ()) -> OptionGroup:
+    """The core's options of ``vmm run``, in --help order.
+
+    :param arches: the installed arch plugins' architectures, for ``--arch``'s help.
+    """
     group = OptionGroup(CORE_PANEL)
     add = group.addoption
-    add("--arch", "-a", help=f"Guest architecture: {', '.join(ARCHES)} (default: the host's).")
+    add("--arch", "-a", help=f"Guest architecture: {', '.join(arches)} (default: the host's).")
     add("--kernel", "-k", help="Kernel image (bzImage, vmlinux, Image, or a flat binary). "
         "Default: the built-in guest.")
     add("--initrd", "-i", help="Initial ramdisk.")
@@ -110,8 +114,9 @@ class RunOptions:
 
         self.arch, self.blocked = scan_arch(argv), scan_blocked(argv)
         self.pm: Any = None
-        self.groups = [core_options()]
-        if with_plugin_options and self.arch in ARCHES:  # an unknown arch is reported when run
+        arches = known_arches()
+        self.groups = [core_options(arches)]
+        if with_plugin_options and self.arch in arches:  # an unknown arch is reported when run
             self.pm = build_manager(self.arch, blocked=self.blocked)
             self.groups += collect_option_groups(self.pm)
         seen = set(_CORE_DESTS)

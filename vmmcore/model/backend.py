@@ -14,7 +14,7 @@ from typing import Any
 
 from .base import ArchModel, ModelErrno
 from .decode import IoctlShape, Request, UserMemory, io, iow, iowr
-from .runarea import immediate_exit, write_exit
+from .runarea import EXIT_REASONS, immediate_exit, write_exit
 from .state import DeviceState, Memslot, SystemState, VcpuState, VmState
 
 API_VERSION = 12
@@ -324,7 +324,10 @@ class ModelBackend:
         else:
             kind, fields = self.arch.idle_exit(vcpu)
         call.detail = kind
-        vcpu.pending_read = write_exit(area, kind, fields)
+        if kind in EXIT_REASONS:
+            vcpu.pending_read = write_exit(area, kind, fields)
+        else:
+            vcpu.pending_read = self.arch.write_exit(area, kind, fields)
         return 0
 
 

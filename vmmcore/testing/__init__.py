@@ -19,7 +19,7 @@ Fixtures:
   :func:`vmm.core.testing.images.minimal_kernel`) is loaded. When the arch plugin has
   no model of KVM yet, the test is skipped with that reason (``VMM_REQUIRE_MODELS=1``
   turns the skip into a failure).
-- ``vmm_arch``: parametrizes a test over every architecture (x86, arm64, riscv).
+- ``vmm_arch``: parametrizes a test over every installed architecture (arm64, riscv, x86...).
 - ``require_kvm``: skips unless /dev/kvm is usable (``VMM_REQUIRE_KVM=1``, set by CI,
   turns the skip into a failure).
 
@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from ..config import ARCHES
+from ..plugins import known_arches
 from .images import minimal_kernel
 from .model_vm import ModelVm, NoModelError, make_model_vm
 
@@ -68,9 +68,10 @@ def require_kvm() -> None:
         skip_or_fail(reason)
 
 
-@pytest.fixture(params=ARCHES)
+@pytest.fixture(params=known_arches())
 def vmm_arch(request: pytest.FixtureRequest) -> str:
-    """Each architecture in turn: a test using it runs once for x86, arm64 and riscv."""
+    """Each architecture in turn: a test using it runs once for every installed arch
+    plugin (x86, arm64 and riscv, and any other)."""
     return request.param
 
 

@@ -79,8 +79,9 @@ class ModelVm:
 
         ``kind`` is "io" (``port``, ``size``, ``is_write``, ``data``, ``count``),
         "mmio" (``addr``, ``size``, ``is_write``, ``data``), "system_event"
-        (``type``, ``data``), "riscv_sbi" (``extension_id``, ``function_id``,
-        ``args``), "hlt", "shutdown" or "internal_error".
+        (``type``, ``data``), "hlt", "shutdown", "internal_error", or a kind of the
+        arch's model (riscv's "riscv_sbi" with ``extension_id``, ``function_id``,
+        ``args``; see its ``ArchModel.write_exit``).
         """
         if self.stopped:
             raise VmStoppedError(
