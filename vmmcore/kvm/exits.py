@@ -1,9 +1,10 @@
 """Decoded KVM exits.
 
-``VcpuFd.run()`` returns one of these. The core decodes the exits every architecture
-has; an arch plugin decodes its own (riscv's SBI calls) through ``vmm_decode_exit``. Port I/O and MMIO exits are the hot path:
+``VcpuFd.run()`` returns one of these. Port I/O and MMIO exits are the hot path:
 their objects are allocated once per vCPU and refreshed in place, and their ``data``
 is a view into the shared ``kvm_run`` area, so handling an exit allocates little.
+The core decodes the exits every architecture has; an arch plugin decodes its own
+(riscv's SBI calls) through ``vmm_decode_exit``.
 """
 
 from __future__ import annotations
