@@ -32,7 +32,7 @@ from vmm import hookspecs
 
 from vmm import NAME
 from .entrypoints import entry_points
-from .errors import ConfigError, PluginError
+from .errors import ConfigError, PluginError, UsageError
 
 CORE = "core"
 GROUP = NAME
@@ -169,8 +169,14 @@ def build_manager(
     if arch not in arches:
         raise ConfigError(f"unknown architecture {arch!r}: choose one of {', '.join(arches)}")
     blocked = set(blocked)
+    extra = list(extra)
     if CORE in blocked:
         raise ConfigError("the core plugin can't be blocked")
+    known = {entry.name for entry in all_entries} | {name for name, _ in extra}
+    unknown = sorted(blocked - known)
+    if unknown:
+        raise UsageError(f"--block {unknown[0]}: no plugin has that name (installed: "
+                         f"{', '.join(sorted(known))})")
     pm = pluggy.PluginManager(NAME)
     pm.add_hookspecs(hookspecs)
     # Each plugin's vmm_addhooks runs as it registers, before the later plugins

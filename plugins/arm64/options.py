@@ -1,9 +1,9 @@
 """The arm64 plugin's command-line options and their validation.
 
 The values are in ``arm64_options(config)`` (``config.options_of("arm64")``), which
-layers may read: ``irqchip``, ``disable_sve``, ``no_pvtime``, ``disable_mte``,
-``flash``, ``dtb_out``, ``model_host``. Nobody writes them; a layer that needs
-another SVE decision implements ``vmm_arm64_sve`` (:mod:`.hookspecs`).
+layers may read: ``irqchip``, ``disable_sve``, ``pmu``, ``no_pvtime``,
+``disable_mte``, ``flash``, ``dtb_out``, ``model_host``. Nobody writes them; a layer
+that needs another SVE decision implements ``vmm_arm64_sve`` (:mod:`.hookspecs`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ def vmm_addoption(group: OptionGroup) -> None:
     group.addoption("--irqchip", choices=IRQCHIP_CHOICES, default="auto", metavar="gicv3|gicv2|auto",
                     help="Interrupt controller: KVM's in-kernel GICv3 or GICv2 (auto: v3, else v2).")
     group.addoption("--disable-sve", type=bool, help="Don't give the vCPUs SVE, even if KVM can.")
+    group.addoption("--pmu", type=bool,
+                    help="Give the vCPUs a PMUv3 (off unless asked, as in kvmtool).")
     group.addoption("--no-pvtime", type=bool, help="Don't give the guest stolen-time accounting.")
     group.addoption("--disable-mte", type=bool, help="Don't enable MTE, even if KVM can.")
     group.addoption("--flash", metavar="FILE",

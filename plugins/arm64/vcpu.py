@@ -1,5 +1,6 @@
-"""arm64 vCPUs: KVM_ARM_VCPU_INIT features, boot registers, SVE finalize, PMU,
-stolen time, register dumps and the exits arm64 handles (PSCI system events).
+"""arm64 vCPUs: KVM_ARM_VCPU_INIT features, boot registers, SVE finalize, PMU (only
+with ``--pmu``, as in kvmtool), stolen time, register dumps and the exits arm64
+handles (PSCI system events).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from vmm import hookimpl
-from vmm.core.errors import GuestError
+from vmm.core.errors import ConfigError, GuestError
 
 from . import layout as mm
 from .options import arm64_options
@@ -37,8 +38,10 @@ def vcpu_features(vm: Vm) -> int:
         vm.hook.vmm_arm64_sve(vm=vm))
     if state.sve_enabled:
         features |= 1 << u.KVM_ARM_VCPU_SVE
-    state.pmu_enabled = bool(vmfd.check_extension(u.KVM_CAP_ARM_PMU_V3))
+    state.pmu_enabled = bool(arm64_options(vm.config).pmu)
     if state.pmu_enabled:
+        if not vmfd.check_extension(u.KVM_CAP_ARM_PMU_V3):
+            raise ConfigError("--pmu: KVM on this host has no PMUv3 to give the vCPUs; drop --pmu")
         features |= 1 << u.KVM_ARM_VCPU_PMU_V3
     if vmfd.check_extension(u.KVM_CAP_ARM_PTRAUTH_ADDRESS) and vmfd.check_extension(
         u.KVM_CAP_ARM_PTRAUTH_GENERIC
@@ -54,6 +57,13 @@ def vmm_arm64_sve(vm: Vm) -> bool:
 
 
 @hookimpl
+def vmm_vcpu_features(vm: Vm) -> int:
+    """PSCI 0.2, SVE (when ``vmm_arm64_sve`` agrees) and pointer authentication when
+    KVM has them, the PMU with --pmu."""
+    return vcpu_features(vm)
+
+
+@hookimpl
 def vmm_vcpu_init(vm: Vm, vcpu: Vcpu) -> None:
     """KVM_ARM_VCPU_INIT with the preferred target; secondaries start powered off."""
     from . import uapi as u
@@ -65,7 +75,7 @@ def vmm_vcpu_init(vm: Vm, vcpu: Vcpu) -> None:
         preferred = u.ffi.new("struct kvm_vcpu_init *")
         vm.vmfd.call(u.KVM_ARM_PREFERRED_TARGET, preferred)
         state.vcpu_target = preferred.target
-        state.vcpu_features = vcpu_features(vm)
+        state.vcpu_features = vm.hook.vmm_vcpu_features(vm=vm) or 0
     init = u.ffi.new("struct kvm_vcpu_init *")
     init.target = state.vcpu_target
     init.features[0] = state.vcpu_features | (

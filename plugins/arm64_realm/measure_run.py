@@ -27,19 +27,29 @@ def realm_run_config(
     mem_mib: int,
     cpus: int,
     realm_options: dict[str, Any],
+    arm64_options: dict[str, Any] | None = None,
 ) -> Config:
     """The Config of ``vmm run --arch arm64 --realm --dry-run`` with these values.
 
-    Options not given keep ``vmm run``'s defaults, so both builds match.
+    ``realm_options`` are the layer's (``--sve-vl``...), ``arm64_options`` the arm64
+    plugin's (``--pmu``), each as that command line would give them. Options not
+    given (or None) keep ``vmm run``'s defaults, so both builds match.
     """
     from vmm.core.config import Config
+    from vmm.plugins.arm64.options import PLUGIN as ARM64
 
     from .options import PLUGIN
 
-    options = {"realm": True, **{key: value for key, value in realm_options.items()
-                                 if value is not None}}
+    given = {PLUGIN: {"realm": True, **_given(realm_options)},
+             ARM64: _given(arm64_options or {})}
     return Config(arch="arm64", kernel=kernel, initrd=initrd, firmware=firmware, params=params,
-                  mem_mib=mem_mib, cpus=cpus, dry_run=True, given_options={PLUGIN: options})
+                  mem_mib=mem_mib, cpus=cpus, dry_run=True,
+                  given_options={plugin: values for plugin, values in given.items() if values})
+
+
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    """The options given: those whose value is not None."""
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def dry_run_plan(config: Config) -> Plan:

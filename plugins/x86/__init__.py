@@ -17,7 +17,7 @@ __getattr__, __dir__ = lazy_hooks(__name__, {
     ".devices": ("vmm_dev_exit", "vmm_dev_init", "vmm_firmware_init"),
     ".emulated_host": ("vmm_emulated_host",),
     ".machine": ("vmm_core_init", "vmm_kvm_model", "vmm_memory_layout"),
-    ".options": ("vmm_validate_config",),
+    ".options": ("vmm_addoption", "vmm_validate_config"),
     ".vcpu": ("vmm_handle_exit", "vmm_register_dump", "vmm_vcpu_boot_registers",
-              "vmm_vcpu_finalize", "vmm_vcpu_init"),
+              "vmm_vcpu_finalize", "vmm_vcpu_init", "vmm_vcpu_stalled"),
 })

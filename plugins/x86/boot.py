@@ -24,8 +24,9 @@ def vmm_builtin_guest(config: Config) -> str:
 @hookimpl
 def vmm_load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage:
     """A bzImage (64-bit boot protocol), an ELF64 vmlinux (PVH entry when its Xen
-    note has one, else the 64-bit protocol), or any other file as a flat real-mode
-    binary at 1000:0000."""
+    note has one, else the 64-bit protocol), or with ``--flat`` (and for the built-in
+    guest) a flat real-mode binary at 1000:0000; anything else is a one-line
+    ImageError."""
     from .image import load_kernel
 
     return load_kernel(vm, data, path)

@@ -25,6 +25,7 @@ EXIT_REASONS = {
     "intr": 10,
     "internal_error": 17,
     "system_event": 24,
+    "memory_fault": 39,
 }
 
 
@@ -53,6 +54,10 @@ def write_exit(area: bytearray, kind: str, fields: dict[str, Any]) -> tuple[str,
         data = list(fields.get("data", []))
         struct.pack_into("<II", area, EXIT_UNION, fields["type"], len(data))
         struct.pack_into(f"<{len(data)}Q", area, EXIT_UNION + 8, *data)
+        return None
+    if kind == "memory_fault":
+        struct.pack_into("<QQQ", area, EXIT_UNION, fields.get("flags", 0), fields["gpa"],
+                         fields["size"])
         return None
     if kind == "internal_error":
         struct.pack_into("<II", area, EXIT_UNION, fields.get("suberror", 1), 0)

@@ -79,9 +79,10 @@ class ModelVm:
 
         ``kind`` is "io" (``port``, ``size``, ``is_write``, ``data``, ``count``),
         "mmio" (``addr``, ``size``, ``is_write``, ``data``), "system_event"
-        (``type``, ``data``), "hlt", "shutdown", "internal_error", or a kind of the
-        arch's model (riscv's "riscv_sbi" with ``extension_id``, ``function_id``,
-        ``args``; see its ``ArchModel.write_exit``).
+        (``type``, ``data``), "memory_fault" (``gpa``, ``size``, ``flags``), "hlt",
+        "shutdown", "internal_error", or a kind of the arch's model (riscv's
+        "riscv_sbi" with ``extension_id``, ``function_id``, ``args``; see its
+        ``ArchModel.write_exit``).
         """
         if self.stopped:
             raise VmStoppedError(
@@ -197,14 +198,19 @@ def make_model_vm(
         points (to test against a stand-in arch plugin).
     :param validate: run ``vmm_validate_config`` first, as ``vmm run`` does.
     :param config_fields: other :class:`Config` fields (``cpus``, ``mem_mib``...).
+        The VM is a dry run unless ``dry_run=False``: as ``vmm run --dry-run``, it
+        then touches nothing on the host (disks opened read-only and not locked, no
+        TAP, no memory locking); ``dry_run=False`` gives a device test the host
+        effects of a real run, still against the model of KVM.
     :raises NoModelError: when no plugin gives a model of KVM for ``arch``.
     """
     if isinstance(kernel, (bytes, bytearray)):
         kernel = _write_kernel(workdir, bytes(kernel))
+    config_fields.setdefault("dry_run", True)
     pm = build_manager(arch, blocked=blocked, entries=entries, extra=extra_plugins)
     groups = collect_option_groups(pm)
-    config = Config(arch=arch, kernel=kernel, dry_run=True,
-                    given_options=route_options(groups, options or {}), **config_fields)
+    config = Config(arch=arch, kernel=kernel, given_options=route_options(groups, options or {}),
+                    **config_fields)
     config.bind_options(groups)
     if validate:
         pm.hook.vmm_validate_config(config=config)
