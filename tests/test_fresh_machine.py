@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from vmmcore.testing import skip_or_fail
+from vmm.core.testing import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "fresh-machine"
