@@ -113,7 +113,7 @@ def map_ram_and_load_images(vm: Vm) -> None:
         if private:
             from .private_memory import back_with_guest_memfd
 
-            back_with_guest_memfd(vm, region)
+            back_with_guest_memfd(vm.vmfd, region)
         else:
             vm.vmfd.set_user_memory_region(region.slot, bank.start, bank.size, region.host_addr)
     config = vm.config

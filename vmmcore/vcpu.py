@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from .bus import Bus
     from .config import Config
-    from .kvm.fds import VcpuFd
+    from .kvm.fds import VcpuFd, VmFd
     from .memory import GuestMemory
     from .stash import Stash
 
@@ -49,6 +49,7 @@ class VcpuOwner(Protocol):
     pio: Bus
     mmio: Bus
     memory: GuestMemory
+    vmfd: VmFd | None
     stash: Stash
     #: The arch plugin's interrupt controller facade.
     irqchip: Any
@@ -126,7 +127,8 @@ class Vcpu:
         elif reason == _EXIT_MEMORY_FAULT:
             from .private_memory import convert_for_fault
 
-            convert_for_fault(self.vm, self.id, exit_)
+            assert self.vm.vmfd is not None
+            convert_for_fault(self.vm.vmfd, self.vm.memory, self.id, exit_)
         elif reason != _EXIT_INTR:
             handled = self.vm.hook.vmm_handle_exit(vcpu=self, exit=exit_)
             if not handled:

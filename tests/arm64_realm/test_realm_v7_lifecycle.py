@@ -19,10 +19,10 @@ from vmm.plugins.arm64.model import mpidr_of
 from vmm.plugins.arm64.registers import REGISTER_IDS
 from vmm.plugins.arm64.state import arm64_state
 from vmm.plugins.arm64_realm.model import RmeState, realm_vcpu
+from vmm.plugins.arm64_realm.generation import realm_generation
 from vmm.plugins.arm64_realm.report import modelled_realm
 from vmm.plugins.arm64_realm.rmm import RealmParams, RmmProfile
 from vmm.plugins.arm64_realm.rmm.realm_params import FLAG_PMU, FLAG_SVE
-from vmm.plugins.arm64_realm.state import realm_state
 from vmm.plugins.arm64_realm.v7 import calls as v7_calls
 
 LIFECYCLE_CALLS = {"KVM_CREATE_VM", "KVM_ENABLE_CAP", "KVM_CREATE_GUEST_MEMFD",
@@ -67,7 +67,7 @@ def test_a_two_vcpu_realm_follows_the_v7_order(vmm_vm, tmp_path: Path) -> None:
     realm = modelled_realm(vm.vm)
     assert realm.state is RmeState.ACTIVE and realm.recs == [0, 1]
     assert realm.recorder.rmm is RmmProfile.REL0
-    assert realm_state(vm.vm).generation.name == "v7"
+    assert realm_generation(vm.vm).name == "v7"
 
 
 @pytest.mark.parametrize("kernel, expected", [("v7", "v7"), ("rfc-v1", "rfc-v1")])
@@ -76,7 +76,7 @@ def test_the_uabi_is_detected_from_guest_memfd(vmm_vm, tmp_path, kernel: str, ex
     log = vm.ioctl_log()
     assert log.index("kvm: KVM_CHECK_EXTENSION(cap=300)") < log.index("kvm: KVM_CHECK_EXTENSION(cap=234)") \
         < log.index("kvm: KVM_CREATE_VM(type=0x121)")
-    assert realm_state(vm.vm).generation.name == expected
+    assert realm_generation(vm.vm).name == expected
     create = "CREATE_REALM" if expected == "v7" else "CREATE_RD"
     assert any(create in line for line in log)
 

@@ -25,7 +25,7 @@ HOOK_MODULES = {
     "boot": {"vmm_builtin_guest", "vmm_load_kernel", "vmm_load_initrd", "vmm_load_firmware"},
     "vcpu": {"vmm_base_init", "vmm_base_exit", "vmm_vcpu_init", "vmm_vcpu_boot_registers",
              "vmm_vcpu_finalize", "vmm_register_dump", "vmm_handle_exit", "vmm_psci_method",
-             "vmm_arm64_sve", "vmm_decode_exit"},
+             "vmm_arm64_sve", "vmm_decode_exit", "vmm_vcpu_features", "vmm_vcpu_stalled"},
     "devices": {"vmm_dev_base_init", "vmm_dev_base_exit", "vmm_dev_init", "vmm_dev_exit",
                 "vmm_firmware_init", "vmm_firmware_exit", "vmm_late_init", "vmm_late_exit"},
     "emulated_host": {"vmm_emulated_host"},
