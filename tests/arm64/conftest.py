@@ -11,22 +11,9 @@ from typing import Any, Callable
 
 import pytest
 
-from vmm import hookimpl
 from vmm.plugins.arm64.model import Arm64Model
 from vmm.plugins.arm64.model_host import ModelHost
-from vmm.core.testing import ModelVm, minimal_kernel, skip_or_fail
-
-
-class HostModel:
-    """A test plugin giving the model of arm64 KVM on another host profile
-    (registered after arm64, so asked first)."""
-
-    def __init__(self, host: ModelHost) -> None:
-        self.host = host
-
-    @hookimpl
-    def vmm_kvm_model(self, config: Any) -> Arm64Model:
-        return Arm64Model(self.host)
+from vmm.core.testing import GivenModel, ModelVm, minimal_kernel, skip_or_fail
 
 
 @pytest.fixture
@@ -37,7 +24,7 @@ def arm64_vm(vmm_vm) -> Callable[..., ModelVm]:
                 **kwargs: Any) -> ModelVm:
         if host is not None:
             kwargs["extra_plugins"] = [*kwargs.get("extra_plugins", ()),
-                                       ("arm64-host", HostModel(host))]
+                                       ("arm64-host", GivenModel(Arm64Model(host)))]
         kwargs.setdefault("kernel", minimal_kernel("arm64"))
         kwargs.setdefault("mem_mib", 64)
         return vmm_vm("arm64", options=options, **kwargs)

@@ -10,21 +10,8 @@ from typing import Any, Callable
 
 import pytest
 
-from vmm import hookimpl
 from vmm.plugins.riscv.model import RiscvModel, RiscvProfile
-from vmm.core.testing import ModelVm, minimal_kernel, skip_or_fail
-
-
-class ProfiledModel:
-    """A test plugin giving the model of riscv KVM with another host profile
-    (registered after riscv, so asked first)."""
-
-    def __init__(self, profile: RiscvProfile) -> None:
-        self.profile = profile
-
-    @hookimpl
-    def vmm_kvm_model(self, config: Any) -> RiscvModel:
-        return RiscvModel(self.profile)
+from vmm.core.testing import GivenModel, ModelVm, minimal_kernel, skip_or_fail
 
 
 @pytest.fixture
@@ -35,7 +22,7 @@ def riscv_vm(vmm_vm) -> Callable[..., ModelVm]:
                 **kwargs: Any) -> ModelVm:
         if profile is not None:
             kwargs["extra_plugins"] = [*kwargs.get("extra_plugins", ()),
-                                       ("riscv-profile", ProfiledModel(profile))]
+                                       ("riscv-profile", GivenModel(RiscvModel(profile)))]
         kwargs.setdefault("kernel", minimal_kernel("riscv"))
         return vmm_vm("riscv", options=options, **kwargs)
 

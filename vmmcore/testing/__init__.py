@@ -26,6 +26,9 @@ Fixtures:
   and the mount are restored; without root, skipped, or failed under
   ``VMM_REQUIRE_KVM=1``).
 
+:class:`GivenModel` is a test plugin that gives the model of KVM to build against
+(another modelled host: ``extra_plugins=[("host", GivenModel(Arm64Model(host)))]``).
+
 :class:`ModelVm` drives exits (``exit``, ``mmio_read``/``mmio_write``,
 ``pio_read``/``pio_write``) and shows what happened (``ioctl_names``, ``ioctl_log``,
 ``hooks_called``, ``completed_reads``, ``exit_code``, ``console_output``).
@@ -41,7 +44,7 @@ import pytest
 
 from ..plugins import known_arches
 from .images import minimal_kernel
-from .model_vm import ModelVm, NoModelError, make_model_vm
+from .model_vm import GivenModel, ModelVm, NoModelError, make_model_vm
 
 REQUIRE_ENV = "VMM_REQUIRE_KVM"
 REQUIRE_MODELS_ENV = "VMM_REQUIRE_MODELS"
@@ -110,6 +113,7 @@ def vmm_vm(tmp_path) -> Iterator[Callable[..., ModelVm]]:
 
 
 __all__ = [
+    "GivenModel",
     "ModelVm",
     "NoModelError",
     "kvm_usable",

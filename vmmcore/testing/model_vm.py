@@ -6,6 +6,8 @@ import io
 from pathlib import Path
 from typing import Any, Iterable
 
+from vmm import hookimpl
+
 from ..config import Config
 from ..errors import PluginError
 from ..model.backend import ModelBackend
@@ -18,6 +20,21 @@ from .images import minimal_kernel
 
 class NoModelError(PluginError):
     """The arch plugin gives no model of KVM (``vmm_kvm_model``), so no model VM."""
+
+
+class GivenModel:
+    """A test plugin giving ``model`` as the run's model of KVM (registered after the
+    arch plugin, so asked first): ``extra_plugins=[("host", GivenModel(model))]``
+    builds against another modelled host, as ``--model-host`` does from the command
+    line. Each VM needs its own model instance."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    @hookimpl
+    def vmm_kvm_model(self, config: Config) -> Any:
+        """The given model."""
+        return self.model
 
 
 class VmStoppedError(AssertionError):
