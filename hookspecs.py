@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
 
     from vmm.core.bus import Access
     from vmm.core.config import Config
+    from vmm.core.fdt import FdtBuilder
     from vmm.core.images import LoadedImage
     from vmm.core.kvm.exits import Exit
     from vmm.core.layout import MemoryLayout
@@ -39,7 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
     from vmm.core.model.base import ArchModel
     from vmm.core.nested.spec import EmulatedHost
     from vmm.core.options import OptionGroup
-    from vmm.core.fdt import FdtBuilder
     from vmm.core.vcpu import Vcpu
     from vmm.core.vm import Vm
 

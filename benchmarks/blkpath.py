@@ -17,8 +17,8 @@ import struct
 import sys
 import tempfile
 
-from vmm.plugins.virtio.blk import BlockDevice, DiskSpec
 from vmm.core.memory import GuestMemory
+from vmm.plugins.virtio.blk import BlockDevice, DiskSpec
 
 from . import microbench
 

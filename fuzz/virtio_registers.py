@@ -13,7 +13,8 @@ import os
 import shutil
 import tempfile
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import OneInput, Target
 from .reader import Reader

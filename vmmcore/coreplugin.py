@@ -13,6 +13,7 @@ import os
 from typing import TYPE_CHECKING
 
 from vmm import hookimpl
+
 from .config import Config
 from .errors import ConfigError, ImageError
 from .images import read_image, require_regular_file

@@ -20,9 +20,10 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Iterable
 from importlib import import_module
 from importlib.machinery import PathFinder
-from typing import Any, Iterable
+from typing import Any
 
 #: The syntax of an entry point's value (``importlib.metadata.EntryPoint.pattern``).
 _VALUE = re.compile(r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$")

@@ -22,7 +22,8 @@ implementation of its modules (a hook left out would silently not be registered)
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 
 def lazy_hooks(package: str, where: Mapping[str, Iterable[str]],

@@ -22,15 +22,14 @@ from __future__ import annotations
 import importlib
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
-from typing import Iterable
 
 import pluggy
 
-from vmm import hookspecs
+from vmm import NAME, hookspecs
 
-from vmm import NAME
 from .entrypoints import entry_points
 from .errors import ConfigError, PluginError, UsageError
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 from vmm.core.kvm import cdefs as core_cdefs
 from vmm.core.kvm.ffiload import load_ffi
 from vmm.core.kvm.ioc import IoctlTable
+
 # Device attributes also work on vCPU fds (PMU, pvtime): the core's generic ioctls.
-from vmm.core.kvm.ioctls import KVM_HAS_DEVICE_ATTR, KVM_SET_DEVICE_ATTR  # noqa: F401
 # Exits arm64 handles itself (PSCI SYSTEM_OFF, SYSTEM_RESET, crash).
-from vmm.core.kvm.ioctls import (  # noqa: F401
+from vmm.core.kvm.ioctls import (  # noqa: F401  # noqa: F401
     KVM_EXIT_SYSTEM_EVENT,
+    KVM_HAS_DEVICE_ATTR,
+    KVM_SET_DEVICE_ATTR,
     KVM_SYSTEM_EVENT_CRASH,
     KVM_SYSTEM_EVENT_RESET,
     KVM_SYSTEM_EVENT_SHUTDOWN,

@@ -54,8 +54,8 @@ def _given(options: dict[str, Any]) -> dict[str, Any]:
 
 def dry_run_plan(config: Config) -> Plan:
     """Build the realm ``config`` describes against the model; return its RMI plan."""
-    from vmm.core.runner import choose_backend, validate_config
     from vmm.core.plugins import build_manager
+    from vmm.core.runner import choose_backend, validate_config
     from vmm.core.vm import Vm, run_vm
 
     from .report import modelled_realm

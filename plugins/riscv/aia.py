@@ -24,8 +24,8 @@ from vmm.core.kvm.fds import DeviceFd, VmFd
 
 from . import layout, uapi
 from .eventfd_relay import EventfdRelay
-from .options import AIA_MODES, riscv_options
 from .irqchip import IRQ_S_EXT, IRQ_TYPE_EDGE_RISING, IRQ_TYPE_LEVEL_HIGH, RiscvIrqchip
+from .options import AIA_MODES, riscv_options
 from .uapi import ffi
 
 if TYPE_CHECKING:

@@ -11,9 +11,9 @@ from vmm.core.vm import Vm
 
 from . import layout as m
 from .bzimage import BOOT_FLAG, HDRS_MAGIC
-from .uapi import ffi
 from .e820 import build_e820, log_e820
 from .state import LINUX_64, PVH, E820Entry, x86_state
+from .uapi import ffi
 
 LOADER_TYPE_UNDEFINED = 0xFF  # "a boot loader without an assigned id"
 CAN_USE_HEAP = 1 << 7

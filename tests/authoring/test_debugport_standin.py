@@ -38,6 +38,7 @@ except ImportError:  # not installed: use the example's source tree
 
 from vmm_debugport.features import ORDER_PLATFORM_BIT
 from vmm_debugport.hooks import DEFAULT_MMIO_ADDR, DEFAULT_PORT, STATE
+
 from vmm.core.errors import ConfigError
 
 from .standin_arch import RAM_START, standin_entries

@@ -13,8 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.inhost import (BLK_RUNS, L2_MARKER, blk_figure, build_blkbench, guest_body,
-                               l1_script, parse_session)
+from benchmarks.inhost import (
+    BLK_RUNS,
+    L2_MARKER,
+    blk_figure,
+    build_blkbench,
+    guest_body,
+    l1_script,
+    parse_session,
+)
 from benchmarks.measure import run_process
 from benchmarks.peerbundle import launch_words, shared_libraries, write_bundle
 from vmm.core.testing import skip_or_fail

@@ -7,10 +7,10 @@ import socket
 
 import pytest
 
+from vmm.core.errors import ConfigError
 from vmm.plugins.virtio.console import ConsoleDevice
 from vmm.plugins.virtio.net import NetDevice, parse_network
 from vmm.plugins.virtio.rng import RngDevice
-from vmm.core.errors import ConfigError
 
 from .direct import Bench
 from .guest import wait_for

@@ -15,8 +15,17 @@ import pytest
 from vmm.plugins.virtio.wiring import KEY
 
 from .conftest import guest_allocator
-from .guest import (ACKNOWLEDGE, DRIVER, DRIVER_OK, F_VERSION_1, FEATURES_OK, NEEDS_RESET,
-                    MmioGuest, PciGuest, wait_for)
+from .guest import (
+    ACKNOWLEDGE,
+    DRIVER,
+    DRIVER_OK,
+    F_VERSION_1,
+    FEATURES_OK,
+    NEEDS_RESET,
+    MmioGuest,
+    PciGuest,
+    wait_for,
+)
 from .test_pci import cf8_accessors
 
 LIVE = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK

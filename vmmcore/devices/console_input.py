@@ -13,7 +13,8 @@ import select
 import stat
 import termios
 import threading
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..stash import StashKey
 

@@ -16,7 +16,6 @@ from .exits import ExitDecoder
 from .ioc import Ioctl
 from .seam import Backend
 
-
 _KVM_RUN_NUMBER = k.KVM_RUN.number
 _EFAULT = 14
 _EXIT_MEMORY_FAULT = k.KVM_EXIT_MEMORY_FAULT

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vmm.core.nested import cache, ffimodules, pydeps
-from vmm.core.nested.pycompile import PRECOMPILE_FORMAT, TargetPython, precompile
-from vmm.core.nested.qemu import find_qemu_user
 from vmm.core.nested.apt import DebianMirror, PrivateApt, find_debian_mirror
 from vmm.core.nested.cpio import CpioWriter
 from vmm.core.nested.debs import merge_usr, unpack_debs
 from vmm.core.nested.errors import PackageError
 from vmm.core.nested.modules import find_module_tree
 from vmm.core.nested.progress import progress
+from vmm.core.nested.pycompile import PRECOMPILE_FORMAT, TargetPython, precompile
+from vmm.core.nested.qemu import find_qemu_user
 from vmm.core.nested.spec import EmulatedHost
 
 #: Parts of the unpacked packages the emulated host never uses.

@@ -8,11 +8,11 @@ an architecture whose plugin has no model of KVM yet is skipped with that reason
 from __future__ import annotations
 
 import pytest
-
-from vmm.core.errors import ConfigError
 from vmm_debugport import EXIT_REGISTER, MAGIC, MAGIC_REGISTER
 from vmm_debugport.features import ORDER_PLATFORM_BIT
 from vmm_debugport.hooks import DEFAULT_MMIO_ADDR, DEFAULT_PORT, STATE
+
+from vmm.core.errors import ConfigError
 
 PORT = 0x600
 ADDR = 0x0E00_0000

@@ -14,6 +14,7 @@ This module stays light (vmm imports every plugin at start-up): the hooks import
 what they need when they run.
 """
 
+from .device import EXIT_REGISTER, MAGIC, MAGIC_REGISTER, REGISTERS_SIZE  # noqa: F401
 from .hooks import (  # noqa: F401
     vmm_addoption,
     vmm_dev_exit,
@@ -22,4 +23,3 @@ from .hooks import (  # noqa: F401
     vmm_validate_config,
     vmm_virtio_host_features,
 )
-from .device import EXIT_REGISTER, MAGIC, MAGIC_REGISTER, REGISTERS_SIZE  # noqa: F401
