@@ -428,8 +428,8 @@ def vmm_load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage | None:
     """Place a kernel image in guest memory and say where it went.
 
     Called once at the end of the core stage, after guest RAM exists, when
-    ``--kernel`` is given (or the built-in guest is used). Recognise the format (bzImage, ELF, arm64 or riscv Image, flat
-    binary), write it with ``vm.memory``, and return the loaded image. Raise
+    ``--kernel`` is given (or the built-in guest is used). Recognise the format
+    (bzImage, ELF, arm64 or riscv Image, flat binary), write it with ``vm.memory``, and return the loaded image. Raise
     ``ImageError`` for an image this architecture cannot boot.
 
     Stops at first non-None result.

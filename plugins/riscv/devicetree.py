@@ -32,7 +32,7 @@ def _cpus(fdt: FdtBuilder, vm: Vm, cpu_intc: list[int]) -> None:
         fdt.property_u32("#address-cells", 1)
         fdt.property_u32("#size-cells", 0)
         fdt.property_u32("timebase-frequency", features.timebase_frequency)
-        for vcpu, intc in zip(vm.vcpus, cpu_intc):
+        for vcpu, intc in zip(vm.vcpus, cpu_intc, strict=True):
             with fdt.node(f"cpu@{vcpu.id:x}"):
                 fdt.property_string("device_type", "cpu")
                 fdt.property_u32("reg", vcpu.id)

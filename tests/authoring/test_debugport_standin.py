@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from vmm.core.errors import ConfigError
+
+from .standin_arch import RAM_START, standin_entries
+
 
 def _import_example_source():
     """Import the example package from its source tree, without putting that tree on
@@ -36,12 +40,9 @@ try:
 except ImportError:  # not installed: use the example's source tree
     vmm_debugport = _import_example_source()
 
-from vmm_debugport.features import ORDER_PLATFORM_BIT
-from vmm_debugport.hooks import DEFAULT_MMIO_ADDR, DEFAULT_PORT, STATE
-
-from vmm.core.errors import ConfigError
-
-from .standin_arch import RAM_START, standin_entries
+# after the import above has found the package, installed or from its source
+from vmm_debugport.features import ORDER_PLATFORM_BIT  # noqa: E402
+from vmm_debugport.hooks import DEFAULT_MMIO_ADDR, DEFAULT_PORT, STATE  # noqa: E402
 
 
 @pytest.fixture

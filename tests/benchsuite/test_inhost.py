@@ -37,8 +37,8 @@ def blkbench(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(program: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(program), *args], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+    return subprocess.run([str(program), *args], capture_output=True,
+                          text=True)
 
 
 def test_blkbench_is_static_and_runs_every_mode_on_a_file(blkbench: Path, tmp_path: Path) -> None:

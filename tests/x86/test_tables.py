@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import struct
+from itertools import pairwise
 
 import pytest
 
@@ -45,7 +46,7 @@ def test_device_windows_sit_in_the_hole_below_the_apics():
     windows = sorted(layout.windows.values(), key=lambda bank: bank.start)
     assert set(layout.windows) == {"pci_mmio", "virtio_mmio", "pci_ecam"}
     assert windows[0].start >= 3 * GiB and windows[-1].end <= m.IOAPIC_ADDR
-    for low, high in zip(windows, windows[1:]):
+    for low, high in pairwise(windows):
         assert low.end <= high.start
 
 

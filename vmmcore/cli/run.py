@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import inspect
 import os
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ..config import DEFAULT_MEM_MIB, Config
 from ..options import Option, OptionGroup, collect_option_groups
@@ -210,7 +210,7 @@ def _parameter(option: Option, panel: str) -> inspect.Parameter:
     elif option.type is bool:
         annotation, default = bool, bool(option.default)
     else:
-        annotation, default = Optional[base], option.default
+        annotation, default = base | None, option.default
     info = typer.Option(*option.flags, help=option.help, rich_help_panel=panel,
                         metavar=option.metavar)
     return inspect.Parameter(option.dest, inspect.Parameter.KEYWORD_ONLY, default=default,

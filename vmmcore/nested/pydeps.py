@@ -86,7 +86,7 @@ def host_distributions(roots: list[str]) -> list[metadata.Distribution]:
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            raise PackageError(f"Python package {name} is not installed: pip install {name}")
+            raise PackageError(f"Python package {name} is not installed: pip install {name}") from None
         seen[name] = dist
         for requirement in dist.requires or []:
             if re.search(r"\bextra\s*==", requirement):
@@ -132,12 +132,11 @@ def fetch_wheel(name: str, version: str, python_version: str,
                "--only-binary=:all:", f"--python-version={python_version}",
                "--implementation=cp", f"--abi={tag}", "--dest", str(wheels)]
     command += [f"--platform={p}" for p in platforms] + [f"{name}=={version}"]
-    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, stdin=subprocess.DEVNULL)
+    result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     for found in sorted(wheels.glob(pattern)):
         if any(p in found.name for p in platforms):
             return found
-    errors = [l for l in result.stderr.splitlines() if l.startswith("ERROR")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
     raise PackageError(
         f"no wheel of {name} {version} for Python {python_version} on {platforms[0]}"
         + (f": {errors[-1]}" if errors else "")
