@@ -194,6 +194,7 @@ def venv_with_example(tmp_path_factory) -> Venv:
     return venv
 
 
+@pytest.mark.install
 def test_venv_lists_the_example_plugin_and_its_hooks(venv_with_example):
     listing = venv_with_example.vmm("plugins", "--arch", "riscv")
     assert listing.returncode == 0, listing.stderr
@@ -205,6 +206,7 @@ def test_venv_lists_the_example_plugin_and_its_hooks(venv_with_example):
 
 
 @pytest.mark.parametrize("arch", ["x86", "arm64", "riscv"])
+@pytest.mark.install
 def test_venv_run_help_shows_the_example_options(venv_with_example, arch):
     result = venv_with_example.vmm("run", "--arch", arch, "--help")
     assert result.returncode == 0, result.stderr
@@ -215,6 +217,7 @@ def test_venv_run_help_shows_the_example_options(venv_with_example, arch):
     assert "--debug-exit-port" not in blocked.stdout
 
 
+@pytest.mark.install
 def test_venv_device_answers_guest_accesses(venv_with_example):
     """The installed package (not the source tree) answers reads and ends the VM."""
     where = venv_with_example.run("python", "-c",
@@ -226,6 +229,7 @@ def test_venv_device_answers_guest_accesses(venv_with_example):
     assert " passed" in result.stdout and "skipped" not in result.stdout
 
 
+@pytest.mark.install
 def test_venv_example_own_tests_pass(venv_with_example):
     """The example's own tests (vmm's fixtures only, real arch plugins) pass; an
     arch whose plugin has no model of KVM yet is skipped with that reason."""
@@ -265,6 +269,7 @@ def debug_port_guest(port: int, status: int) -> bytes:
     (0x500, 42, []),
     (0x508, 7, ["--debug-exit-port", "0x508"]),
 ])
+@pytest.mark.install
 def test_venv_real_kvm_guest_ends_through_the_device(venv_with_example, require_kvm, tmp_path,
                                                       port, status, options):
     """On this machine's /dev/kvm: a real guest reads the magic and picks vmm's exit status."""

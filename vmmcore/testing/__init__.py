@@ -66,6 +66,20 @@ def skip_or_fail(reason: str, require_env: str = REQUIRE_ENV) -> None:
     pytest.skip(reason)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``kvm`` marker (for vmm's tests and any plugin's that use this)."""
+    config.addinivalue_line(
+        "markers", "kvm: needs the host's /dev/kvm (skipped without it unless VMM_REQUIRE_KVM=1)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for ``require_kvm`` (itself or through another fixture) carries
+    the ``kvm`` marker, so ``-m "not kvm"`` deselects every test that needs /dev/kvm."""
+    for item in items:
+        if "require_kvm" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.kvm)
+
+
 @pytest.fixture
 def require_kvm() -> None:
     """Skip (or, with VMM_REQUIRE_KVM=1, fail) unless /dev/kvm is usable."""
