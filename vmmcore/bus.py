@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -97,5 +98,5 @@ class Bus:
         entry[2].io_write(addr - entry[0], size, value)
         return True
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[int, int, Device]]:
         return iter(self._entries)

@@ -16,8 +16,11 @@ import argparse
 import inspect
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 BEGIN = "<!-- BEGIN GENERATED HOOK REFERENCE: python -m vmm.core.docgen --write docs/plugins.md -->"
 END = "<!-- END GENERATED HOOK REFERENCE -->"
@@ -118,7 +121,8 @@ def _split_docstring(doc: str) -> tuple[str, list[str], dict[str, str]]:
     return " ".join(summary_lines), body, params
 
 
-def describe(name: str, function, section: str = "", project: str = "vmm") -> HookDoc:
+def describe(name: str, function: Callable[..., Any], section: str = "",
+             project: str = "vmm") -> HookDoc:
     """The documentation of one hookspec function."""
     summary, body, params = _split_docstring(function.__doc__ or "")
     opts = getattr(function, f"{project}_spec", None) or {}
@@ -135,10 +139,12 @@ def describe(name: str, function, section: str = "", project: str = "vmm") -> Ho
     )
 
 
-def collect(module=None) -> list[HookDoc]:
+def collect(module: ModuleType | None = None) -> list[HookDoc]:
     """Every hookspec of ``module`` (default: hookspecs) in source order."""
     if module is None:
-        from vmm import hookspecs as module
+        from vmm import hookspecs
+
+        module = hookspecs
     source = inspect.getsource(module)
     sections = _sections(source)
     line_starts = [0]

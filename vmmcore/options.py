@@ -86,6 +86,8 @@ class OptionValues:
     """
 
     __slots__ = ("_plugin", "_values")
+    _plugin: str
+    _values: dict[str, Any]
 
     def __init__(self, plugin: str, values: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "_plugin", plugin)

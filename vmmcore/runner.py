@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, BinaryIO
 
 from .config import Config
 from .errors import ConfigError
 from .kvm.seam import Backend
 
+if TYPE_CHECKING:
+    from pluggy import PluginManager
 
-def choose_backend(config: Config, pm) -> Backend:
+    from .vm import Vm
+
+
+def choose_backend(config: Config, pm: PluginManager) -> Backend:
     """The host's /dev/kvm, or the model of KVM for ``--dry-run``."""
     if not config.dry_run:
         from .kvm.host import HostBackend
@@ -25,7 +30,7 @@ def choose_backend(config: Config, pm) -> Backend:
     return ModelBackend(arch_model)
 
 
-def validate_config(config: Config, pm: Any) -> None:
+def validate_config(config: Config, pm: PluginManager) -> None:
     """Bind the plugins' options (unless bound for ``pm`` already), then let every
     plugin check the configuration (``vmm_validate_config``)."""
     if config.options is None:
@@ -35,7 +40,8 @@ def validate_config(config: Config, pm: Any) -> None:
     pm.hook.vmm_validate_config(config=config)
 
 
-def run_config(config: Config, console=None, pm: Any = None) -> int:
+def run_config(config: Config, console: BinaryIO | None = None,
+               pm: PluginManager | None = None) -> int:
     """Build, run and tear down the VM ``config`` describes; return its exit code.
 
     :param pm: a plugin manager already built for ``config.arch`` and
@@ -60,9 +66,12 @@ def run_config(config: Config, console=None, pm: Any = None) -> int:
     return code
 
 
-def print_dry_run(vm) -> None:
+def print_dry_run(vm: Vm) -> None:
     """Print the KVM call sequence the model recorded, and what plugins reported."""
+    from .model.backend import ModelBackend
+
     out = sys.stdout
+    assert isinstance(vm.backend, ModelBackend)  # --dry-run's (choose_backend)
     print("KVM call sequence (model backend):", file=out)
     for index, call in enumerate(vm.backend.log, 1):
         print(f"  {index:3d}. {call}", file=out)

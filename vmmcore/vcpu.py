@@ -165,9 +165,9 @@ class Vcpu:
             if bus.write(addr, size, value):
                 return
         else:
-            value = bus.read(addr, size)
-            if value is not None:
-                data[:] = value.to_bytes(size, "little")
+            read = bus.read(addr, size)
+            if read is not None:
+                data[:] = read.to_bytes(size, "little")
                 return
             data[:] = bytes(size)
             value = 0

@@ -203,7 +203,7 @@ def _parameter(option: Option, panel: str) -> inspect.Parameter:
 
     base: Any = option.type
     if option.choices:
-        base = Literal[option.choices]  # type: ignore[valid-type]
+        base = Literal[option.choices]
     if option.multiple:
         annotation: Any = list[base]
         default: Any = list(option.default or [])

@@ -162,7 +162,8 @@ class ModelBackend(MemoryIoctls):
     def _dispatch(self, kind: str, target: Any, shape: IoctlShape, arg: int, call: Call) -> int:
         handler = getattr(self, "_" + shape.name.lower(), None)
         if handler is not None and shape.name in _generic_names(kind):
-            return handler(target, arg, call)
+            handled: int = handler(target, arg, call)
+            return handled
         result = self.arch.handle(kind, target, shape.name, arg)
         if result is NotImplemented:
             raise ModelErrno(errno.ENOTTY, f"{shape.name} is not modelled")

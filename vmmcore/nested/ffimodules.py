@@ -72,7 +72,8 @@ def declared_ffis(site: Path) -> list[dict[str, str]]:
     if result.returncode != 0:
         lines = result.stderr.strip().splitlines()
         raise PackageError(f"cannot list this vmm's FFIs: {lines[-1] if lines else result.returncode}")
-    return json.loads(result.stdout)
+    listed: list[dict[str, str]] = json.loads(result.stdout)
+    return listed
 
 
 def generate(root: Path, site: Path, target: TargetPython) -> list[str]:

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import Distribution
 from pathlib import Path
 
 from vmm.core.nested import cache, ffimodules, pydeps
@@ -81,7 +82,7 @@ def _debian_packages(spec: EmulatedHost, directory: Path) -> tuple[str, list[Pat
     return kernel, paths
 
 
-def _python_distributions(spec: EmulatedHost) -> tuple[list, list[Path]]:
+def _python_distributions(spec: EmulatedHost) -> tuple[list[Distribution], list[Path]]:
     """Host distributions to copy, and target wheels for the compiled ones."""
     dists = pydeps.host_distributions(pydeps.project_requirements())
     wheels = [
@@ -92,7 +93,7 @@ def _python_distributions(spec: EmulatedHost) -> tuple[list, list[Path]]:
     return dists, wheels
 
 
-def _build_base(spec: EmulatedHost, debs: list[Path], dists: list, wheels: list[Path],
+def _build_base(spec: EmulatedHost, debs: list[Path], dists: list[Distribution], wheels: list[Path],
                 output: Path) -> None:
     """Unpack, trim and archive the base part; keep the kernel and module lists."""
     output.mkdir(parents=True)

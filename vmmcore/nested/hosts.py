@@ -53,4 +53,5 @@ def find_emulated_host(arch: str) -> EmulatedHost | None:
             manager.register(module)
         except ValueError:
             continue
-    return manager.hook.vmm_emulated_host(arch=arch)
+    host: EmulatedHost | None = manager.hook.vmm_emulated_host(arch=arch)
+    return host

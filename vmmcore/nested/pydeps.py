@@ -16,6 +16,7 @@ import tomllib
 import zipfile
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import vmm
 from vmm.core.nested.errors import PackageError
@@ -39,7 +40,7 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _pyproject() -> dict | None:
+def _pyproject() -> dict[str, Any] | None:
     path = Path(vmm.__file__).resolve().parent.parent / "pyproject.toml"
     return tomllib.loads(path.read_text()) if path.is_file() else None
 
@@ -110,7 +111,7 @@ def copy_distribution(dist: metadata.Distribution, site: Path) -> None:
     for file in dist.files or []:
         if file.parts[0] == ".." or "__pycache__" in file.parts:
             continue
-        source = Path(dist.locate_file(file))
+        source = Path(str(dist.locate_file(file)))
         if source.is_file():
             target = site / file
             target.parent.mkdir(parents=True, exist_ok=True)

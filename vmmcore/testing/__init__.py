@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,11 +101,12 @@ def hugetlbfs_dir() -> Iterator[str]:
 def vmm_arch(request: pytest.FixtureRequest) -> str:
     """Each architecture in turn: a test using it runs once for every installed arch
     plugin (x86, arm64 and riscv, and any other)."""
-    return request.param
+    arch: str = request.param
+    return arch
 
 
 @pytest.fixture
-def vmm_vm(tmp_path) -> Iterator[Callable[..., ModelVm]]:
+def vmm_vm(tmp_path: Path) -> Iterator[Callable[..., ModelVm]]:
     """A factory of model-backed VMs: ``vmm_vm(arch, **options) -> ModelVm``.
 
     Takes the keyword arguments of :func:`make_model_vm`. Every VM built through it

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from pluggy import HookImpl
 
 from vmm import hookimpl
 
@@ -58,7 +60,7 @@ class ModelVm:
         self._undo_monitor = vm.pm.add_hookcall_monitoring(self._before, lambda *a: None)
         self._torn_down = False
 
-    def _before(self, hook_name: str, impls: list, kwargs: dict) -> None:
+    def _before(self, hook_name: str, impls: Sequence[HookImpl], kwargs: Mapping[str, Any]) -> None:
         for impl in reversed(impls):
             self.hook_calls.append((hook_name, impl.plugin_name))
 
@@ -69,7 +71,9 @@ class ModelVm:
     @property
     def console_output(self) -> bytes:
         """Everything the guest wrote to its console so far."""
-        return self.vm.console.getvalue()  # type: ignore[attr-defined]
+        console = self.vm.console
+        assert isinstance(console, io.BytesIO)  # make_model_vm's
+        return console.getvalue()
 
     @property
     def stopped(self) -> bool:
