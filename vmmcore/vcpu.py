@@ -59,6 +59,8 @@ class VcpuOwner(Protocol):
 
     def write_console(self, data: bytes) -> None: ...
 
+    def stop_stuck_guest(self, reason: str) -> None: ...
+
 
 class Vcpu:
     """One vCPU: its fd, the arch's register access, and its run loop."""

@@ -84,7 +84,7 @@ def vmm_core_init(vm: Vm) -> None:
     """The generation's first step, before arm64 creates its vGIC (RFC-v1: CONFIG
     items and CREATE_RD)."""
     generation, state = _generation(vm)
-    if generation is not None:
+    if generation is not None and state is not None:
         generation.vm_created(vm, state)
 
 
@@ -92,7 +92,7 @@ def vmm_core_init(vm: Vm) -> None:
 def vmm_memory_allocated(vm: Vm, region: RamRegion) -> None:
     """Realm RAM as the generation wants it (RFC-v1: locked in memory)."""
     generation, state = _generation(vm)
-    if generation is not None:
+    if generation is not None and state is not None:
         generation.ram_allocated(vm, state, region)
 
 
@@ -110,7 +110,7 @@ def vmm_image_loaded(vm: Vm, image: LoadedImage) -> None:
 
 def _image_loaded(vm: Vm, image: LoadedImage) -> None:
     generation, state = _generation(vm)
-    if generation is not None:
+    if generation is not None and state is not None:
         generation.image_loaded(vm, state, image)
 
 
@@ -128,7 +128,7 @@ def vmm_vcpu_features(vm: Vm) -> Generator[None, int | None, int | None]:
 def vmm_vcpu_init(vm: Vm, vcpu: Vcpu) -> None:
     """After arm64's KVM_ARM_VCPU_INIT (v7: the SVE vector lengths)."""
     generation, state = _generation(vm)
-    if generation is not None:
+    if generation is not None and state is not None:
         generation.vcpu_initialised(vm, state, vcpu)
 
 
@@ -155,7 +155,7 @@ def vmm_vcpu_boot_registers(vm: Vm, vcpu: Vcpu) -> Generator[None, dict | None, 
 def vmm_vcpu_finalize(vm: Vm, vcpu: Vcpu) -> None:
     """After arm64's finalize (RFC-v1: FINALIZE(REC), patch 20)."""
     generation, state = _generation(vm)
-    if generation is not None:
+    if generation is not None and state is not None:
         generation.vcpu_finalized(vm, state, vcpu)
 
 
@@ -163,7 +163,7 @@ def vmm_vcpu_finalize(vm: Vm, vcpu: Vcpu) -> None:
 def vmm_last_init(vm: Vm) -> None:
     """Activate the realm (patch 22; v7 builds it here); report a dry run's RIM."""
     generation, state = _generation(vm)
-    if generation is None:
+    if generation is None or state is None:
         return
     from .report import report_realm
 

@@ -144,16 +144,16 @@ def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
         for text in options.network or []:
             from .net import NetDevice, parse_network
 
-            spec = parse_network(text)
+            net = parse_network(text)
             if config.dry_run:
-                devices.append(NetDevice(None, spec.mac, spec.tapif))
-                vm.report.append(f"virtio-net: TAP interface {spec.tapif or '(new)'} not "
+                devices.append(NetDevice(None, net.mac, net.tapif))
+                vm.report.append(f"virtio-net: TAP interface {net.tapif or '(new)'} not "
                                  "opened (dry run)")
                 continue
             from .tap import open_tap
 
-            fd, name = open_tap(spec.tapif)
-            devices.append(NetDevice(fd, spec.mac, name))
+            fd, name = open_tap(net.tapif)
+            devices.append(NetDevice(fd, net.mac, name))
     except BaseException:
         for device in devices:
             device.close()

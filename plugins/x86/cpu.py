@@ -62,7 +62,7 @@ def supported_cpuid(kvm: Kvm) -> list[tuple[int, ...]]:
 def vcpu_cpuid(entries: list[tuple[int, ...]], vcpu_id: int) -> list[tuple[int, ...]]:
     """The CPUID a vCPU gets: the supported set with its own APIC ids and the
     hypervisor bit."""
-    result = []
+    result: list[tuple[int, ...]] = []
     for function, index, flags, eax, ebx, ecx, edx in entries:
         if function == CPUID_LEAF_FEATURES:
             apic_id = (vcpu_id & 0xFF) << CPUID_1_EBX_APIC_ID_SHIFT  # 8 bits; x2APIC has all

@@ -204,6 +204,7 @@ class VirtioPciTransport(Transport):
         self.vm.mmio.unregister(self.mapped_at)
         vmfd = self.vm.vmfd
         for address, fd in self._notify_registered:
+            assert vmfd is not None  # registered through it (_register_notify)
             try:
                 vmfd.ioeventfd(address, NOTIFY_ACCESS, fd, pio=False, deassign=True)
             except KvmError as error:
