@@ -4,7 +4,7 @@ the plugins). One test each, so a finding is one failure line in pytest's summar
 with the checker's own report in its output.
 
 Fix a ruff finding with ``ruff check --fix .`` or by hand; run mypy as ``mypy``
-from the repository (docs/contributing in README.md).
+from the repository (README.md, "Tests").
 """
 
 from __future__ import annotations
