@@ -22,6 +22,8 @@ _MACHINE_TO_ARCH = {
 }
 
 DEFAULT_MEM_MIB = 256
+#: ``--loglevel`` values, kvmtool's, least verbose first.
+LOGLEVELS = ("error", "warning", "info", "debug")
 
 
 def host_arch() -> str:
@@ -43,6 +45,8 @@ class Config:
     firmware: str | None = None
     console: str = "serial"
     debug: bool = False
+    #: Which messages vmm logs (one of :data:`LOGLEVELS`); ``debug`` also sets it.
+    loglevel: str = "warning"
     dry_run: bool = False
     nocompat: bool = False
     #: The seccomp sandbox of a running VM (vmm.core.sandbox): True required, None
