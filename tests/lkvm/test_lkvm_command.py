@@ -79,9 +79,17 @@ def test_command_line_refusals_exit_129_with_usage(words, message):
     assert "usage: vmm-lkvm run" in result.stderr
 
 
-def test_run_help_exits_129():
-    result = lkvm("run", "--help")
+@pytest.mark.parametrize("words", [["--help"], ["-c", "1", "-h"]])
+def test_run_help_exits_129(words):
+    result = lkvm("run", *words)
     assert result.returncode == EXIT_USAGE and "usage: vmm-lkvm run" in result.stderr
+    assert "Error" not in result.stderr
+
+
+def test_help_as_a_value_is_a_value(tmp_path):
+    """``-p --help`` is a command line, not a request for help."""
+    result = lkvm("run", "-k", str(tmp_path / "none"), "-p", "--help")
+    assert result.returncode == EXIT_FATAL and "Unable to open kernel" in result.stderr
 
 
 def test_commands_vmm_lacks_are_fatal():

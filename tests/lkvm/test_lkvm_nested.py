@@ -25,6 +25,8 @@ SCRIPT = r"""
 set -u
 flat=$1 env=$2
 echo "coreutils: $(timeout --version | head -n1)"
+echo "cpus: $(getconf _NPROCESSORS_ONLN) online"   # scripts/runtime.bash's MAX_SMP
+cat <(echo "process substitution ok")              # /dev/fd, as run_test's tee uses
 if vmm-lkvm --help 2>/dev/null | grep -q 'The most commonly used'; then echo "probe: help ok"; fi
 line=(--cpus 2 --params "setup  smp=2" --nodefaults --network mode=none --loglevel=warning
       --mem 256 --pmu --irqchip=gicv3)
@@ -53,6 +55,7 @@ def test_kvm_unit_tests_contract_in_the_emulated_arm64_host(tmp_path: Path):
     report = out[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, report
     assert "coreutils: timeout (GNU coreutils)" in out, report     # bash and coreutils in L1
+    assert "cpus: 1 online" in out and "process substitution ok" in out, report
     assert "probe: help ok" in out, report
     assert ("probe: status=128   Fatal: Unable to open kernel _NO_FILE_4Uhere_" in out), report
     # the guest: x0 = the device tree, its initrd read through /chosen, --params verbatim

@@ -65,11 +65,8 @@ def run(words: list[str], debug: bool) -> int:
     from ..cli.quickargs import parse_options
     from ..cli.run import RunOptions
     from ..errors import UnusableFileError, VmmError
-    from .translate import LkvmUsageError, parse_run_words, vmm_words
+    from .translate import HelpRequested, LkvmUsageError, parse_run_words, vmm_words
 
-    if any(word in ("-h", "--help") for word in words):
-        print(run_usage(), file=sys.stderr, end="")
-        return EXIT_USAGE
     try:
         given = parse_run_words(words)
         options = RunOptions(["run"])
@@ -80,7 +77,8 @@ def run(words: list[str], debug: bool) -> int:
             raise LkvmUsageError(refused_value(translated, options.options))
         return options.run(values)
     except LkvmUsageError as error:
-        _say("Error", str(error))
+        if not isinstance(error, HelpRequested):
+            _say("Error", str(error))
         print(run_usage(), file=sys.stderr, end="")
         return EXIT_USAGE
     except UnusableFileError as error:

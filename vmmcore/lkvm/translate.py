@@ -21,6 +21,10 @@ class LkvmUsageError(UsageError):
     """A command line kvmtool would refuse, or one vmm can't honour (exit 129)."""
 
 
+class HelpRequested(LkvmUsageError):
+    """``-h`` or ``--help`` where an option goes: kvmtool prints the usage (exit 129)."""
+
+
 @dataclass
 class Given:
     """One option as given: the option, its value (None for a flag) and whether it
@@ -69,6 +73,8 @@ def parse_run_words(words: list[str]) -> list[Given]:
                     raise LkvmUsageError(f"Cannot handle parameter: {item}")
                 given.append(Given(KERNEL, item))
             continue
+        if word in ("-h", "--help"):
+            raise HelpRequested("")
         if word.startswith("--"):
             option, value, negated = _long(word[2:])
         else:

@@ -31,11 +31,12 @@ from vmm.core.nested.spec import EmulatedHost
 
 #: Debian packages every emulated host carries besides busybox, so that a
 #: third-party harness (kvm-unit-tests' run_tests.sh) runs in it unchanged: its
-#: scripts are bash and use GNU coreutils (timeout, mktemp, nproc, stdbuf). The
-#: packages are taken as listed (no dependency resolution): each one's libraries
-#: beyond libc6 are listed too.
+#: scripts are bash (process substitution needs /dev/fd, which /init links) and
+#: use GNU coreutils (timeout, mktemp, nproc) and getconf (libc-bin). The packages
+#: are taken as listed (no dependency resolution): each one's libraries beyond
+#: libc6 are listed too.
 SHELL_PACKAGES = ("bash", "libtinfo6", "coreutils", "libacl1", "libattr1", "libgmp10",
-                  "libselinux1", "libpcre2-8-0")
+                  "libselinux1", "libpcre2-8-0", "libc-bin")
 #: Parts of the unpacked packages the emulated host never uses.
 DROPPED_PATHS = ("usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/lintian",
                  "usr/lib/modules", "boot", "etc/kernel")

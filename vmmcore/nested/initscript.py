@@ -28,6 +28,7 @@ def init_script(args: list[str], modules: list[str],
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
 /bin/busybox mount -t devtmpfs devtmpfs /dev
+/bin/busybox ln -s /proc/self/fd /dev/fd
 /bin/busybox --install -s /bin
 export PATH=/usr/sbin:/usr/bin HOME={HOME} LANG=C.UTF-8
 for module in {module_list}; do
