@@ -30,9 +30,11 @@ cat <(echo "process substitution ok")              # /dev/fd, as run_test's tee 
 if vmm-lkvm --help 2>/dev/null | grep -q 'The most commonly used'; then echo "probe: help ok"; fi
 line=(--cpus 2 --params "setup  smp=2" --nodefaults --network mode=none --loglevel=warning
       --mem 256 --pmu --irqchip=gicv3)
-errors=$(vmm-lkvm run --kernel _NO_FILE_4Uhere_ "${line[@]}" --initrd "$env" 2>&1)
-echo "probe: status=$? $(echo "$errors" | grep 'Fatal: Unable to open kernel _NO_FILE_4Uhere_')"
-timeout -k 1s --foreground 300 vmm-lkvm run --kernel "$flat" "${line[@]}" --initrd "$env"
+# stderr through tee /dev/stderr, as scripts/arch-run.bash's run_test captures it
+errors=$( { vmm-lkvm run --kernel _NO_FILE_4Uhere_ "${line[@]}" --initrd "$env" \
+            2> >(tee /dev/stderr) >/dev/null; echo "status=$?"; } 2>&1)
+echo "probe: $(echo "$errors" | grep status=) $(echo "$errors" | grep -m1 'Fatal: Unable to open kernel _NO_FILE_4Uhere_')"
+timeout -k 1s --foreground 300 vmm-lkvm run --kernel "$flat" "${line[@]}" --initrd "$env" </dev/null
 echo "run: status=$?"
 """
 
