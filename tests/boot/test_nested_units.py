@@ -147,3 +147,11 @@ def test_the_project_part_carries_the_console_scripts(tmp_path: Path) -> None:
                             text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.startswith("kvm tool vmm-")
 
+
+
+def test_init_script_makes_udevs_fd_links() -> None:
+    """bash's process substitution and ``tee /dev/stderr`` (kvm-unit-tests) need them."""
+    script = init_script(["--version"], [])
+    for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        assert f"ln -s {target} /dev/{link}\n" in script
