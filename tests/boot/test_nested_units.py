@@ -154,4 +154,4 @@ def test_init_script_makes_udevs_fd_links() -> None:
     script = init_script(["--version"], [])
     for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
-        assert f"ln -s {target} /dev/{link}\n" in script
+        assert f"ln -s {target} /dev/{link}" in script
