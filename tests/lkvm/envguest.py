@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from vmm.core.testing import skip_or_fail
-from vmm.plugins.arm64.memory_map import UART_BASE
+from vmm.plugins.arm64.layout import UART_BASE
 
 SOURCE = Path(__file__).with_name("envguest.S")
 
