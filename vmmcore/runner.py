@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
     from .vm import Vm
 
+#: ``--loglevel`` (kvmtool's names) to the logging module's levels.
+_LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO,
+               "debug": logging.DEBUG}
+
 
 def choose_backend(config: Config, pm: PluginManager) -> Backend:
     """The host's /dev/kvm, or the model of KVM for ``--dry-run``."""
@@ -52,7 +56,7 @@ def run_config(config: Config, console: BinaryIO | None = None,
     from .vm import Vm, run_vm
 
     logging.basicConfig(
-        level=logging.DEBUG if config.debug else logging.WARNING,
+        level=logging.DEBUG if config.debug else _LOG_LEVELS.get(config.loglevel, logging.WARNING),
         format="vmm: %(levelname)s: %(message)s",
     )
     if pm is None:
