@@ -1,14 +1,16 @@
-"""Options contributed by plugins (``vmm_addoption``), turned into typer parameters.
+"""Options contributed by plugins (``vmm_addoption``, ``vmm_nested_addoption``),
+turned into typer parameters.
 
 Typer vendors its own Click, so plugins can't add Click options; instead each plugin
-declares options on its :class:`OptionGroup`, and the core builds the ``run``
-command's signature from them, each plugin in its own help panel.
+declares options on its :class:`OptionGroup`, and the core builds the ``run`` (or
+``nested``) command's signature from them, each plugin in its own help panel.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal, Optional
 
 
 @dataclass
@@ -57,3 +59,42 @@ class OptionGroup:
         self.options.append(
             Option(tuple(flags), name, type, default, help, choices, multiple, metavar)
         )
+
+
+def collect_option_groups(pm: Any, hook: str = "vmm_addoption") -> list[OptionGroup]:
+    """Ask every plugin registered in ``pm`` for its options, one group per plugin.
+
+    :param hook: the hook declaring them: ``vmm_addoption`` (``vmm run``) or
+        ``vmm_nested_addoption`` (``vmm nested``).
+    """
+    groups = []
+    for name, plugin in pm.list_name_plugin():
+        impl = getattr(plugin, hook, None)
+        if impl is None:
+            continue
+        group = OptionGroup(name)
+        impl(group=group)
+        if group.options:
+            groups.append(group)
+    return groups
+
+
+def typer_parameter(option: Option, panel: str) -> inspect.Parameter:
+    """The keyword parameter a command's signature gets for ``option`` (typer reads
+    it), shown in the help panel ``panel``."""
+    import typer
+
+    base: Any = option.type
+    if option.choices:
+        base = Literal[option.choices]  # type: ignore[valid-type]
+    if option.multiple:
+        annotation: Any = list[base]
+        default: Any = list(option.default or [])
+    elif option.type is bool:
+        annotation, default = bool, bool(option.default)
+    else:
+        annotation, default = Optional[base], option.default
+    info = typer.Option(*option.flags, help=option.help, rich_help_panel=panel,
+                        metavar=option.metavar)
+    return inspect.Parameter(option.dest, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=Annotated[annotation, info])

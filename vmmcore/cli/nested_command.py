@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, argv: list[str]) -> None:
     try:
         from . import nested
     except ImportError:
         return
-    nested.register(app)
+    nested.register(app, argv)

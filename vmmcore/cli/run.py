@@ -15,10 +15,10 @@ from __future__ import annotations
 import errno
 import inspect
 import os
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any
 
 from ..config import ARCHES, DEFAULT_MEM_MIB, Config, host_arch
-from ..options import Option, OptionGroup
+from ..options import Option, OptionGroup, collect_option_groups, typer_parameter
 
 if TYPE_CHECKING:
     import typer
@@ -63,20 +63,6 @@ def scan_arch(argv: list[str]) -> str:
 
 def scan_blocked(argv: list[str]) -> list[str]:
     return [argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "--block"]
-
-
-def collect_option_groups(pm: Any) -> list[OptionGroup]:
-    """Ask every registered plugin for its options, one group per plugin."""
-    groups = []
-    for name, plugin in pm.list_name_plugin():
-        impl = getattr(plugin, "vmm_addoption", None)
-        if impl is None:
-            continue
-        group = OptionGroup(name)
-        impl(group=group)
-        if group.options:
-            groups.append(group)
-    return groups
 
 
 def build_config(values: dict[str, Any]) -> Config:
@@ -168,25 +154,6 @@ def run_without_typer(argv: list[str]) -> tuple[int | None, RunOptions]:
         return 1, options
 
 
-def _parameter(option: Option, panel: str) -> inspect.Parameter:
-    import typer
-
-    base: Any = option.type
-    if option.choices:
-        base = Literal[option.choices]  # type: ignore[valid-type]
-    if option.multiple:
-        annotation: Any = list[base]
-        default: Any = list(option.default or [])
-    elif option.type is bool:
-        annotation, default = bool, bool(option.default)
-    else:
-        annotation, default = Optional[base], option.default
-    info = typer.Option(*option.flags, help=option.help, rich_help_panel=panel,
-                        metavar=option.metavar)
-    return inspect.Parameter(option.dest, inspect.Parameter.KEYWORD_ONLY, default=default,
-                             annotation=Annotated[annotation, info])
-
-
 def register(app: typer.Typer, argv: list[str], with_plugin_options: bool = True,
              options: RunOptions | None = None) -> None:
     """Add ``vmm run`` with the options of the plugins for the scanned arch.
@@ -198,7 +165,7 @@ def register(app: typer.Typer, argv: list[str], with_plugin_options: bool = True
 
     if options is None:
         options = RunOptions(argv, with_plugin_options)
-    parameters = [_parameter(option, group.name)
+    parameters = [typer_parameter(option, group.name)
                   for group in options.groups for option in group.options]
 
     def run(**values: Any) -> None:
