@@ -132,3 +132,17 @@ def test_nested_help_lists_share_and_the_plugins_options() -> None:
     assert result.returncode == 0
     for option in ("--share", "--rme", "--cca-kit", "arm64_realm options"):
         assert option in result.stdout, option
+
+
+def test_pruning_spares_a_tree_a_run_still_uses(tmp_path: Path) -> None:
+    from vmm.core.nested import cache
+
+    old, new = tmp_path / "tree-old", tmp_path / "tree-new"
+    for tree in (old, new):
+        tree.mkdir()
+    with cache.in_use(old):
+        cache.prune_siblings(new, "tree-*")
+        assert old.is_dir()
+    cache.prune_siblings(new, "tree-*")
+    assert not old.exists() and new.is_dir()
+    assert [p.name for p in tmp_path.iterdir()] == ["tree-new"]

@@ -15,8 +15,10 @@ two shares:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from vmm.core.nested import cache
@@ -36,19 +38,23 @@ TREE_MOUNT = "/nested/tree"
 TREE_SKIPPED = ("nested", "dev")
 
 
-def prepare_tree(image: HostImage) -> Path:
-    """The unpacked userland of ``image``, built once next to its archives."""
+@contextlib.contextmanager
+def tree_in_use(image: HostImage) -> Iterator[Path]:
+    """The unpacked userland of ``image``, built once next to its archives, and kept
+    (not pruned by another run's build) until the context ends."""
     key = cache.digest_text(image.base_archive.parent.name, image.project_archive.name)
     tree = image.project_archive.parent / f"tree-{key}"
-    with cache.locked(tree.parent):
-        if not tree.is_dir():
-            progress("unpacking the host's Python and vmm for its firmware-booted variant")
-            with cache.building(tree) as work:
-                for archive in (image.base_archive, image.project_archive):
-                    extract(archive, work, skip=TREE_SKIPPED)
-                relativize_symlinks(work)
-            cache.prune_siblings(tree, "tree-*")
-    return tree
+    with contextlib.ExitStack() as stack:
+        with cache.locked(tree.parent):
+            if not tree.is_dir():
+                progress("unpacking the host's Python and vmm for its firmware-booted variant")
+                with cache.building(tree) as work:
+                    for archive in (image.base_archive, image.project_archive):
+                        extract(archive, work, skip=TREE_SKIPPED)
+                    relativize_symlinks(work)
+                cache.prune_siblings(tree, "tree-*")
+            stack.enter_context(cache.in_use(tree))
+        yield tree
 
 
 def reserved_paths(boot: FirmwareBoot) -> frozenset[str]:
@@ -96,5 +102,5 @@ def firmware_args(boot: FirmwareBoot, tree: Path, payload: Path, device: str) ->
     ]
 
 
-__all__ = ["TREE_MOUNT", "TREE_TAG", "firmware_args", "prepare_tree", "reserved_paths",
+__all__ = ["TREE_MOUNT", "TREE_TAG", "firmware_args", "reserved_paths", "tree_in_use",
            "write_payload"]

@@ -101,7 +101,8 @@ def qemu_command(qemu: Qemu, spec: EmulatedHost, image: HostImage, initrd: Path,
 
 
 def _initramfs_boot(spec: EmulatedHost, image: HostImage, qemu: Qemu, plan: ForwardPlan,
-                    workdir: Path, program: tuple[str, ...]) -> list[str]:
+                    workdir: Path, program: tuple[str, ...],
+                    _resources: contextlib.ExitStack) -> list[str]:
     """Write the run's initramfs into ``workdir``; return the QEMU command."""
     modules = list(image.kvm_modules)
     for needed, wanted in ((plan.disks, image.disk_modules), (plan.shares, image.share_modules)):
@@ -115,11 +116,13 @@ def _initramfs_boot(spec: EmulatedHost, image: HostImage, qemu: Qemu, plan: Forw
 
 
 def _firmware_boot(spec: EmulatedHost, image: HostImage, qemu: Qemu, plan: ForwardPlan,
-                   workdir: Path, program: tuple[str, ...]) -> list[str]:
-    """Write the run's payload share into ``workdir``; return the QEMU command."""
+                   workdir: Path, program: tuple[str, ...],
+                   resources: contextlib.ExitStack) -> list[str]:
+    """Write the run's payload share into ``workdir``; return the QEMU command. The
+    tree stays in use (``resources``) until the run ends."""
     boot = spec.firmware_boot
     assert boot is not None
-    tree = payload.prepare_tree(image)
+    tree = resources.enter_context(payload.tree_in_use(image))
     mounts = tuple(share.mount_command() for share in plan.shares)
     payload.write_payload(workdir / "payload", plan, program, boot, mounts)
     return [*_machine_command(qemu, spec),
@@ -201,9 +204,10 @@ def run_emulated_host(spec: EmulatedHost, image: HostImage, qemu: Qemu, plan: Fo
     process: subprocess.Popen[bytes] | None = None
     relay = ConsoleRelay(_write_out)
     log = open(console_log, "wb") if console_log else None
+    resources = contextlib.ExitStack()
     try:
         boot = _firmware_boot if spec.firmware_boot else _initramfs_boot
-        command = boot(spec, image, qemu, plan, workdir, program)
+        command = boot(spec, image, qemu, plan, workdir, program, resources)
         if verbose:
             progress("running " + " ".join(command))
         started = time.monotonic()
@@ -245,4 +249,5 @@ def run_emulated_host(spec: EmulatedHost, image: HostImage, qemu: Qemu, plan: Fo
                     stream.close()
         if log is not None:
             log.close()
+        resources.close()
         shutil.rmtree(workdir, ignore_errors=True)
