@@ -39,7 +39,12 @@ DISK_BYTES = 1 << 20
 TIMEOUT = 1500
 GUEST_UP = "RME-E2E-GUEST-UP"
 TOKEN_BYTES = "RME-E2E-TOKEN-BYTES="
+FEATURES = "RME-E2E-FEATURES "
+#: VIRTIO_F_ACCESS_PLATFORM: the device goes through the platform's DMA rules, which
+#: in a realm means bounce buffers in shared memory.
+ACCESS_PLATFORM = 33
 GUEST_BODY = f"""echo "{GUEST_UP} $(uname -r)"
+for f in /sys/bus/virtio/devices/*/features; do echo "{FEATURES}$(cat $f)"; done
 mkdir {REPORT_DIR}
 dd if=/dev/vda of={REPORT_DIR}/inblob bs=64 count=1 2>/dev/null
 cat {REPORT_DIR}/outblob > /tmp/token
@@ -95,6 +100,8 @@ def test_realms_boot_and_attest_to_vmms_prediction(tmp_path: Path, arch: str, sh
         assert f"RME-E2E-EXIT {algorithm} 0" in lines, run.describe()
     sizes = [int(line.split("=", 1)[1]) for line in lines if line.startswith(TOKEN_BYTES)]
     assert len(sizes) == len(ALGORITHMS), run.describe()
+    features = [line.removeprefix(FEATURES) for line in lines if line.startswith(FEATURES)]
+    assert features and all(bits[ACCESS_PLATFORM] == "1" for bits in features), run.describe()
 
     for algorithm, size in zip(ALGORITHMS, sizes):
         disk = share / f"disk-{algorithm}.img"
