@@ -40,7 +40,7 @@ def cca_kit() -> Path:
     try:
         return find_kit()
     except ConfigError as error:
-        skip_or_fail(f"no Arm CCA host kit: {error}")
+        skip_or_fail(str(error))
         raise
 
 

@@ -203,7 +203,7 @@ def run_emulated_host(spec: EmulatedHost, image: HostImage, qemu: Qemu, plan: Fo
     workdir = Path(tempfile.mkdtemp(prefix="vmm-nested-"))
     process: subprocess.Popen[bytes] | None = None
     relay = ConsoleRelay(_write_out)
-    log = open(console_log, "wb") if console_log else None
+    log = open(console_log, "wb", buffering=0) if console_log else None  # tail -f works
     resources = contextlib.ExitStack()
     try:
         boot = _firmware_boot if spec.firmware_boot else _initramfs_boot
