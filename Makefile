@@ -13,11 +13,15 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 # Debian packages the tests use: dtc for device trees, binutils/gcc for the
-# project-written guests and the <linux/kvm.h> comparison, archive tools for
-# the emulated hosts that `vmm nested` builds.
+# project-written guests and the <linux/kvm.h> comparison, the arm64 and riscv64
+# kernel headers for their UAPI comparisons, llvm (llvm-mc) to cross-check
+# hand-encoded instructions, iproute2 (ip) for the TAP test, QEMU for the one
+# carried into the emulated x86 host, archive tools for the emulated hosts that
+# `vmm nested` builds, libseccomp for the sandbox the tests require (pyseccomp,
+# from the venv, loads it). scripts/fresh-machine proves the list complete.
 APT_TEST_PACKAGES = device-tree-compiler binutils gcc libc6-dev linux-libc-dev \
-	linux-libc-dev-riscv64-cross \
-	cpio xz-utils zstd kmod ca-certificates
+	linux-libc-dev-riscv64-cross linux-libc-dev-arm64-cross llvm iproute2 \
+	qemu-system-x86 cpio xz-utils zstd kmod ca-certificates libseccomp2
 
 .PHONY: run test deps venv bench cca-kit
 
@@ -26,7 +30,7 @@ APT_TEST_PACKAGES = device-tree-compiler binutils gcc libc6-dev linux-libc-dev \
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,fuzz]' --config-settings editable_mode=compat
 	# byte-compile once: some environments set PYTHONDONTWRITEBYTECODE, and
 	# recompiling vmm's sources on every start costs a fifth of its start-up
 	$(VENV)/bin/python -m compileall -q vmm hookspecs.py vmmcore plugins
@@ -37,11 +41,18 @@ venv: $(VENV)/.installed
 run: $(VENV)/.installed
 	$(VENV)/bin/vmm run $(ARGS)
 
+# apt-get through sudo unless make runs as root
+SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
+
+# "ok installed" only: dpkg -s also succeeds for a removed package whose
+# configuration files are left
 deps:
-	@missing=$$(for p in $(APT_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(APT_TEST_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-		echo "installing: $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		echo "installing:" $$missing; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@if [ -x scripts/install-test-deps ]; then scripts/install-test-deps; fi
 

@@ -138,6 +138,25 @@ def vmm_memory_layout(config: Config) -> MemoryLayout | None:
     """
 
 
+@hookspec(firstresult=True)
+def vmm_private_memory(vm: Vm) -> bool | None:
+    """Say whether guest RAM is private memory, backed by guest_memfd.
+
+    Called once in the core stage, after the plugins' ``vmm_core_init`` and before
+    RAM is registered with KVM. For a confidential VM type that keeps guest memory
+    out of the host's reach, a plugin returns True: the core then backs every RAM
+    bank with a guest_memfd (KVM_CREATE_GUEST_MEMFD, KVM_SET_USER_MEMORY_REGION2),
+    makes it private (KVM_SET_MEMORY_ATTRIBUTES), and answers the guest's
+    KVM_EXIT_MEMORY_FAULT exits by converting the range it names between private
+    and shared. The host mapping stays the shared view and the source of whatever
+    the plugin copies into private memory.
+
+    Stops at first non-None result; ``None`` everywhere means ordinary memory.
+
+    :param vm: The VM being built; ``vm.vmfd`` exists.
+    """
+
+
 @hookspec
 def vmm_memory_allocated(vm: Vm, region: RamRegion) -> None:
     """Prepare a freshly mapped RAM region before KVM is told about it.
@@ -494,6 +513,21 @@ def vmm_vcpu_init(vm: Vm, vcpu: Vcpu) -> None:
 
 
 @hookspec(firstresult=True)
+def vmm_vcpu_features(vm: Vm) -> int | None:
+    """Give the feature bits KVM is asked to initialise every vCPU with.
+
+    What the bits mean is the arch plugin's (arm64: ``kvm_vcpu_init.features[0]``,
+    secondaries adding POWER_OFF). Called once, from the arch plugin's
+    ``vmm_vcpu_init`` of the first vCPU; a layer adds or removes bits with
+    ``wrapper=True``.
+
+    Stops at first non-None result.
+
+    :param vm: The VM being built; ``vm.vmfd`` exists.
+    """
+
+
+@hookspec(firstresult=True)
 def vmm_vcpu_boot_registers(vm: Vm, vcpu: Vcpu) -> dict[str, int] | None:
     """Give the registers to set when a vCPU is reset before it first runs.
 
@@ -552,6 +586,23 @@ def vmm_mmio_unhandled(vcpu: Vcpu, access: Access) -> None:
 
     :param vcpu: The vCPU that made the access.
     :param access: Address, size, direction and data of the access.
+    """
+
+
+@hookspec(firstresult=True)
+def vmm_vcpu_stalled(vcpu: Vcpu) -> str | None:
+    """Say whether a vCPU can never continue on its own: a halt nothing can wake.
+
+    Called on the vCPU thread about once a second while the VM runs, after vmm
+    made KVM_RUN return to look (an in-kernel irqchip handles HLT without any exit,
+    so a guest stuck there is never seen otherwise). When every vCPU answers with
+    a reason in the same round, the core ends the VM: status 0 if the guest wrote
+    output (it stopped on purpose), else a one-line error and status 1.
+
+    Stops at first non-None result.
+
+    :param vcpu: The vCPU to look at (its registers and state may be read).
+    :returns: a short reason ("halted with interrupts disabled"), or None.
     """
 
 

@@ -60,7 +60,7 @@ def find_vmm(override: str | None = None) -> Vmm:
             program = (found,)
         else:
             program = (sys.executable, "-m", "vmm")
-    return Vmm("vmm", program, ("run", "--arch", "x86"), "-k", ok_status=0)
+    return Vmm("vmm", program, ("run", "--arch", "x86", "--flat"), "-k", ok_status=0)
 
 
 def find_qemu(install: bool = True) -> Vmm:

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,15 +167,27 @@ class Venv:
 
 @pytest.fixture(scope="module")
 def venv_with_example(tmp_path_factory) -> Venv:
-    """A fresh virtual environment (vmm from the system site-packages) where pip
-    installed the example from a copy, so no build files land in the repository."""
+    """A fresh virtual environment where pip installed the example from a copy, so
+    no build files land in the repository.
+
+    It sees the vmm under test, its dependencies and pytest through the site-packages
+    of the python running these tests (the project's .venv), added by a .pth file:
+    not ``--system-site-packages``, which would show whatever this machine has
+    installed system-wide instead."""
     base = tmp_path_factory.mktemp("authoring")
     example = base / "vmm-debugport"
     shutil.copytree(EXAMPLE, example, ignore=shutil.ignore_patterns(
         "build", "*.egg-info", "__pycache__", ".benchmarks", ".pytest_cache"))
     venv = Venv(base / "venv", example)
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv.path)],
-                   check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", str(venv.path)], check=True, timeout=120)
+    paths = sysconfig.get_paths()
+    site_dirs = sorted({paths["purelib"], paths["platlib"]})
+    venv_site = Path(sysconfig.get_path("purelib", "venv",
+                                        vars={"base": str(venv.path), "platbase": str(venv.path)}))
+    # addsitedir, not a plain path line: it also reads the .pth files there (the
+    # editable install's path entry)
+    (venv_site / "vmm_under_test.pth").write_text(
+        "import site; " + "; ".join(f"site.addsitedir({d!r})" for d in site_dirs) + "\n")
     install = venv.run("pip", "install", "--no-deps", str(example))
     if install.returncode != 0:
         last = (install.stderr.strip().splitlines() or ["no output"])[-1]
@@ -258,5 +271,6 @@ def test_venv_real_kvm_guest_ends_through_the_device(venv_with_example, require_
     """On this machine's /dev/kvm: a real guest reads the magic and picks vmm's exit status."""
     guest = tmp_path / "debugport-guest.bin"
     guest.write_bytes(debug_port_guest(port, status))
-    result = venv_with_example.vmm("run", "--arch", "x86", "-k", str(guest), "-m", "16", *options)
+    result = venv_with_example.vmm("run", "--arch", "x86", "--flat", "-k", str(guest), "-m", "16",
+                                   *options)
     assert result.returncode == status, result.stdout + result.stderr

@@ -45,6 +45,11 @@ class Config:
     debug: bool = False
     dry_run: bool = False
     nocompat: bool = False
+    #: The seccomp sandbox of a running VM (vmm.core.sandbox): True required, None
+    #: on where it works (``vmm run``'s default), False off (a library's default).
+    sandbox: bool | None = False
+    #: A hugetlbfs directory guest RAM is mapped from (kvmtool's --hugetlbfs), or None.
+    hugetlbfs: str | None = None
     plugins_blocked: list[str] = field(default_factory=list)
     plugin_options: dict[str, Any] = field(default_factory=dict)
 

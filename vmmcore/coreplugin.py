@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from vmm import hookimpl
 from .config import ARCHES, Config
 from .errors import ConfigError, ImageError
-from .images import read_image
+from .images import read_image, require_regular_file
 
 if TYPE_CHECKING:
     from .vm import Vm
@@ -30,10 +30,16 @@ def _host_memory_bytes() -> int:
 def _check_readable(path: str | None, what: str, option: str) -> None:
     if path is None:
         return
-    if not os.path.exists(path):
-        raise ConfigError(f"{what} {path!r} does not exist (check {option})")
-    if os.path.isdir(path):
-        raise ConfigError(f"{what} {path!r} is a directory, not a file (check {option})")
+    try:
+        mode = os.stat(path).st_mode  # stat, not open: a FIFO can't block here
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path!r} does not exist (check {option})") from None
+    except OSError as error:
+        raise ConfigError(f"can't use {what} {path!r}: {error.strerror} (check {option})") from None
+    try:
+        require_regular_file(mode, path, what)
+    except ImageError as error:
+        raise ConfigError(f"{error} (check {option})") from None
     if not os.access(path, os.R_OK):
         raise ConfigError(f"{what} {path!r} is not readable (check its permissions)")
 
@@ -56,6 +62,8 @@ def vmm_validate_config(config: Config) -> None:
         raise ConfigError(f"-c/--cpus must be at least 1 (got {config.cpus})")
     if config.console not in CONSOLES:
         raise ConfigError(f"--console must be one of {', '.join(CONSOLES)}")
+    if "\0" in config.params:  # the guest reads a C string: it would end there
+        raise ConfigError("-p/--params holds a NUL character; a kernel command line can't")
     if config.firmware and config.kernel:
         raise ConfigError("give either --firmware or --kernel, not both")
     _check_readable(config.kernel, "kernel", "-k/--kernel")
@@ -63,6 +71,10 @@ def vmm_validate_config(config: Config) -> None:
     _check_readable(config.firmware, "firmware", "--firmware")
     if config.initrd and config.firmware:
         raise ConfigError("--initrd can't be used with --firmware (the firmware loads it)")
+    if config.hugetlbfs is not None:
+        from .hugetlbfs import check_ram_fits
+
+        check_ram_fits(config.hugetlbfs, config.mem_bytes)
 
 
 @hookimpl(tryfirst=True)
@@ -94,28 +106,36 @@ def _check_vcpu_count(vm: Vm) -> None:
 
 @hookimpl(specname="vmm_core_init", trylast=True)
 def map_ram_and_load_images(vm: Vm) -> None:
-    """Map guest RAM, register it with KVM, then load kernel/firmware and initrd."""
+    """Map guest RAM, register it with KVM (as private memory when a plugin asks),
+    then load kernel/firmware and initrd."""
     assert vm.layout is not None and vm.vmfd is not None
+    private = bool(vm.hook.vmm_private_memory(vm=vm))
     for bank in vm.layout.banks:
-        region = vm.memory.add(bank.start, bank.size)
+        region = vm.memory.add(bank.start, bank.size, hugetlbfs=vm.config.hugetlbfs)
         vm.hook.vmm_memory_allocated(vm=vm, region=region)
-        vm.vmfd.set_user_memory_region(region.slot, bank.start, bank.size, region.host_addr)
+        if private:
+            from .private_memory import back_with_guest_memfd
+
+            back_with_guest_memfd(vm, region)
+        else:
+            vm.vmfd.set_user_memory_region(region.slot, bank.start, bank.size, region.host_addr)
     config = vm.config
+    ram = vm.memory.size
     if config.firmware:
-        data = read_image(config.firmware, "firmware")
+        data = read_image(config.firmware, "firmware", ram)
         vm.kernel = vm.hook.vmm_load_firmware(vm=vm, data=data, path=config.firmware)
         if vm.kernel is None:
             raise ImageError(f"the {config.arch} plugin can't load firmware {config.firmware!r}")
         vm.hook.vmm_kernel_loaded(vm=vm, image=vm.kernel)
         return
     kernel_path = config.kernel or default_guest_path(vm)
-    data = read_image(kernel_path, "kernel")
+    data = read_image(kernel_path, "kernel", ram)
     vm.kernel = vm.hook.vmm_load_kernel(vm=vm, data=data, path=kernel_path)
     if vm.kernel is None:
         raise ImageError(f"no plugin recognises the kernel image {kernel_path!r}")
     vm.hook.vmm_kernel_loaded(vm=vm, image=vm.kernel)
     if config.initrd:
-        data = read_image(config.initrd, "initrd")
+        data = read_image(config.initrd, "initrd", ram)
         vm.initrd = vm.hook.vmm_load_initrd(vm=vm, data=data, path=config.initrd)
         if vm.initrd is None:
             raise ImageError(f"the {config.arch} plugin can't load an initrd")

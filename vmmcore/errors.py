@@ -18,6 +18,10 @@ class ConfigError(VmmError):
     """The command line or configuration is wrong (say what to do instead)."""
 
 
+class UsageError(ConfigError):
+    """The command line itself is malformed (an unknown choice or name): exit 2."""
+
+
 class ImageError(VmmError):
     """A kernel, initrd, firmware or disk image can't be used."""
 

@@ -21,13 +21,18 @@ class GuestMemoryError(GuestError):
 
 @dataclass
 class RamRegion:
-    """One contiguous bank of guest RAM backed by an anonymous host mapping."""
+    """One contiguous bank of guest RAM backed by a host mapping (anonymous memory, or
+    huge pages from hugetlbfs), and optionally by a guest_memfd for private memory."""
 
     slot: int
     guest_start: int
     size: int
     mapping: mmap.mmap
     host_addr: int
+    #: The hugetlbfs directory the mapping comes from, or None for anonymous memory.
+    hugetlbfs: str | None = None
+    #: The guest_memfd holding the region's private pages (private memory only).
+    guest_memfd: int | None = None
 
     @property
     def guest_end(self) -> int:
@@ -58,13 +63,19 @@ class GuestMemory:
         self._next_slot += 1
         return slot
 
-    def add(self, guest_start: int, size: int) -> RamRegion:
-        """Map a new RAM region at ``guest_start``; overlapping regions are refused."""
+    def add(self, guest_start: int, size: int, hugetlbfs: str | None = None) -> RamRegion:
+        """Map a new RAM region at ``guest_start`` (from huge pages in the ``hugetlbfs``
+        directory when given); overlapping regions are refused."""
         for region in self.regions:
             if guest_start < region.guest_end and region.guest_start < guest_start + size:
                 raise ValueError(f"RAM at {guest_start:#x} overlaps {region.guest_start:#x}")
-        mapping, address = map_anonymous(size)
-        region = RamRegion(self.reserve_slot(), guest_start, size, mapping, address)
+        if hugetlbfs is not None:
+            from .hugetlbfs import map_hugetlbfs
+
+            mapping, address = map_hugetlbfs(hugetlbfs, size)
+        else:
+            mapping, address = map_anonymous(size)
+        region = RamRegion(self.reserve_slot(), guest_start, size, mapping, address, hugetlbfs)
         index = bisect.bisect(self._starts, guest_start)
         self.regions.insert(index, region)
         self._starts.insert(index, guest_start)

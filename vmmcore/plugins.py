@@ -26,7 +26,7 @@ from vmm import hookspecs
 from vmm import NAME
 from .config import ARCHES
 from .entrypoints import entry_points
-from .errors import ConfigError, PluginError
+from .errors import ConfigError, PluginError, UsageError
 
 CORE = "core"
 GROUP = NAME
@@ -137,13 +137,19 @@ def build_manager(
     if arch not in ARCHES:
         raise ConfigError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHES)}")
     blocked = set(blocked)
+    extra = list(extra)
     if CORE in blocked:
         raise ConfigError("the core plugin can't be blocked")
+    all_entries = entries if entries is not None else discover()
+    known = {entry.name for entry in all_entries} | {name for name, _ in extra}
+    unknown = sorted(blocked - known)
+    if unknown:
+        raise UsageError(f"--block {unknown[0]}: no plugin has that name (installed: "
+                         f"{', '.join(sorted(known))})")
     pm = pluggy.PluginManager(NAME)
     pm.add_hookspecs(hookspecs)
     for name in blocked:
         pm.set_blocked(name)
-    all_entries = entries if entries is not None else discover()
     wanted = [entry for entry in all_entries if entry.name not in blocked]
     for entry in wanted:
         check_targets(entry)

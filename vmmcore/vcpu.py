@@ -1,4 +1,5 @@
-"""vCPUs: the exit loop that dispatches to the buses and falls back to hooks."""
+"""vCPUs: the exit loop that dispatches to the buses, converts private memory on a
+memory fault, and falls back to hooks."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ _ALL_ONES = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 _EXIT_IO = k.KVM_EXIT_IO
 _EXIT_MMIO = k.KVM_EXIT_MMIO
 _EXIT_INTR = k.KVM_EXIT_INTR
+_EXIT_MEMORY_FAULT = k.KVM_EXIT_MEMORY_FAULT
 
 
 class RegisterAccess(Protocol):
@@ -39,6 +41,10 @@ class Vcpu:
         self.thread: threading.Thread | None = None
         #: The most recent exit (an arch hook may need to know it, e.g. for an SEA).
         self.last_exit: Any = None
+        #: The stall check the VM asked for (a round number), 0 when none is due.
+        self.stall_check = 0
+        #: (round, reason) of the last stall check: reason None when not stalled.
+        self.stall_answer: tuple[int, str | None] = (0, None)
 
     def set_reg(self, name: str, value: int) -> None:
         if self.registers is None:
@@ -66,9 +72,16 @@ class Vcpu:
         except KvmError as error:
             if error.errno in (errno.EINTR, errno.EAGAIN):
                 self.fd.kvm_run.immediate_exit = 0
+                if self.stall_check:
+                    self._answer_stall_check()
                 return
             raise
         self.dispatch(exit_)
+
+    def _answer_stall_check(self) -> None:
+        """The VM asked whether this vCPU can still continue on its own."""
+        round_, self.stall_check = self.stall_check, 0
+        self.stall_answer = (round_, self.vm.hook.vmm_vcpu_stalled(vcpu=self))
 
     def dispatch(self, exit_: Any) -> None:
         """Handle one decoded exit: buses first, then the arch's hooks."""
@@ -78,6 +91,10 @@ class Vcpu:
             self._handle_io(exit_)
         elif reason == _EXIT_MMIO:
             self._handle_mmio(exit_)
+        elif reason == _EXIT_MEMORY_FAULT:
+            from .private_memory import convert_for_fault
+
+            convert_for_fault(self.vm, self.id, exit_)
         elif reason != _EXIT_INTR:
             handled = self.vm.hook.vmm_handle_exit(vcpu=self, exit=exit_)
             if not handled:

@@ -18,6 +18,7 @@ import pluggy
 
 from .bus import Bus
 from .config import Config
+from .errors import GuestError
 from .images import LoadedImage
 from .kvm.fds import Kvm, VmFd
 from .kvm.seam import Backend
@@ -30,6 +31,8 @@ from .vcpu import Vcpu
 log = logging.getLogger(__name__)
 
 _KICK_SIGNAL = signal.SIGUSR1
+#: How often the VM looks for vCPUs that can never continue (in wait()'s 0.2 s ticks).
+STALL_CHECK_TICKS = 5
 
 
 class Vm:
@@ -67,6 +70,10 @@ class Vm:
         self.compat_messages: list[str] = []
         #: Lines plugins add for the ``--dry-run`` report (e.g. a layer's predicted measurement).
         self.report: list[str] = []
+        #: Bytes the guest wrote to its console (a guest that never wrote any never
+        #: got going: a halt or a triple fault then is an error, not a stop).
+        self.console_bytes = 0
+        self._stall_round = 0
 
     # ------------------------------------------------------------ stopping
 
@@ -87,6 +94,7 @@ class Vm:
 
     def write_console(self, data: bytes) -> None:
         """Guest console output (serial or virtio) goes to the terminal."""
+        self.console_bytes += len(data)
         self.console.write(data)
         self.console.flush()
 
@@ -117,10 +125,43 @@ class Vm:
             )
             vcpu.thread.start()
 
+    def stop_stuck_guest(self, reason: str) -> None:
+        """The guest can never continue: a stop (status 0) after it wrote output, else
+        a one-line error (status 1): it never got going."""
+        if self.console_bytes:
+            log.debug("the guest stopped: %s", reason)
+            self.request_stop(0)
+        else:
+            self.request_stop(1, GuestError(
+                f"the guest can never continue ({reason}) and wrote no output: it did "
+                "not start; check that the kernel is one for this machine"))
+
+    def _check_stalls(self) -> None:
+        """Stop the VM if every vCPU said it is stalled in the last round; start the
+        next round (each vCPU answers after its KVM_RUN returns to the signal)."""
+        round_ = self._stall_round
+        answers = [vcpu.stall_answer for vcpu in self.vcpus]
+        if round_ and answers and all(r == round_ and reason for r, reason in answers):
+            self.stop_stuck_guest(f"every vCPU {answers[0][1]}")
+            return
+        self._stall_round = round_ + 1
+        for vcpu in self.vcpus:
+            vcpu.stall_check = self._stall_round
+            thread = vcpu.thread
+            if thread is not None and thread.ident:
+                try:
+                    signal.pthread_kill(thread.ident, _KICK_SIGNAL)
+                except (ProcessLookupError, OSError):
+                    pass
+
     def wait(self) -> None:
+        ticks = 0
         while not self.stopping.wait(0.2):
             if not any(vcpu.thread and vcpu.thread.is_alive() for vcpu in self.vcpus):
                 self.request_stop(self.exit_code)
+            ticks += 1
+            if ticks % STALL_CHECK_TICKS == 0:
+                self._check_stalls()
         for vcpu in self.vcpus:
             if vcpu.thread is not None:
                 vcpu.thread.join(timeout=5)
@@ -130,6 +171,10 @@ class Vm:
         for vcpu in self.vcpus:
             vcpu.fd.close()
         self.vcpus.clear()
+        for region in self.memory.regions:
+            if region.guest_memfd is not None:
+                self.backend.close(region.guest_memfd)
+                region.guest_memfd = None
         if self.vmfd is not None:
             self.vmfd.close()
             self.vmfd = None
@@ -150,6 +195,7 @@ def run_vm(vm: Vm, *, start: bool = True) -> int:
     try:
         stages.init_all(vm)
         if start:
+            _enter_sandbox(vm)
             vm.start_vcpus()
             vm.wait()
         else:
@@ -170,11 +216,21 @@ def run_vm(vm: Vm, *, start: bool = True) -> int:
     return vm.exit_code
 
 
+def _enter_sandbox(vm: Vm) -> None:
+    """Confine the process before the first KVM_RUN, as ``config.sandbox`` says."""
+    from . import sandbox
+
+    if sandbox.wanted(vm.config.sandbox):
+        sandbox.enter(required=vm.config.sandbox is True)
+
+
 def _install_stop_signals(vm: Vm) -> dict[int, Any]:
     previous: dict[int, Any] = {}
     if threading.current_thread() is not threading.main_thread():
         return previous
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    # SIGHUP (the terminal went away) ends the VM as SIGTERM does: torn down, disks
+    # fsynced, exit 128 + signal.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         previous[signum] = signal.signal(
             signum, lambda number, frame: vm.request_stop(128 + number)
         )

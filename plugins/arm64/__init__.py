@@ -1,8 +1,8 @@
 """The arm64 architecture plugin: kvmtool's arm64 machine on KVM.
 
 RAM at 2 GiB, an in-kernel vGICv3 (or v2), the architected timer, PSCI 0.2 through
-HVC, an 8250 UART at 0x1000000, optional CFI flash, stolen time, SVE, PMU and MTE
-when KVM offers them, and a generated device tree. The model of KVM for arm64
+HVC, an 8250 UART at 0x1000000, optional CFI flash, stolen time, SVE and MTE when KVM
+offers them, a PMU with ``--pmu``, and a generated device tree. The model of KVM for arm64
 (:mod:`.model`) makes ``--dry-run`` and the tests work on any host.
 
 For layers on arm64 and other plugins
@@ -22,8 +22,10 @@ Points to hook:
   computation and its "memory too large" check.
 - ``vmm_core_init`` (plain): MTE, then the vGIC. A layer's plain ``vmm_core_init``
   runs before it (layers are registered later, so called first).
-- ``vmm_vcpu_init``: KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT; features from
-  :func:`.vcpus.vcpu_features`; ``config.plugin_options["disable_sve"]`` turns SVE off.
+- ``vmm_vcpu_features``: the KVM_ARM_VCPU_INIT feature bits (:func:`.vcpus.vcpu_features`);
+  a ``wrapper=True`` layer adds its own. ``config.plugin_options["disable_sve"]`` turns
+  SVE off.
+- ``vmm_vcpu_init``: KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT with those features.
 - ``vmm_vcpu_boot_registers``: ``{"pstate", "x0".."x3", "pc"}`` for vCPU 0,
   ``{"pstate"}`` for the others, in that order; a wrapper may drop "pstate".
 - ``vmm_vcpu_finalize``: FINALIZE(SVE) when SVE is on; a ``trylast`` layer runs after.
@@ -54,6 +56,6 @@ __getattr__, __dir__ = lazy_hooks(__name__, {
     ".machine": ("vmm_core_init", "vmm_kvm_model", "vmm_memory_layout", "vmm_vm_type"),
     ".options": ("vmm_addoption", "vmm_validate_config"),
     ".vcpus": ("vmm_base_exit", "vmm_base_init", "vmm_handle_exit", "vmm_psci_method",
-               "vmm_register_dump", "vmm_vcpu_boot_registers", "vmm_vcpu_finalize",
-               "vmm_vcpu_init"),
+               "vmm_register_dump", "vmm_vcpu_boot_registers", "vmm_vcpu_features",
+               "vmm_vcpu_finalize", "vmm_vcpu_init"),
 })

@@ -7,7 +7,8 @@ Extension points for layers (``vmm.core.model.base.ArchModelLayer``), each small
 
 - ``validate_vm_type(type)`` / ``ipa_bits_of(type)``: which KVM_CREATE_VM types exist;
 - ``enable_cap(vm, cap, flags, args)``: KVM_ENABLE_CAP on the VM fd;
-- ``check_vcpu_features(vcpu, features)``: KVM_ARM_VCPU_INIT's feature rules;
+- ``init_vcpu(vcpu, target, words)`` / ``check_vcpu_features(vcpu, features)``:
+  KVM_ARM_VCPU_INIT and its feature rules;
 - ``finalize(vcpu, what)``: KVM_ARM_VCPU_FINALIZE of one feature;
 - ``set_one_reg`` / ``get_one_reg``: register access rules;
 - ``before_run(vcpu)``: KVM_RUN's preconditions.
@@ -33,6 +34,7 @@ CAP_ARM_PMU_V3, CAP_VCPU_EVENTS, CAP_ARM_VM_IPA_SIZE = 126, 41, 165
 CAP_ARM_SVE, CAP_ARM_PTRAUTH_ADDRESS, CAP_ARM_PTRAUTH_GENERIC = 170, 171, 172
 CAP_ARM_INJECT_EXT_DABT, CAP_STEAL_TIME, CAP_ARM_MTE = 178, 187, 205
 CAP_CHECK_EXTENSION_VM, CAP_ARM_INJECT_SERROR_ESR = 105, 158
+CAP_GUEST_DEBUG_HW_BPS, CAP_GUEST_DEBUG_HW_WPS = 119, 120
 
 IPA_SIZE_MASK = 0xFF
 MIN_IPA_BITS = 32
@@ -65,6 +67,15 @@ RESET_PSTATE = 0x3C5
 MPIDR_SYSREG = (3 << 14) | (0 << 11) | (0 << 7) | (0 << 3) | 5
 MPIDR_RES1 = 1 << 31
 FINALIZE_FORMAT = "<i"
+# ID_AA64DFR0_EL1 (op0 3, op1 0, CRn 0, CRm 5, op2 0): DebugVer 6, BRPs, WRPs (count - 1)
+# and CTX_CMPs; PMCR_EL0 (3, 3, 9, 12, 0): N, the event counters.
+DFR0_ID = REG_ARM64 | (3 << REG_SIZE_SHIFT) | REG_SYSREG | (3 << 14) | (5 << 3)
+PMCR_ID = REG_ARM64 | (3 << REG_SIZE_SHIFT) | REG_SYSREG | (3 << 14) | (3 << 11) | (9 << 7) | (12 << 3)
+DFR0_BRPS_SHIFT, DFR0_WRPS_SHIFT, DFR0_CTX_CMPS_SHIFT, PMCR_N_SHIFT = 12, 20, 28, 11
+DFR0_DEBUGVER_V8 = 0x6
+# KVM_REG_ARM64_SVE_VLS: the vector lengths a vCPU may use, one bit per VQ from 1.
+SVE_VLS_ID = REG_ARM64 | (6 << REG_SIZE_SHIFT) | 0x0015_0000 | 0xFFFF
+SVE_MAX_VQ = 16
 
 
 def mpidr_of(vcpu_id: int) -> int:
@@ -123,6 +134,8 @@ class Arm64Model(DeviceModelMixin, ArchModel):
             CAP_ARM_INJECT_SERROR_ESR: int(host.ras),
             CAP_STEAL_TIME: int(host.steal_time),
             CAP_ARM_MTE: int(host.mte),
+            CAP_GUEST_DEBUG_HW_BPS: host.bps,
+            CAP_GUEST_DEBUG_HW_WPS: host.wps,
         }
 
     # ------------------------------------------------------------------ VM
@@ -176,6 +189,10 @@ class Arm64Model(DeviceModelMixin, ArchModel):
 
     def on_kvm_arm_vcpu_init(self, vcpu: VcpuState, arg: int) -> tuple[int, str]:
         target, *words = UserMemory.unpack(VCPU_INIT_FORMAT, arg)
+        return self.init_vcpu(vcpu, target, words)
+
+    def init_vcpu(self, vcpu: VcpuState, target: int, words: list[int]) -> tuple[int, str]:
+        """KVM_ARM_VCPU_INIT with ``target`` and the features words, as decoded."""
         if target != TARGET_GENERIC_V8:
             raise ModelErrno(errno.EINVAL, f"target {target} is not the preferred target")
         if any(words[1:]) or words[0] >> MAX_FEATURES:
@@ -206,9 +223,16 @@ class Arm64Model(DeviceModelMixin, ArchModel):
             raise ModelErrno(errno.EINVAL, "pointer authentication needs both bits and host support")
 
     def _reset_registers(self, vcpu: VcpuState) -> None:
+        host = self.host
         vcpu.regs.clear()
         vcpu.regs[REG_ARM64 | (3 << REG_SIZE_SHIFT) | REG_CORE | PSTATE_WORD] = RESET_PSTATE
         vcpu.regs[REG_ARM64 | (3 << REG_SIZE_SHIFT) | REG_SYSREG | MPIDR_SYSREG] = mpidr_of(vcpu.vcpu_id)
+        vcpu.regs[DFR0_ID] = (DFR0_DEBUGVER_V8 | (host.bps - 1) << DFR0_BRPS_SHIFT
+                              | (host.wps - 1) << DFR0_WRPS_SHIFT | 1 << DFR0_CTX_CMPS_SHIFT)
+        if vcpu.arch["features"] >> FEATURE_PMU_V3 & 1:
+            vcpu.regs[PMCR_ID] = host.pmu_counters << PMCR_N_SHIFT
+        if vcpu.arch["features"] >> FEATURE_SVE & 1:
+            vcpu.regs[SVE_VLS_ID] = (1 << SVE_MAX_VQ) - 1
 
     def on_kvm_arm_vcpu_finalize(self, vcpu: VcpuState, arg: int) -> tuple[int, str]:
         if vcpu.arch["target"] is None:
@@ -243,11 +267,27 @@ class Arm64Model(DeviceModelMixin, ArchModel):
             return size
         if coproc == REG_SYSREG and size == 8:
             return size
+        if reg_id == SVE_VLS_ID:
+            if not vcpu.arch["features"] >> FEATURE_SVE & 1:
+                raise ModelErrno(errno.ENOENT, "no SVE on this vCPU")
+            return size
         raise ModelErrno(errno.ENOENT, f"register {reg_id:#x} unknown")
 
     def set_one_reg(self, vcpu: VcpuState, reg_id: int, value: bytes) -> None:
         self._check_reg(vcpu, reg_id)
-        vcpu.regs[reg_id] = int.from_bytes(value, "little")
+        number = int.from_bytes(value, "little")
+        if reg_id == SVE_VLS_ID:
+            self._check_sve_vls(vcpu, number)
+        vcpu.regs[reg_id] = number
+
+    def _check_sve_vls(self, vcpu: VcpuState, vqs: int) -> None:
+        """KVM's rules for KVM_REG_ARM64_SVE_VLS: before FINALIZE(SVE), and the lengths
+        up to the longest asked for exactly those the host has."""
+        if vcpu.arch["sve_finalized"]:
+            raise ModelErrno(errno.EPERM, "SVE already finalized")
+        longest = vqs.bit_length()
+        if not 0 < longest <= SVE_MAX_VQ or vqs != (1 << longest) - 1:
+            raise ModelErrno(errno.EINVAL, f"SVE vector lengths {vqs:#x} not offered")
 
     def get_one_reg(self, vcpu: VcpuState, reg_id: int, size: int) -> bytes:
         self._check_reg(vcpu, reg_id)

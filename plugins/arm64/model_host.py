@@ -27,10 +27,17 @@ class ModelHost:
     gicv2: bool = False
     #: The SError syndrome can be set (RAS extension, KVM_CAP_ARM_INJECT_SERROR_ESR).
     ras: bool = True
+    #: Hardware breakpoints and watchpoints (ID_AA64DFR0_EL1.BRPs/WRPs + 1; what
+    #: KVM_CAP_GUEST_DEBUG_HW_BPS/WPS report). 6 and 4, as on Arm's FVP and on QEMU's
+    #: ``-cpu max`` (the emulated CCA host's DFR0 reads 0x1030500a).
+    bps: int = 6
+    wps: int = 4
+    #: PMU event counters (PMCR_EL0.N) when there is a PMU.
+    pmu_counters: int = 6
 
     @classmethod
     def parse(cls, text: str) -> ModelHost:
-        """Build a profile from ``key=value,...`` (booleans as 0/1, ipa as bits)."""
+        """Build a profile from ``key=value,...`` (booleans as 0/1, counts as numbers)."""
         known = {field.name: field.type for field in fields(cls)}
         values: dict[str, object] = {}
         for item in filter(None, (part.strip() for part in text.split(","))):
@@ -45,7 +52,7 @@ class ModelHost:
                 number = int(raw, 0)
             except ValueError:
                 raise ConfigError(f"--model-host: {key} wants a number, not {raw!r}") from None
-            values[key] = number if key == "ipa" else bool(number)
+            values[key] = number if known[key] == "int" else bool(number)
         return replace(cls(), **values)  # type: ignore[arg-type]
 
 

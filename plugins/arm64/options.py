@@ -1,8 +1,8 @@
 """The arm64 plugin's command-line options and their validation.
 
 Option destinations (``config.plugin_options[...]``) other plugins may read:
-``irqchip``, ``disable_sve``, ``no_pvtime``, ``disable_mte``, ``flash``, ``dtb_out``,
-``model_host``.
+``irqchip``, ``disable_sve``, ``pmu``, ``no_pvtime``, ``disable_mte``, ``flash``,
+``dtb_out``, ``model_host``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .flash import check_flash_file
 
 IRQCHIP = "irqchip"
 DISABLE_SVE = "disable_sve"
+PMU = "pmu"
 NO_PVTIME = "no_pvtime"
 DISABLE_MTE = "disable_mte"
 FLASH = "flash"
@@ -32,6 +33,8 @@ def vmm_addoption(group: OptionGroup) -> None:
     group.addoption("--irqchip", choices=IRQCHIP_CHOICES, default="auto", metavar="gicv3|gicv2|auto",
                     help="Interrupt controller: KVM's in-kernel GICv3 or GICv2 (auto: v3, else v2).")
     group.addoption("--disable-sve", type=bool, help="Don't give the vCPUs SVE, even if KVM can.")
+    group.addoption("--pmu", type=bool,
+                    help="Give the vCPUs a PMUv3 (off unless asked, as in kvmtool).")
     group.addoption("--no-pvtime", type=bool, help="Don't give the guest stolen-time accounting.")
     group.addoption("--disable-mte", type=bool, help="Don't enable MTE, even if KVM can.")
     group.addoption("--flash", metavar="FILE",

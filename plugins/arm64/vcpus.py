@@ -1,5 +1,6 @@
-"""arm64 vCPUs: KVM_ARM_VCPU_INIT features, boot registers, SVE finalize, PMU,
-stolen time, register dumps and the exits arm64 handles (PSCI system events).
+"""arm64 vCPUs: KVM_ARM_VCPU_INIT features, boot registers, SVE finalize, PMU (only
+with ``--pmu``, as in kvmtool), stolen time, register dumps and the exits arm64
+handles (PSCI system events).
 """
 
 from __future__ import annotations
@@ -8,10 +9,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from vmm import hookimpl
-from vmm.core.errors import GuestError
+from vmm.core.errors import ConfigError, GuestError
 
 from . import memory_map as mm
-from .options import DISABLE_SVE, NO_PVTIME
+from .options import DISABLE_SVE, NO_PVTIME, PMU
 from .state import Arm64State, arm64_state
 
 if TYPE_CHECKING:
@@ -36,14 +37,22 @@ def vcpu_features(vm: Vm) -> int:
     state.sve_enabled = bool(vmfd.check_extension(u.KVM_CAP_ARM_SVE)) and not vm.config.option(DISABLE_SVE)
     if state.sve_enabled:
         features |= 1 << u.KVM_ARM_VCPU_SVE
-    state.pmu_enabled = bool(vmfd.check_extension(u.KVM_CAP_ARM_PMU_V3))
+    state.pmu_enabled = bool(vm.config.option(PMU))
     if state.pmu_enabled:
+        if not vmfd.check_extension(u.KVM_CAP_ARM_PMU_V3):
+            raise ConfigError("--pmu: KVM on this host has no PMUv3 to give the vCPUs; drop --pmu")
         features |= 1 << u.KVM_ARM_VCPU_PMU_V3
     if vmfd.check_extension(u.KVM_CAP_ARM_PTRAUTH_ADDRESS) and vmfd.check_extension(
         u.KVM_CAP_ARM_PTRAUTH_GENERIC
     ):
         features |= (1 << u.KVM_ARM_VCPU_PTRAUTH_ADDRESS) | (1 << u.KVM_ARM_VCPU_PTRAUTH_GENERIC)
     return features
+
+
+@hookimpl
+def vmm_vcpu_features(vm: Vm) -> int:
+    """PSCI 0.2, SVE and pointer authentication when KVM has them, the PMU with --pmu."""
+    return vcpu_features(vm)
 
 
 @hookimpl
@@ -58,7 +67,7 @@ def vmm_vcpu_init(vm: Vm, vcpu: Vcpu) -> None:
         preferred = u.ffi.new("struct kvm_vcpu_init *")
         vm.vmfd.call(u.KVM_ARM_PREFERRED_TARGET, preferred)
         state.vcpu_target = preferred.target
-        state.vcpu_features = vcpu_features(vm)
+        state.vcpu_features = vm.hook.vmm_vcpu_features(vm=vm) or 0
     init = u.ffi.new("struct kvm_vcpu_init *")
     init.target = state.vcpu_target
     init.features[0] = state.vcpu_features | (

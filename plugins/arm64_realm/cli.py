@@ -42,8 +42,14 @@ def measure_command(
     ] = False,
     rmm: Annotated[
         Optional[str],
-        typer.Option("--rmm", help="RMM profile: beta0, rel0 or 2.0 (overrides a plan's; "
-                                   "default for images: beta0)."),
+        typer.Option("--rmm", help="RMM profile: beta0 (RFC-v1's) or rel0 (v7's); overrides "
+                                   "a plan's; for images it picks the UABI it pairs with."),
+    ] = None,
+    realm_uabi: Annotated[
+        Optional[str],
+        typer.Option("--realm-uabi", help="Host UABI the realm is built through: rfc-v1 "
+                                          "(default, RMM beta0) or v7 (RMM rel0).",
+                     rich_help_panel=IMAGES_PANEL),
     ] = None,
     hash_name: Annotated[
         Optional[str],
@@ -76,12 +82,17 @@ def measure_command(
     sve_vl: Annotated[
         Optional[int], typer.Option("--sve-vl", help="SVE vector length in bits.",
                                     rich_help_panel=IMAGES_PANEL)] = None,
+    pmu: Annotated[
+        bool, typer.Option("--pmu", help="Give the vCPUs a PMU.", rich_help_panel=IMAGES_PANEL)
+    ] = False,
 ) -> None:
     """Print the Realm Initial Measurement an RMM would compute for a plan or for images.
 
     Give ``--plan`` (a plan JSON, e.g. from ``vmm run ... --dry-run --plan-out``), or
     the images and realm options of ``vmm run --arch arm64 --realm``: the realm is then
-    built against the model of KVM exactly as that dry run builds it. A bad plan or
+    built against the model of KVM exactly as that dry run builds it, through the
+    UABI ``--realm-uabi`` (or ``--rmm``) names (RFC-v1 by default), so a v7 realm's
+    prediction is the RIM TF-RMM v0.8.0 reports for it. A bad plan or
     image raises a ``VmmError``, which the ``vmm`` program reports as one line (exit
     status 1; ``--debug`` shows the traceback).
     """
@@ -92,6 +103,8 @@ def measure_command(
     if plan is not None:
         if kernel or firmware or initrd:
             raise ConfigError("give either --plan or images (-k/--firmware), not both")
+        if realm_uabi is not None:
+            raise ConfigError("--realm-uabi is for images; a plan's UABI is its RMM's (--rmm)")
         loaded = load_plan(plan).with_overrides(
             rmm=RmmProfile.from_label(rmm) if rmm is not None else None,
             hash=HashAlgorithm.from_label(hash_name) if hash_name is not None else None,
@@ -106,7 +119,8 @@ def measure_command(
         loaded = dry_run_plan(realm_run_config(
             kernel=kernel, initrd=initrd, firmware=firmware, params=params, mem_mib=mem,
             cpus=cpus, realm_options={"measurement_algo": measurement_algo,
-                                      "realm_pv": realm_pv, "sve_vl": sve_vl, "rmm": rmm},
+                                      "realm_pv": realm_pv, "sve_vl": sve_vl, "rmm": rmm,
+                                      "realm_uabi": realm_uabi, "pmu": pmu or None},
         ))
     typer.echo(render_measurement(loaded, as_json=as_json))
 

@@ -1,9 +1,13 @@
-"""The realm lifecycle, in the RFC-v1 order (rme-rfc-v1-uabi §5), as arm64 hooks.
+"""The realm lifecycle as arm64 hooks, each handing its step to the UABI generation
+chosen for the VM (:mod:`.generation`).
 
-VM type (realm, IPA doubled) -> CONFIG_REALM items and CREATE_RD before any vCPU ->
-RAM locked -> INIT_IPA + POPULATE for kernel, initrd and device tree as each is
-placed -> every vCPU reset without PSTATE and FINALIZE(REC), ascending MPIDR ->
-ACTIVATE_REALM, last of all before the first KVM_RUN.
+VM type (realm, IPA doubled; the host's realm support probed and its generation
+chosen) -> [RFC-v1: CONFIG and CREATE_RD before any vCPU] -> RAM (RFC-v1: locked;
+v7: private, guest_memfd) -> images (RFC-v1: INIT_IPA + POPULATE as each is placed;
+v7: remembered) -> vCPUs (v7: REC feature at init) -> each vCPU reset without
+PSTATE (RFC-v1: FINALIZE(REC) right after, ascending MPIDR) -> last of all, before
+the first KVM_RUN: RFC-v1 ACTIVATE; v7 CONFIG, CREATE_REALM, POPULATE of each image,
+FINALIZE(REC) of each vCPU, ACTIVATE.
 """
 
 from __future__ import annotations
@@ -23,19 +27,29 @@ if TYPE_CHECKING:  # pragma: no cover
     from vmm.core.vcpu import Vcpu
     from vmm.core.vm import Vm
 
-    from .populate import RealmRanges
+    from .generation import RealmGeneration
 
 #: The register KVM refuses to set on a realm vCPU (the RMM resets it itself).
 PSTATE = "pstate"
 
 
+def _generation(vm: Vm) -> RealmGeneration | None:
+    state = realm_state(vm)
+    return state.generation if state is not None else None
+
+
 @hookimpl(wrapper=True)
 def vmm_vm_type(vm: Vm) -> Generator[None, int | None, int | None]:
-    """A realm is type 0x100 with arm64's IPA size plus one bit (patches 10, 25)."""
+    """A realm is type 0x100 with arm64's IPA size plus one bit (patches 10, 25),
+    once the host kernel showed realm support and its UABI generation was chosen."""
     vm_type = yield
     state = start_realm_state(vm)
     if state is None:
         return vm_type
+    from .generation import choose
+
+    assert vm.kvm is not None
+    state.generation = choose(vm.kvm, state)
     ipa_bits = (vm_type or 0) & uapi.KVM_VM_TYPE_ARM_IPA_SIZE_MASK
     if ipa_bits:
         ipa_bits += 1  # the top IPA bit selects the unprotected (shared) half
@@ -57,67 +71,63 @@ def _check_ipa_limit(vm: Vm, ipa_bits: int) -> None:
 
 
 @hookimpl
-def vmm_core_init(vm: Vm) -> None:
-    """CONFIG_REALM (hash, RPV, SVE) then CREATE_RD, before arm64 creates its vGIC."""
-    state = realm_state(vm)
-    if state is None:
-        return
-    from .kvm_calls import configure_realm, create_realm_descriptor
+def vmm_private_memory(vm: Vm) -> bool | None:
+    """A v7 realm's RAM is guest_memfd (private, until the guest shares some)."""
+    generation = _generation(vm)
+    return True if generation is not None and generation.private_memory else None
 
-    assert vm.vmfd is not None
-    configure_realm(vm.vmfd, state.settings)
-    create_realm_descriptor(vm.vmfd)
+
+@hookimpl
+def vmm_core_init(vm: Vm) -> None:
+    """The generation's first step, before arm64 creates its vGIC (RFC-v1: CONFIG
+    items and CREATE_RD)."""
+    state = realm_state(vm)
+    if state is not None and state.generation is not None:
+        state.generation.vm_created(vm, state)
 
 
 @hookimpl
 def vmm_memory_allocated(vm: Vm, region: RamRegion) -> None:
-    """Lock realm RAM in memory (the model backend goes on if the lock fails)."""
+    """Realm RAM as the generation wants it (RFC-v1: locked in memory)."""
     state = realm_state(vm)
-    if state is None:
-        return
-    from .memory_lock import MemoryLockError, lock_realm_ram
-
-    try:
-        lock_realm_ram(region.host_addr, region.size)
-    except MemoryLockError as error:
-        if vm.backend.name != "model":
-            raise
-        state.lock_failure = str(error)
+    if state is not None and state.generation is not None:
+        state.generation.ram_allocated(vm, state, region)
 
 
 @hookimpl
 def vmm_kernel_loaded(vm: Vm, image: LoadedImage) -> None:
-    """INIT_IPA over the kernel's image_size, POPULATE over its file (or firmware)."""
-    if realm_state(vm) is None:
-        return
-    from .populate import kernel_ranges
-
-    _apply(vm, kernel_ranges(image))
+    """The kernel or firmware is in guest memory."""
+    _image_loaded(vm, image)
 
 
 @hookimpl
 def vmm_image_loaded(vm: Vm, image: LoadedImage) -> None:
-    """INIT_IPA + POPULATE over the initrd's pages, or the device tree's 64 KiB."""
-    if realm_state(vm) is None:
-        return
-    from .populate import dtb_ranges, initrd_ranges
-
-    if image.kind == "initrd":
-        assert vm.kernel is not None
-        _apply(vm, initrd_ranges(image, vm.kernel))
-    elif image.kind == "dtb":
-        _apply(vm, dtb_ranges(image, vm.initrd))
+    """The initrd or the device tree is in guest memory."""
+    _image_loaded(vm, image)
 
 
-def _apply(vm: Vm, ranges: RealmRanges | None) -> None:
-    """Issue INIT_IPA_REALM then POPULATE_REALM for one image's ranges."""
-    if ranges is None:
-        return
-    from .kvm_calls import init_ipa_realm, populate_realm
+def _image_loaded(vm: Vm, image: LoadedImage) -> None:
+    state = realm_state(vm)
+    if state is not None and state.generation is not None:
+        state.generation.image_loaded(vm, state, image)
 
-    assert vm.vmfd is not None
-    init_ipa_realm(vm.vmfd, ranges.init_base, ranges.init_size)
-    populate_realm(vm.vmfd, ranges.populate_base, ranges.populate_size)
+
+@hookimpl(wrapper=True)
+def vmm_vcpu_features(vm: Vm) -> Generator[None, int | None, int | None]:
+    """Add the generation's vCPU features (v7: KVM_ARM_VCPU_REC) to arm64's."""
+    features = yield
+    generation = _generation(vm)
+    if generation is None or features is None:
+        return features
+    return features | generation.vcpu_features
+
+
+@hookimpl(trylast=True)
+def vmm_vcpu_init(vm: Vm, vcpu: Vcpu) -> None:
+    """After arm64's KVM_ARM_VCPU_INIT (v7: the SVE vector lengths)."""
+    state = realm_state(vm)
+    if state is not None and state.generation is not None:
+        state.generation.vcpu_initialised(vm, state, vcpu)
 
 
 @hookimpl(wrapper=True)
@@ -131,24 +141,20 @@ def vmm_vcpu_boot_registers(vm: Vm, vcpu: Vcpu) -> Generator[None, dict | None, 
 
 @hookimpl(trylast=True)
 def vmm_vcpu_finalize(vm: Vm, vcpu: Vcpu) -> None:
-    """FINALIZE(KVM_ARM_VCPU_REC) after arm64's finalize: the vCPU's REC (patch 20)."""
-    if realm_state(vm) is None:
-        return
-    from .kvm_calls import finalize_rec
-
-    finalize_rec(vcpu.fd)
+    """After arm64's finalize (RFC-v1: FINALIZE(REC), patch 20)."""
+    state = realm_state(vm)
+    if state is not None and state.generation is not None:
+        state.generation.vcpu_finalized(vm, state, vcpu)
 
 
 @hookimpl(trylast=True)
 def vmm_last_init(vm: Vm) -> None:
-    """ACTIVATE_REALM once every vCPU has its REC (patch 22); report a dry run's RIM."""
+    """Activate the realm (patch 22; v7 builds it here); report a dry run's RIM."""
     state = realm_state(vm)
-    if state is None:
+    if state is None or state.generation is None:
         return
-    from .kvm_calls import activate_realm
     from .report import report_realm
 
-    assert vm.vmfd is not None
-    activate_realm(vm.vmfd)
+    state.generation.activate(vm, state)
     state.active = True
     report_realm(vm, state)

@@ -2,9 +2,11 @@
 
 ``--realm``, ``--measurement-algo``, ``--realm-pv`` and ``--sve-vl`` are kvmtool's
 (patches 09, 13, 15, 16) and are checked in the same order with the same messages,
-each followed by what to do. ``--rmm`` and ``--plan-out`` are this VMM's: the RMM
-whose measurement rules the predicted RIM follows, and where to write the RMI-level
-plan of a ``--dry-run``.
+each followed by what to do. The others are this VMM's: ``--realm-uabi`` forces the
+host UABI generation (else it is detected), ``--rmm`` names the RMM whose rules the
+predicted RIM follows (each RMM pairs with one UABI generation), ``--model-rme`` says
+what realm support the model of KVM has in a ``--dry-run``, and ``--plan-out`` where
+the dry run writes the RMI-level plan.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 ARM64_DISABLE_SVE = "disable_sve"
 ARM64_AARCH32 = "aarch32"
 
+#: The host UABI generations vmm drives, and what a model without realm support is.
+RFC_V1, V7, NO_RME = "rfc-v1", "v7", "none"
+UABIS = (RFC_V1, V7)
+
 #: SVE vector lengths are multiples of 128 bits.
 SVE_VL_GRANULE = 128
 #: The longest SVE vector the architecture allows, in bits.
@@ -42,15 +48,30 @@ class RealmSettings:
     :param rpv: The Realm Personalisation Value, zero-padded to 64 bytes, or None.
     :param sve_vq: The SVE vector length as VQ - 1 (CONFIG_REALM(SVE)), or None when
         SVE is off (always, unless ``--sve-vl`` was given).
-    :param rmm: The RMM profile the predicted measurement follows.
+    :param rmm: The RMM profile asked for with ``--rmm``, or None.
+    :param uabi: The UABI generation forced with ``--realm-uabi``, or None (detected).
+    :param model_rme: With ``--dry-run``: the realm support of the model of KVM
+        ("rfc-v1", "v7" or "none"), or None.
     :param plan_out: Where a dry run writes the recorded RMI plan, or None.
     """
 
     hash_algo: HashAlgorithm
     rpv: bytes | None
     sve_vq: int | None
-    rmm: RmmProfile
+    rmm: RmmProfile | None = None
+    uabi: str | None = None
+    model_rme: str | None = None
     plan_out: str | None = None
+
+    @property
+    def model_generation(self) -> str:
+        """The realm support the model of KVM has: ``--model-rme``, else the generation
+        ``--realm-uabi`` or ``--rmm`` asks for, else RFC-v1 (the series')."""
+        if self.model_rme is not None:
+            return self.model_rme
+        if self.uabi is not None:
+            return self.uabi
+        return self.rmm.uabi if self.rmm is not None else RFC_V1
 
 
 @hookimpl
@@ -65,9 +86,15 @@ def vmm_addoption(group: OptionGroup) -> None:
                     help="Personalisation Value (only) for Realm VMs: at most 64 bytes.")
     group.addoption("--sve-vl", type=int, metavar="BITS",
                     help="SVE Vector Length the VM (only supported for Realms); a multiple of 128.")
+    group.addoption("--realm-uabi", metavar="rfc-v1|v7",
+                    help="Realm host UABI to drive: rfc-v1 (the series') or v7 (guest_memfd); "
+                         "default: detected (a kernel with guest_memfd is v7).")
     group.addoption("--rmm", metavar="PROFILE",
-                    help="RMM whose rules the predicted RIM follows: beta0, rel0 or 2.0 "
-                         "(default: beta0, the RFC-v1 RMM).")
+                    help="RMM whose rules the predicted RIM follows: beta0 (pairs with rfc-v1) "
+                         "or rel0 (pairs with v7); default: the UABI's.")
+    group.addoption("--model-rme", metavar="rfc-v1|v7|none",
+                    help="With --dry-run: the realm support of the modelled kernel (default: "
+                         "the --realm-uabi or --rmm asked for, else rfc-v1).")
     group.addoption("--plan-out", metavar="FILE",
                     help="With --dry-run: write the realm's RMI-level plan (JSON) to FILE.")
 
@@ -108,13 +135,38 @@ def realm_settings(config: Config) -> RealmSettings | None:
     rpv = _rpv(options.get("realm_pv"))
     rmm_label = options.get("rmm")
     try:
-        rmm = RmmProfile.from_label(rmm_label) if rmm_label is not None else RmmProfile.BETA0
+        rmm = RmmProfile.from_label(rmm_label) if rmm_label is not None else None
     except MeasurementError as error:
         raise ConfigError(f"--rmm: {error}") from None
+    uabi = _choice(options.get("realm_uabi"), "--realm-uabi", UABIS)
+    model_rme = _choice(options.get("model_rme"), "--model-rme", (*UABIS, NO_RME))
+    if model_rme is not None and not config.dry_run:
+        raise ConfigError("--model-rme only makes sense with --dry-run (it describes the model of KVM)")
+    for flag, generation in (("--realm-uabi", uabi), ("--model-rme", model_rme)):
+        if rmm is not None and generation in UABIS:
+            check_pairing(rmm, generation, flag)
     plan_out = options.get("plan_out")
     if plan_out is not None:
         _check_plan_out(config, plan_out)
-    return RealmSettings(hash_algo, rpv, sve_vq, rmm, plan_out)
+    return RealmSettings(hash_algo, rpv, sve_vq, rmm, uabi, model_rme, plan_out)
+
+
+def check_pairing(rmm: RmmProfile, uabi: str, what: str) -> None:
+    """Refuse an RMM profile with a UABI generation it never shipped with."""
+    if rmm.uabi != uabi:
+        from .rmm import RmmProfile as Profile
+
+        raise ConfigError(
+            f"--rmm {rmm.label} is the RMM of the {rmm.uabi} UABI, not of {what} {uabi}: "
+            f"use --rmm {Profile.for_uabi(uabi).label} or drop --rmm"
+        )
+
+
+def _choice(value: str | None, flag: str, choices: tuple[str, ...]) -> str | None:
+    """A value among ``choices`` (or None when the option wasn't given)."""
+    if value is not None and value not in choices:
+        raise ConfigError(f"{flag} {value!r} is unknown: give {' or '.join(choices)}")
+    return value
 
 
 def _check_plan_out(config: Config, plan_out: str) -> None:
@@ -135,7 +187,8 @@ def _refuse_realm_only_options(config: Config, sve_vl: int) -> None:
         raise ConfigError("--realm-pv valid only with --realm: add --realm or drop it")
     if sve_vl:
         raise ConfigError("--sve-vl valid only with --realm: add --realm or drop it")
-    for flag, dest in (("--rmm", "rmm"), ("--plan-out", "plan_out")):
+    for flag, dest in (("--rmm", "rmm"), ("--realm-uabi", "realm_uabi"),
+                       ("--model-rme", "model_rme"), ("--plan-out", "plan_out")):
         if options.get(dest) is not None:
             raise ConfigError(f"{flag} valid only with --realm: add --realm or drop it")
 

@@ -38,10 +38,10 @@ def report_realm(vm: Vm, state: RealmState) -> None:
     recorder = realm.recorder
     settings = state.settings
     rim = recorder.measure()
-    lines = [f"Realm RMI operations (RMM profile {recorder.rmm.label}):"]
+    lines = [f"Realm RMI operations ({recorder.rmm.uabi} UABI, RMM profile {recorder.rmm.label}):"]
     lines += [f"  {index:3d}. {entry}" for index, entry in enumerate(realm.rmi_log, 1)]
     if state.lock_failure:
-        lines.append(f"Realm RAM not locked (a dry run goes on): {state.lock_failure}")
+        lines.append(f"Realm RAM not locked: {state.lock_failure}")
     lines.append(
         f"Realm initial measurement (RIM, {settings.hash_algo.label}, "
         f"RMM {recorder.rmm.label}): {rim.hex()}"

@@ -2,7 +2,7 @@
 
 PSCI through SMC (patch 23), no register dumps (patch 24), an SEA for an MMIO access
 no device claimed (patch 30), VIRTIO_F_ACCESS_PLATFORM on every virtio device
-(patch 28), and the RFC-v1 kernel's realm support layered on arm64's model of KVM.
+(patch 28), and a realm-capable kernel (RFC-v1 or v7) layered on arm64's model of KVM.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def vmm_mmio_unhandled(vcpu: Vcpu, access: Access) -> None:
         return
     injector = state.injectors.get(vcpu.id)
     if injector is None:
-        from .kvm_calls import AbortInjector
+        from .calls import AbortInjector
 
         injector = state.injectors[vcpu.id] = AbortInjector(vcpu.fd)
     injector.inject()
@@ -67,17 +67,17 @@ def vmm_virtio_host_features(vm: Vm, device: Any) -> int:
 
 @hookimpl(wrapper=True)
 def vmm_kvm_model(config: Config) -> Generator[None, Any, ArchModel | None]:
-    """Wrap arm64's model of KVM in the RFC-v1 kernel's realm support and an RMM model.
+    """Wrap arm64's model of KVM in a realm-capable kernel and an RMM model.
 
-    Every arm64 model gets the layer (a kernel with RME serves normal VMs as before);
-    ``--rmm`` picks the profile the recorded plans are measured under.
+    Every arm64 model gets the layer (a kernel with realm support serves normal VMs
+    as before). Its generation is ``--model-rme``, else the one ``--realm-uabi`` or
+    ``--rmm`` asks for, else RFC-v1; its RMM is the one that generation shipped with.
     """
     inner = yield
     if inner is None:
         return None
     from .model import RealmModel
-    from .options import realm_settings
-    from .rmm import DEFAULT_PROFILE
+    from .options import RFC_V1, realm_settings
 
     settings = realm_settings(config)
-    return RealmModel(inner, rmm=settings.rmm if settings is not None else DEFAULT_PROFILE)
+    return RealmModel(inner, generation=settings.model_generation if settings else RFC_V1)

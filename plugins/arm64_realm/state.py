@@ -10,7 +10,8 @@ from vmm.core.stash import StashKey
 if TYPE_CHECKING:  # pragma: no cover
     from vmm.core.vm import Vm
 
-    from .kvm_calls import AbortInjector
+    from .calls import AbortInjector
+    from .generation import RealmGeneration
     from .options import RealmSettings
 
 
@@ -25,9 +26,11 @@ class RealmState:
 
     settings: RealmSettings
     ipa_bits: int = 0
+    #: The UABI generation driving this realm (chosen when the VM type is computed).
+    generation: RealmGeneration | None = None
     #: Set once ACTIVATE_REALM succeeded: the vCPUs may run, nothing may be reset.
     active: bool = False
-    #: Why realm RAM is not locked (dry runs only go on without the lock).
+    #: Why realm RAM is not locked (a dry run, or a failure the model goes on from).
     lock_failure: str | None = None
     #: Per-vCPU SEA injectors, by vCPU id (built on the first unclaimed access).
     injectors: dict[int, AbortInjector] = field(default_factory=dict)

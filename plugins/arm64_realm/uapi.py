@@ -1,55 +1,40 @@
-"""Constants of the RFC-v1 realm UABI (linux-cca ``cca-host/rfc-v1``, kvmtool ``cca/rfc-v1``).
+"""Constants both realm host UABIs share (RFC-v1 and v7: linux-cca ``cca-host/rfc-v1``
+and ``cca-host/v7``), and the helpers both use.
 
 Plain numbers shared by the VMM side and the model of KVM; no cffi here, so the model
-can use them without touching the encoder's struct tables. Struct layouts live in
-:mod:`.abi` (cffi, for the VMM) and in :mod:`.model.formats` (``struct``, for the
-model), each written independently.
+can use them without touching the encoder's struct tables. What differs between the
+generations (sub-command names, config items, the REC feature, struct layouts) lives
+in :mod:`.rfc_v1` and :mod:`.v7`.
 """
 
 from __future__ import annotations
 
 from vmm.plugins.arm64.uapi import (  # noqa: F401  (arm64's, used by the realm model)
+    KVM_ARM_VCPU_PMU_V3,
     KVM_ARM_VCPU_PSCI_0_2,
+    KVM_ARM_VCPU_SVE,
     KVM_CAP_ARM_SVE,
-    KVM_CAP_ARM_VM_IPA_SIZE,
     KVM_CAP_STEAL_TIME,
 )
 from vmm.core import layout
 
-#: KVM_ENABLE_CAP capability number of the RFC-v1 realm interface.
+#: KVM_ENABLE_CAP capability number of the realm interface (RFC-v1 to v7: "FIXME: Large
+#: number to prevent conflicts"); KVM_CHECK_EXTENSION(it) is 1 on a kernel with an RMM.
 KVM_CAP_ARM_RME = 300
 
-# args[0] of KVM_ENABLE_CAP(KVM_CAP_ARM_RME): the sub-commands.
+# args[0] of KVM_ENABLE_CAP(KVM_CAP_ARM_RME): the same numbers in both generations
+# (1 and 2 are renamed in v7: CREATE_RD -> CREATE_REALM, INIT_IPA -> INIT_RIPAS).
 RME_CONFIG_REALM = 0
-RME_CREATE_RD = 1
-RME_INIT_IPA_REALM = 2
+RME_CREATE = 1
+RME_INIT = 2
 RME_POPULATE_REALM = 3
 RME_ACTIVATE_REALM = 4
 
-RME_SUBCOMMAND_NAMES = {
-    RME_CONFIG_REALM: "CONFIG_REALM",
-    RME_CREATE_RD: "CREATE_RD",
-    RME_INIT_IPA_REALM: "INIT_IPA_REALM",
-    RME_POPULATE_REALM: "POPULATE_REALM",
-    RME_ACTIVATE_REALM: "ACTIVATE_REALM",
-}
-
-# kvm_cap_arm_rme_config_item.cfg
+# Configuration items both generations accept.
 RME_CFG_RPV = 0
 RME_CFG_HASH_ALGO = 1
-RME_CFG_SVE = 2
-RME_CFG_DBG = 3
-RME_CFG_PMU = 4
 
-RME_CFG_NAMES = {
-    RME_CFG_RPV: "RPV",
-    RME_CFG_HASH_ALGO: "HASH_ALGO",
-    RME_CFG_SVE: "SVE",
-    RME_CFG_DBG: "DBG",
-    RME_CFG_PMU: "PMU",
-}
-
-# kvm_cap_arm_rme_config_item.hash_algo values (the same encoding as RMI_HASH_*).
+# Hash algorithm values (the same encoding as RMI_HASH_*).
 RME_MEASUREMENT_ALGO_SHA256 = 0
 RME_MEASUREMENT_ALGO_SHA512 = 1
 
@@ -63,9 +48,6 @@ KVM_VM_TYPE_ARM_NORMAL = 0 << KVM_VM_TYPE_ARM_SHIFT
 KVM_VM_TYPE_ARM_REALM = 1 << KVM_VM_TYPE_ARM_SHIFT
 KVM_VM_TYPE_ARM_IPA_SIZE_MASK = 0xFF
 
-#: The int argument of KVM_ARM_VCPU_FINALIZE that creates the vCPU's REC.
-KVM_ARM_VCPU_REC = 7
-
 #: virtio feature bit a realm forces: the device must use the platform's DMA API.
 VIRTIO_F_ACCESS_PLATFORM = 33
 
@@ -75,7 +57,7 @@ MLOCK_ONFAULT = 1
 #: kvmtool's FDT_MAX_SIZE: the device tree window populated into a realm.
 FDT_MAX_SIZE = 0x10000
 
-#: Granule the RMM works in (the RFC-v1 kernel supports 4 KiB host pages only).
+#: Granule the RMM works in (both generations support 4 KiB host pages only).
 REALM_PAGE_SIZE = 0x1000
 
 

@@ -5,7 +5,9 @@ Reads and writes go straight between the image and guest memory with
 only after the system call returned, so a write the driver saw completed is in the
 file (the page cache) from then on; FLUSH is ``fdatasync``, and closing the device at
 VM exit fsyncs the image. A read-only disk (``,ro``) is opened ``O_RDONLY``, offers
-VIRTIO_BLK_F_RO and answers writes, discards and write-zeroes with IOERR.
+VIRTIO_BLK_F_RO and answers writes, discards and write-zeroes with IOERR. While the
+device exists its image holds an OFD lock (shared for ``,ro``, else exclusive), so
+no other VM writes it meanwhile (:mod:`vmm.core.filelock`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import os
 import stat
 from dataclasses import dataclass
 
-from vmm.core.errors import ConfigError
+from vmm.core.errors import ConfigError, ImageError
+from vmm.core.filelock import lock_file
 from vmm.core.kvm.ffiload import load_ffi
 
 from . import buffers
@@ -76,6 +79,12 @@ class DiskSpec:
     readonly: bool = False
 
 
+def file_identity(path: str) -> tuple[int, int]:
+    """What makes two paths the same file: (st_dev, st_ino)."""
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
+
+
 def parse_disk(text: str) -> DiskSpec:
     """Parse ``FILE[,ro]``; refuse unknown flags and files that can't be used."""
     path, *flags = text.split(",")
@@ -107,14 +116,25 @@ class BlockDevice(VirtioDevice):
     config_type = "struct virtio_blk_config"
     pci_class = (0x01, 0x80, 0x00)  # mass storage, other
 
-    def __init__(self, spec: DiskSpec) -> None:
+    def __init__(self, spec: DiskSpec, *, dry_run: bool = False) -> None:
+        """Open and lock the image.
+
+        :param dry_run: open it read-only and only check that the lock could be
+            taken: a dry run leaves the file as it was (writes then fail with IOERR).
+        """
         super().__init__()
         self.spec = spec
-        flags = (os.O_RDONLY if spec.readonly else os.O_RDWR) | os.O_CLOEXEC
+        self.writable = not (spec.readonly or dry_run)
+        flags = (os.O_RDWR if self.writable else os.O_RDONLY) | os.O_CLOEXEC
         try:
             self.fd: int | None = os.open(spec.path, flags)
         except OSError as error:
             raise ConfigError(f"can't open disk image {spec.path!r}: {error.strerror}") from None
+        try:
+            lock_file(self.fd, spec.path, "disk image", shared=spec.readonly, probe=dry_run)
+        except BaseException:
+            os.close(self.fd)
+            raise
         self.size = os.lseek(self.fd, 0, os.SEEK_END)  # st_size is 0 for block devices
         self.sectors = self.size // SECTOR_SIZE
         self.serial = os.path.basename(spec.path).encode()[:ID_BYTES]
@@ -170,7 +190,7 @@ class BlockDevice(VirtioDevice):
         if kind == T_OUT:
             return self._write(sector, payload, data_in)
         if kind == T_FLUSH:
-            if self.fd is not None and not self.spec.readonly:
+            if self.fd is not None and self.writable:
                 os.fdatasync(self.fd)
             return S_OK, 0
         if kind == T_GET_ID:
@@ -197,7 +217,7 @@ class BlockDevice(VirtioDevice):
         self, sector: int, payload: list[memoryview], data_in: list[memoryview]
     ) -> tuple[int, int]:
         length = buffers.total(payload)
-        if self.spec.readonly or data_in or not self._in_range(sector, length):
+        if not self.writable or data_in or not self._in_range(sector, length):
             return S_IOERR, 0
         offset = sector * SECTOR_SIZE
         while payload and self.fd is not None:
@@ -210,19 +230,24 @@ class BlockDevice(VirtioDevice):
         return S_OK, 0
 
     def _discard(self, kind: int, payload: list[memoryview], data_in: list[memoryview]) -> int:
-        if self.spec.readonly or data_in or self.fd is None:
+        """DISCARD or WRITE_ZEROES over one or more segments: every segment is checked
+        before the first is applied, so a bad request changes nothing."""
+        if not self.writable or data_in or self.fd is None:
             return S_IOERR
         data = b"".join(payload)
         if not data or len(data) % SEGMENT_SIZE or len(data) // SEGMENT_SIZE > MAX_DISCARD_SEGMENTS:
             return S_IOERR
+        ranges: list[tuple[int, int, bool]] = []
         for segment in ffi.from_buffer(f"{SEGMENT}[]", data):
             sector, count, flags = segment.sector, segment.num_sectors, segment.flags
             if count > MAX_DISCARD_SECTORS or not self._in_range(sector, count * SECTOR_SIZE):
                 return S_IOERR
             if kind == T_DISCARD and flags:
                 return S_UNSUPP
-            self._zero(sector * SECTOR_SIZE, count * SECTOR_SIZE, punch=kind == T_DISCARD
-                       or bool(flags & WRITE_ZEROES_UNMAP))
+            punch = kind == T_DISCARD or bool(flags & WRITE_ZEROES_UNMAP)
+            ranges.append((sector * SECTOR_SIZE, count * SECTOR_SIZE, punch))
+        for offset, length, punch in ranges:
+            self._zero(offset, length, punch=punch)
         return S_OK
 
     def _zero(self, offset: int, length: int, *, punch: bool) -> None:
@@ -244,14 +269,26 @@ class BlockDevice(VirtioDevice):
     # ------------------------------------------------------------ teardown
 
     def close(self) -> None:
-        """Finish the request in progress, then fsync and close the image."""
+        """Finish the request in progress, then fsync and close the image.
+
+        :raises ImageError: the fsync or the close failed, so writes the guest saw
+            completed may not be in the file.
+        """
         super().close()
         fd, self.fd = self.fd, None
         if fd is None:
             return
+        failure: OSError | None = None
         try:
-            if not self.spec.readonly:
+            if self.writable:
                 os.fsync(fd)
-        finally:
+        except OSError as error:
+            failure = error
+        try:
             os.close(fd)
-
+        except OSError as error:
+            failure = failure or error
+        if failure is not None:
+            name = errno.errorcode.get(failure.errno or 0, str(failure.errno))
+            raise ImageError(
+                f"disk {self.spec.path!r} may be incomplete: {failure.strerror} ({name})")

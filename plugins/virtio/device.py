@@ -95,7 +95,14 @@ class VirtioDevice:
     # ------------------------------------------------------------ life cycle
 
     def activate(self, memory: GuestMemory, driver_features: int, kick_fds: list[int]) -> None:
-        """Start serving the driver: map the ready queues and start the I/O thread."""
+        """Start serving the driver: map the ready queues and start the I/O thread.
+
+        Once between resets: the transport's status machine guarantees it, and a
+        second call while live is ignored rather than starting another thread.
+        """
+        if self._thread is not None:
+            log.warning("virtio-%s: already live; activation ignored", self.name)
+            return
         self.driver_features = driver_features
         event_idx = self.negotiated(F_EVENT_IDX)
         indirect = self.negotiated(F_INDIRECT_DESC)

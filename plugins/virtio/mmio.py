@@ -78,8 +78,10 @@ class MmioTransport(Transport):
         self.vm.mmio.unregister(self.base)
 
     def close(self) -> None:
-        super().close()
-        self.irq.close()
+        try:
+            super().close()
+        finally:
+            self.irq.close()
 
     # ------------------------------------------------------------ bus device
 

@@ -63,6 +63,8 @@ def parse_network(text: str) -> NetSpec:
             raise ConfigError(
                 f"--network {text!r}: expected mode=tap,tapif=NAME[,guest_mac=MAC]"
             )
+        if key in values:  # never silently keep one of two values
+            raise ConfigError(f"--network {text!r}: {key}= is given twice")
         values[key] = value
     mode = values.get("mode", "tap")
     if mode != "tap":
@@ -89,7 +91,9 @@ class NetDevice(VirtioDevice):
     config_type = "struct virtio_net_config"
     pci_class = (0x02, 0x00, 0x00)  # ethernet controller
 
-    def __init__(self, tap_fd: int, mac: bytes, ifname: str = "") -> None:
+    def __init__(self, tap_fd: int | None, mac: bytes, ifname: str = "") -> None:
+        """:param tap_fd: the TAP interface's fd; None for a card with no wire (a
+            dry run), whose frames are dropped."""
         super().__init__()
         self.tap_fd: int | None = tap_fd
         self.ifname = ifname

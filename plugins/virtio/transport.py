@@ -89,12 +89,28 @@ class Transport:
     # ------------------------------------------------------------ status
 
     def write_status(self, value: int) -> None:
-        """The driver writes the status byte: reset, accept features, or go live."""
+        """The driver writes the status byte: reset, accept features, or go live.
+
+        The status follows virtio 1.2's state machine (2.1.1, 3.1.1): 0 resets the
+        device; otherwise the driver may only add bits, so DRIVER_OK is set at most
+        once between resets and the device is activated (its I/O thread started)
+        at most once. A write that clears bits breaks the protocol: it is refused
+        and the device asks for a reset (DEVICE_NEEDS_RESET). DEVICE_NEEDS_RESET
+        itself is the device's to set.
+        """
         with self.lock:
             if value == 0:
                 self.reset()
                 return
-            added = value & ~self.status
+            value &= ~STATUS_DEVICE_NEEDS_RESET
+            current = self.status & ~STATUS_DEVICE_NEEDS_RESET
+            cleared = current & ~value
+            if cleared:
+                log.warning("virtio-%s: the driver cleared status bits %#x without a "
+                            "reset; the device needs a reset", self.device.name, cleared)
+                self.needs_reset("status bits cleared without a reset")
+                return
+            added = value & ~current
             if added & STATUS_FEATURES_OK and not self._features_acceptable():
                 value &= ~STATUS_FEATURES_OK
             if added & STATUS_DRIVER_OK and not value & STATUS_FEATURES_OK:
@@ -167,9 +183,12 @@ class Transport:
     # ------------------------------------------------------------ teardown
 
     def close(self) -> None:
-        """Stop the device and release it (flush, close) and the eventfds."""
-        with self.lock:
-            self.device.close()
-        for fd in self.kick_fds:
-            os.close(fd)
-        self.kick_fds = []
+        """Stop the device and release it (flush, close) and the eventfds; the
+        eventfds are released even when the device's close fails."""
+        try:
+            with self.lock:
+                self.device.close()
+        finally:
+            for fd in self.kick_fds:
+                os.close(fd)
+            self.kick_fds = []

@@ -84,22 +84,29 @@ def validate(config: Config) -> None:
     choose_transport(config)
     disks, networks = config.option("disk") or [], config.option("network") or []
     if disks:
-        from .blk import parse_disk
+        from .blk import file_identity, parse_disk
     if networks:
         from .net import parse_network
-    seen: set[str] = set()
+    seen: dict[tuple[int, int], str] = {}
     for text in disks:
         spec = parse_disk(text)
-        if spec.path in seen:
-            raise ConfigError(f"disk image {spec.path!r} is given twice (check --disk)")
-        seen.add(spec.path)
+        identity = file_identity(spec.path)  # the same file by any path or link
+        if identity in seen:
+            first = seen[identity]
+            also = "" if first == spec.path else f" (also as {first!r})"
+            raise ConfigError(f"disk image {spec.path!r} is given twice{also} (check --disk)")
+        seen[identity] = spec.path
     for text in networks:
         parse_network(text)
 
 
 def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
     """Open each device's backend (image files, TAPs) as the options ask (each
-    device's module is imported only when that device is asked for)."""
+    device's module is imported only when that device is asked for).
+
+    A dry run touches nothing on the host: disks are opened read-only and their
+    locks only checked, and no TAP interface is opened or created.
+    """
     config = vm.config
     devices: list[VirtioDevice] = []
     try:
@@ -115,16 +122,26 @@ def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
         for text in config.option("disk") or []:
             from .blk import BlockDevice, parse_disk
 
-            devices.append(BlockDevice(parse_disk(text)))
+            spec = parse_disk(text)
+            devices.append(BlockDevice(spec, dry_run=config.dry_run))
+            if config.dry_run:
+                vm.report.append(f"virtio-blk: {spec.path} opened read-only, its lock "
+                                 "only checked (dry run)")
         if config.option("rng"):
             from .rng import RngDevice
 
             devices.append(RngDevice())
         for text in config.option("network") or []:
             from .net import NetDevice, parse_network
-            from .tap import open_tap
 
             spec = parse_network(text)
+            if config.dry_run:
+                devices.append(NetDevice(None, spec.mac, spec.tapif))
+                vm.report.append(f"virtio-net: TAP interface {spec.tapif or '(new)'} not "
+                                 "opened (dry run)")
+                continue
+            from .tap import open_tap
+
             fd, name = open_tap(spec.tapif)
             devices.append(NetDevice(fd, spec.mac, name))
     except BaseException:
@@ -275,24 +292,33 @@ def _report(vm: Vm, state: VirtioState) -> None:
 
 
 def teardown(vm: Vm) -> None:
-    """Stop every device (threads joined, disks fsynced, taps closed), free the buses."""
+    """Stop every device (threads joined, disks fsynced, taps closed), free the buses.
+
+    Everything is closed even when something fails; the first failure is raised
+    (a one-line error), any later one is logged.
+    """
     state = vm.stash.get(KEY)
     if state is None:
         return
     del vm.stash[KEY]
-    first_error: BaseException | None = None
+    failures: list[BaseException] = []
+
+    def attempt(name: str, close) -> None:
+        try:
+            close()
+        except Exception as error:  # keep closing the others
+            if failures:
+                log.warning("virtio-%s: %s", name, error)
+            failures.append(error)
+
     if state.transports:
         from .mmio import MmioTransport
     for transport in state.transports:
-        try:
-            transport.close()
-        except Exception as error:  # keep closing the others; report the first
-            log.warning("virtio-%s: %s", transport.device.name, error)
-            first_error = first_error or error
+        attempt(transport.device.name, transport.close)
         if isinstance(transport, MmioTransport):
             transport.detach()
     for device in state.devices:  # those that never got a transport (closing is idempotent)
-        device.close()
+        attempt(device.name, device.close)
     if state.pci is not None:
         for port in state.pci.registered_pio:
             vm.pio.unregister(port)
@@ -300,5 +326,5 @@ def teardown(vm: Vm) -> None:
             vm.mmio.unregister(address)
     if state.terminal is not None:
         state.terminal.restore()
-    if first_error is not None:
-        raise first_error
+    if failures:
+        raise failures[0]

@@ -13,8 +13,8 @@ VMM_ARCH = "x86"
 __getattr__, __dir__ = lazy_hooks(__name__, {
     ".devhooks": ("vmm_dev_exit", "vmm_dev_init", "vmm_firmware_init"),
     ".emulated_host": ("vmm_emulated_host",),
-    ".imagehooks": ("vmm_load_initrd", "vmm_load_kernel"),
+    ".imagehooks": ("vmm_addoption", "vmm_load_initrd", "vmm_load_kernel"),
     ".vmhooks": ("vmm_core_init", "vmm_handle_exit", "vmm_kvm_model", "vmm_memory_layout",
                  "vmm_register_dump", "vmm_validate_config", "vmm_vcpu_boot_registers",
-                 "vmm_vcpu_finalize", "vmm_vcpu_init"),
+                 "vmm_vcpu_finalize", "vmm_vcpu_init", "vmm_vcpu_stalled"),
 })

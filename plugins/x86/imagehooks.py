@@ -8,14 +8,22 @@ from vmm import hookimpl
 
 if TYPE_CHECKING:
     from vmm.core.images import LoadedImage
+    from vmm.core.options import OptionGroup
     from vmm.core.vm import Vm
+
+
+@hookimpl
+def vmm_addoption(group: OptionGroup) -> None:
+    """``--flat``: boot a flat real-mode binary (never guessed from the file)."""
+    group.addoption("--flat", type=bool, help="The kernel is a flat real-mode binary, "
+                    "run at 1000:0000 (x86 recognises bzImage and ELF64 kernels itself).")
 
 
 @hookimpl
 def vmm_load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage:
     """A bzImage (64-bit boot protocol), an ELF64 vmlinux (PVH entry when its Xen
-    note has one, else the 64-bit protocol), or any other file as a flat real-mode
-    binary at 1000:0000."""
+    note has one, else the 64-bit protocol), or with ``--flat`` a flat real-mode
+    binary at 1000:0000; anything else is a one-line ImageError."""
     from .loader import load_kernel
 
     return load_kernel(vm, data, path)

@@ -1,6 +1,11 @@
 """Loading x86 kernels and initrds: bzImage (64-bit boot protocol), ELF64 vmlinux
 (PVH entry when its Xen note has one, else the 64-bit protocol at the ELF entry), and
-any other file as a flat real-mode binary at 1000:0000, as kvmtool does."""
+with ``--flat`` (or for the built-in guest) a flat real-mode binary at 1000:0000.
+
+kvmtool loads any file it does not recognise as a flat binary; a truncated or
+foreign kernel then runs as garbage real-mode code and hangs. Here an unrecognised
+file is a one-line error naming the formats recognised, unless the user says
+``--flat``."""
 
 from __future__ import annotations
 
@@ -10,11 +15,13 @@ from vmm.core.memory import GuestMemoryError
 from vmm.core.vm import Vm
 
 from . import machine as m
-from .bzimage import STARTUP_64_OFFSET, is_bzimage, parse_bzimage
+from .bzimage import SETUP_HEADER_OFFSET, STARTUP_64_OFFSET, is_bzimage, parse_bzimage
 from .elf import is_elf, parse_elf
 from .state import LINUX_64, PVH, REAL_MODE, BootInfo, x86_state
 
 PAGE = 4096
+#: The option's destination (``--flat``).
+FLAT_OPTION = "flat"
 #: initrd_addr_max of boot protocols before 2.03.
 OLD_INITRD_ADDR_MAX = 0x37FFFFFF
 
@@ -84,12 +91,22 @@ def load_bzimage(vm: Vm, data: bytes, path: str) -> LoadedImage:
 
 
 def load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage:
-    """Recognise a bzImage or an ELF64 kernel; anything else is a flat binary."""
+    """A flat binary when asked (``--flat``, the built-in guest), else a recognised
+    bzImage or ELF64 kernel; anything else is a one-line ImageError."""
+    config = vm.config
+    if config.option(FLAT_OPTION) or path == config.option("default_guest"):
+        if not data:
+            raise ImageError(f"flat binary {path!r} is empty")
+        return load_flat(vm, data, path)
     if is_bzimage(data):
         return load_bzimage(vm, data, path)
     if is_elf(data):
         return load_elf(vm, data, path)
-    return load_flat(vm, data, path)
+    what = "is empty" if not data else "is not a kernel x86 boots"
+    raise ImageError(
+        f"kernel {path!r} {what}: vmm recognises a bzImage (boot flag and 'HdrS' in "
+        f"the setup header at {SETUP_HEADER_OFFSET:#x}) and an ELF64 vmlinux; add --flat "
+        "to run a flat real-mode binary at 1000:0000")
 
 
 def initrd_limit(vm: Vm) -> int:

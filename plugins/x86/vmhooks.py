@@ -111,21 +111,20 @@ def vmm_vcpu_finalize(vm: Vm, vcpu: Vcpu) -> None:
 
 @hookimpl
 def vmm_handle_exit(vcpu: Vcpu, exit: Any) -> bool | None:
-    """Reset, triple fault and a halt nothing can wake end the VM with status 0
-    (kvmtool's behaviour); an emulation failure is a one-line error with the rip."""
+    """Reset, triple fault and a halt nothing can wake end the VM: with status 0
+    (kvmtool's behaviour) after the guest wrote output, else with a one-line error
+    (it never got going); an emulation failure is a one-line error with the rip."""
     from vmm.core.kvm import ioctls as k
 
     reason = exit.reason
     vm = vcpu.vm
     if reason == k.KVM_EXIT_SHUTDOWN:
-        log.debug("vCPU %d: shutdown (triple fault): the guest reset", vcpu.id)
-        vm.request_stop(0)
+        vm.stop_stuck_guest(f"vCPU {vcpu.id} triple-faulted at rip {_rip(vcpu)}")
         return True
     if reason == k.KVM_EXIT_HLT:
         if vcpu.get_reg("rflags") & m.RFLAGS_IF:
             return True  # an interrupt may still wake it
-        log.debug("vCPU %d: halted with interrupts disabled", vcpu.id)
-        vm.request_stop(0)
+        vm.stop_stuck_guest(f"vCPU {vcpu.id} halted with interrupts disabled")
         return True
     if reason == k.KVM_EXIT_SYSTEM_EVENT:
         vm.request_stop(0 if exit.type != k.KVM_SYSTEM_EVENT_CRASH else 1)
@@ -141,6 +140,31 @@ def vmm_handle_exit(vcpu: Vcpu, exit: Any) -> bool | None:
             f"(hardware reason {exit.hardware_reason:#x})"
         )
     return None
+
+
+@hookimpl
+def vmm_vcpu_stalled(vcpu: Vcpu) -> str | None:
+    """Halted (in the in-kernel LAPIC) with interrupts disabled and no NMI pending,
+    or an AP still waiting for its startup IPI: only another vCPU could wake it."""
+    from vmm.core.errors import KvmError
+
+    from . import ioctls as x
+    from .cdefs import ffi
+
+    try:
+        state = ffi.new("struct kvm_mp_state *")
+        vcpu.fd.call(x.KVM_GET_MP_STATE, state)
+        if state.mp_state in (x.KVM_MP_STATE_UNINITIALIZED, x.KVM_MP_STATE_INIT_RECEIVED):
+            return "waiting for a startup IPI"
+        if state.mp_state != x.KVM_MP_STATE_HALTED or vcpu.get_reg("rflags") & m.RFLAGS_IF:
+            return None
+        events = ffi.new("struct kvm_vcpu_events *")
+        vcpu.fd.call(x.KVM_GET_VCPU_EVENTS, events)
+    except KvmError:
+        return None  # can't tell: assume it can go on
+    if events.nmi.pending or events.nmi.injected:
+        return None
+    return "halted with interrupts disabled"
 
 
 def _rip(vcpu: Vcpu) -> str:

@@ -197,3 +197,28 @@ def test_model_host_parsing():
         ModelHost.parse("bogus=1")
     with pytest.raises(ConfigError, match="wants a number"):
         ModelHost.parse("sve=yes")
+
+
+def test_debug_and_pmu_counts_come_from_the_modelled_host():
+    kvm = new_kvm(bps=16, wps=2, pmu_counters=3)
+    assert kvm.check_extension(119) == 16 and kvm.check_extension(120) == 2  # GUEST_DEBUG_HW_*
+    vmfd = kvm.create_vm(0)
+    vcpu = init_vcpu(vmfd, 0, 1 << u.KVM_ARM_VCPU_PMU_V3)
+    dfr0 = vcpu.get_one_reg(0x603000000013C028)  # ID_AA64DFR0_EL1
+    assert (dfr0 >> 12 & 0xF, dfr0 >> 20 & 0xF) == (15, 1)  # BRPs, WRPs: count - 1
+    assert vcpu.get_one_reg(0x603000000013DCE0) >> 11 & 0x1F == 3  # PMCR_EL0.N
+
+
+SVE_VLS = 0x606000000015FFFF
+
+
+def test_sve_vector_lengths_register_rules():
+    vmfd = new_kvm().create_vm(0)
+    plain = init_vcpu(vmfd, 0)
+    assert errno_of(lambda: plain.get_one_reg(SVE_VLS, 64)) == errno.ENOENT
+    vcpu = init_vcpu(vmfd, 1, 1 << u.KVM_ARM_VCPU_SVE)
+    assert vcpu.get_one_reg(SVE_VLS, 64) == 0xFFFF  # VQ 1..16
+    vcpu.set_one_reg(SVE_VLS, 0b111, 64)  # up to 384-bit vectors
+    assert errno_of(lambda: vcpu.set_one_reg(SVE_VLS, 0b101, 64)) == errno.EINVAL  # a gap
+    vcpu.call(u.KVM_ARM_VCPU_FINALIZE, u.ffi.new("int *", u.KVM_ARM_VCPU_SVE))
+    assert errno_of(lambda: vcpu.set_one_reg(SVE_VLS, 0b1, 64)) == errno.EPERM

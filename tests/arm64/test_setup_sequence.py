@@ -30,7 +30,7 @@ def test_default_vm_sequence(arm64_vm):
     assert positions == sorted(positions)
     assert calls(vm, "KVM_CREATE_VM") == ["kvm: KVM_CREATE_VM(type=0x20)"]
     assert calls(vm, "KVM_CREATE_DEVICE") == [f"vm: KVM_CREATE_DEVICE(type={u.KVM_DEV_TYPE_ARM_VGIC_V3})"]
-    features = (1 << u.KVM_ARM_VCPU_PSCI_0_2 | 1 << u.KVM_ARM_VCPU_PMU_V3 | 1 << u.KVM_ARM_VCPU_SVE
+    features = (1 << u.KVM_ARM_VCPU_PSCI_0_2 | 1 << u.KVM_ARM_VCPU_SVE
                 | 1 << u.KVM_ARM_VCPU_PTRAUTH_ADDRESS | 1 << u.KVM_ARM_VCPU_PTRAUTH_GENERIC)
     assert calls(vm, "KVM_ARM_VCPU_INIT") == [
         f"vcpu0: KVM_ARM_VCPU_INIT(target=5 features={features:#x})",
@@ -38,10 +38,9 @@ def test_default_vm_sequence(arm64_vm):
     ]
     assert calls(vm, "KVM_ARM_VCPU_FINALIZE") == [
         "vcpu0: KVM_ARM_VCPU_FINALIZE(feature=4)", "vcpu1: KVM_ARM_VCPU_FINALIZE(feature=4)"]
-    # CTRL_INIT after the vCPUs exist, PMU init after it, pvtime per vCPU.
+    # No PMU unless --pmu (as kvmtool); pvtime per vCPU.
     log = vm.ioctl_log()
-    ctrl_init = log.index("device: KVM_SET_DEVICE_ATTR(group=4 attr=0x0)")
-    assert log.index("vcpu0: KVM_SET_DEVICE_ATTR(group=0 attr=1)") > ctrl_init
+    assert not any(line.startswith("vcpu") and "group=0 attr" in line for line in log)
     assert "vcpu1: KVM_SET_DEVICE_ATTR(group=2 attr=0 ipa=0x1020040)" in log
     state = arm64_state(vm.vm)
     assert (state.ipa_bits, state.irqchip, state.sve_enabled, state.pvtime_enabled) == (32, "gicv3", True, True)
@@ -110,9 +109,22 @@ def test_mte_off_with_flash_and_a_compat_message(arm64_vm, tmp_path):
     assert vm.vm.compat_messages == ["MTE is incompatible with CFI flash support, disabling"]
 
 
-def test_no_pmu_on_a_host_without_it(arm64_vm):
-    vm = arm64_vm(host=ModelHost(pmu=False)).build()
-    assert not any("group=0 attr" in line and line.startswith("vcpu") for line in vm.ioctl_log())
+def test_pmu_only_with_the_pmu_option(arm64_vm):
+    vm = arm64_vm(cpus=2, options={"pmu": True}).build()
+    (init, _) = calls(vm, "KVM_ARM_VCPU_INIT")
+    assert int(init.split("features=")[1].rstrip(")"), 16) >> u.KVM_ARM_VCPU_PMU_V3 & 1
+    # CTRL_INIT after the vCPUs exist, each vCPU's PMU IRQ and init after it.
+    log = vm.ioctl_log()
+    ctrl_init = log.index("device: KVM_SET_DEVICE_ATTR(group=4 attr=0x0)")
+    assert log.index("vcpu0: KVM_SET_DEVICE_ATTR(group=0 attr=0 irq=23)") > ctrl_init
+    assert log.index("vcpu1: KVM_SET_DEVICE_ATTR(group=0 attr=1)") > ctrl_init
+    assert arm64_state(vm.vm).pmu_enabled
+
+
+def test_pmu_on_a_host_without_it_is_a_config_error(arm64_vm):
+    assert not arm64_state(arm64_vm(host=ModelHost(pmu=False)).build().vm).pmu_enabled
+    with pytest.raises(ConfigError, match="--pmu: KVM on this host has no PMUv3"):
+        arm64_vm(host=ModelHost(pmu=False), options={"pmu": True}).build()
 
 
 def test_gicv2_fallback_in_auto_mode(arm64_vm):

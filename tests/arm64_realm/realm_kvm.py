@@ -14,10 +14,11 @@ import pytest
 from vmm.plugins.arm64 import uapi as arm64_uapi
 from vmm.plugins.arm64.model import Arm64Model
 from vmm.plugins.arm64.registers import REGISTER_IDS
-from vmm.plugins.arm64_realm import kvm_calls, uapi
+from vmm.plugins.arm64_realm import uapi
+from vmm.plugins.arm64_realm.rfc_v1 import calls as kvm_calls
 from vmm.plugins.arm64_realm.model import RealmModel, RealmVm
 from vmm.plugins.arm64_realm.options import RealmSettings
-from vmm.plugins.arm64_realm.rmm import HashAlgorithm, RmmProfile
+from vmm.plugins.arm64_realm.rmm import HashAlgorithm
 from vmm.core.errors import KvmError
 from vmm.core.kvm.fds import Kvm, VcpuFd
 from vmm.core.memory import GuestMemory
@@ -30,17 +31,17 @@ PSCI = 1 << arm64_uapi.KVM_ARM_VCPU_PSCI_0_2
 
 
 def settings(**changes) -> RealmSettings:
-    """Realm settings: SHA-256, no RPV, no SVE, beta0, unless changed."""
-    values = dict(hash_algo=HashAlgorithm.SHA256, rpv=None, sve_vq=None, rmm=RmmProfile.BETA0)
+    """Realm settings: SHA-256, no RPV, no SVE, unless changed."""
+    values = dict(hash_algo=HashAlgorithm.SHA256, rpv=None, sve_vq=None)
     values.update(changes)
     return RealmSettings(**values)
 
 
 class RealmDriver:
-    """One VM on a fresh model backend, with a 4 MiB memslot at 0x8000_0000."""
+    """One VM on a fresh model of the RFC-v1 kernel, with a 4 MiB memslot at 0x8000_0000."""
 
-    def __init__(self, vm_type: int = REALM_33_BITS, rmm: RmmProfile = RmmProfile.BETA0) -> None:
-        self.model = RealmModel(Arm64Model(), rmm=rmm)
+    def __init__(self, vm_type: int = REALM_33_BITS) -> None:
+        self.model = RealmModel(Arm64Model(), generation="rfc-v1")
         self.backend = ModelBackend(self.model)
         self.kvm = Kvm(self.backend)
         self.vmfd = self.kvm.create_vm(vm_type)

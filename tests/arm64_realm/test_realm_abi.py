@@ -7,7 +7,7 @@ import struct
 
 from vmm.plugins.arm64 import uapi as arm64_uapi
 from vmm.plugins.arm64.registers import REGISTER_IDS
-from vmm.plugins.arm64_realm.abi import ffi
+from vmm.plugins.arm64_realm.rfc_v1.abi import ffi
 from vmm.plugins.arm64_realm.model import formats
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from realm_vm import DTB, RAM_START, build_realm
+import realm_vm
+from realm_vm import DTB, RAM_START, build_realm, rme
 
-from vmm.plugins.arm64.registers import REGISTER_IDS
 from vmm.plugins.arm64.state import arm64_state
 from vmm.plugins.arm64_realm.model import RmeState, realm_vcpu
 from vmm.plugins.arm64_realm.report import modelled_realm
@@ -21,27 +21,11 @@ from vmm.core.testing.images import arm64_image
 LIFECYCLE_CALLS = {"KVM_CREATE_VM", "KVM_ENABLE_CAP", "KVM_CREATE_DEVICE",
                    "KVM_SET_USER_MEMORY_REGION", "KVM_CREATE_VCPU", "KVM_ARM_VCPU_INIT",
                    "KVM_SET_ONE_REG", "KVM_ARM_VCPU_FINALIZE"}
-REGISTER_NAMES = {reg_id: name for name, reg_id in REGISTER_IDS.items()}
 
 
 def lifecycle(vm) -> list[str]:
     """The lifecycle calls in order, registers by name, vCPU init details left out."""
-    calls = []
-    for call in vm.backend.log:
-        if call.name not in LIFECYCLE_CALLS:
-            continue
-        if call.name == "KVM_SET_ONE_REG":
-            reg_id = int(call.detail.removeprefix("id="), 16)
-            calls.append(f"{call.target}: SET_ONE_REG {REGISTER_NAMES[reg_id]}")
-        elif call.name in ("KVM_ARM_VCPU_INIT", "KVM_CREATE_DEVICE"):
-            calls.append(f"{call.target}: {call.name}")
-        else:
-            calls.append(str(call))
-    return calls
-
-
-def rme(what: str) -> str:
-    return f"vm: KVM_ENABLE_CAP(cap=300 {what})"
+    return realm_vm.lifecycle(vm, LIFECYCLE_CALLS, terse=("KVM_ARM_VCPU_INIT", "KVM_CREATE_DEVICE"))
 
 
 def test_two_vcpu_realm_with_kernel_initrd_and_rpv_follows_rfc_v1(vmm_vm, tmp_path: Path) -> None:
@@ -132,13 +116,21 @@ def test_an_unclaimed_mmio_access_injects_an_sea(vmm_vm, tmp_path) -> None:
 
 
 def test_realm_ram_is_locked_on_fault(vmm_vm, tmp_path) -> None:
-    vm = build_realm(vmm_vm, tmp_path, cpus=1)
+    vm = build_realm(vmm_vm, tmp_path, cpus=1, dry_run=False)
     state = realm_state(vm.vm)
     if state.lock_failure:
         skip_or_fail(f"this host can't lock the RAM: {state.lock_failure}")
     start = vm.vm.memory.regions[0].host_addr
     assert {"lo", "lf"} <= vma_flags(start), "locked, on fault (MLOCK_ONFAULT)"
     assert "mg" not in vma_flags(start), "never offered to KSM"
+
+
+def test_a_dry_run_locks_no_realm_ram(vmm_vm, tmp_path) -> None:
+    """Before: a dry run mlocked realm RAM (and raised RLIMIT_MEMLOCK)."""
+    vm = build_realm(vmm_vm, tmp_path, cpus=1)
+    start = vm.vm.memory.regions[0].host_addr
+    assert "lo" not in vma_flags(start)
+    assert "a dry run locks no host memory" in realm_state(vm.vm).lock_failure
 
 
 def vma_flags(address: int) -> set[str]:

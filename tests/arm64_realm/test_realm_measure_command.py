@@ -62,16 +62,6 @@ def test_hash_override(v2_plan: Path) -> None:
     assert result.stdout == f"RIM: {V2_SHA512['V2.5']}\n"
 
 
-def test_rmm_override_measures_under_2_0(v2_plan: Path, tmp_path: Path) -> None:
-    without_ripas = plan_document("rel0", "sha256", len(SERIES["rel0"]))
-    without_ripas["ops"] = [op for op in without_ripas["ops"] if op["op"] != "ripas"]
-    (tmp_path / "no-ripas.json").write_text(json.dumps(without_ripas))
-    as_2_0 = invoke("measure", "--plan", str(v2_plan), "--rmm", "2.0")
-    rel0_without_ripas = invoke("measure", "--plan", str(tmp_path / "no-ripas.json"))
-    assert as_2_0.exit_code == 0 and as_2_0.stdout == rel0_without_ripas.stdout
-    assert as_2_0.stdout != f"RIM: {V2_SHA256['V2.5']}\n"
-
-
 def test_rmm_override_revalidates_the_plan(v2_plan: Path) -> None:
     result = invoke("measure", "--plan", str(v2_plan), "--rmm", "beta0")
     assert result.exit_code == 1

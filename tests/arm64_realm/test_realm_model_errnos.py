@@ -8,8 +8,10 @@ import pytest
 from realm_kvm import PSCI, RAM_START, REALM_33_BITS, RealmDriver, fails_with
 
 from vmm.plugins.arm64 import uapi as arm64_uapi
-from vmm.plugins.arm64_realm import kvm_calls, uapi
-from vmm.plugins.arm64_realm.abi import ffi
+from vmm.plugins.arm64_realm import uapi
+from vmm.plugins.arm64_realm.rfc_v1 import calls as kvm_calls, uapi as v1
+from vmm.plugins.arm64_realm.calls import AbortInjector
+from vmm.plugins.arm64_realm.rfc_v1.abi import ffi
 from vmm.plugins.arm64_realm.model import RmeState
 from vmm.core.kvm import ioctls as k
 
@@ -67,11 +69,28 @@ def test_a_realm_vm_fd_hides_stolen_time_and_reports_the_rmm_sve(driver) -> None
 # ------------------------------------------------------------------ KVM_CAP_ARM_RME
 
 
-def test_rme_on_a_normal_vm_is_einval(driver) -> None:
+def test_rme_on_a_normal_vm_gives_the_rfc_v1_errnos(driver) -> None:
+    """The RFC-v1 kernel runs the sub-commands on any VM: a normal VM is a realm whose
+    descriptor was never created (state NONE), so CONFIG passes its checks, CREATE_RD
+    finds no realm (EEXIST; EBUSY once a vCPU exists) and the rest need state NEW."""
     normal = driver(33)
-    for command in uapi.RME_SUBCOMMAND_NAMES:
-        with fails_with(errno.EINVAL):
-            raw_rme(normal.vmfd, command)
+    config_item(normal.vmfd, uapi.RME_CFG_HASH_ALGO, 1)  # accepted (and ignored)
+    with fails_with(errno.EINVAL):  # still checked: an unsupported algorithm
+        config_item(normal.vmfd, uapi.RME_CFG_HASH_ALGO, 7)
+    with fails_with(errno.EEXIST):
+        raw_rme(normal.vmfd, v1.RME_CREATE_RD)
+    args = ffi.new("struct kvm_cap_arm_rme_init_ipa_args *", {"init_ipa_base": RAM_START,
+                                                              "init_ipa_size": PAGE})
+    for command in (v1.RME_INIT_IPA_REALM, uapi.RME_POPULATE_REALM):
+        with fails_with(errno.EBUSY):
+            raw_rme(normal.vmfd, command, int(ffi.cast("uintptr_t", args)))
+    with fails_with(errno.EBUSY):
+        raw_rme(normal.vmfd, uapi.RME_ACTIVATE_REALM)
+    with fails_with(errno.EINVAL):
+        raw_rme(normal.vmfd, 5)
+    normal.vcpu()
+    with fails_with(errno.EBUSY):
+        raw_rme(normal.vmfd, v1.RME_CREATE_RD)
 
 
 def test_unknown_command_and_flags_are_einval(driver) -> None:
@@ -79,14 +98,14 @@ def test_unknown_command_and_flags_are_einval(driver) -> None:
     with fails_with(errno.EINVAL):
         raw_rme(realm.vmfd, 5)
     with fails_with(errno.EINVAL):
-        raw_rme(realm.vmfd, uapi.RME_CREATE_RD, flags=1)
+        raw_rme(realm.vmfd, v1.RME_CREATE_RD, flags=1)
     assert realm.realm.state is RmeState.NONE
 
 
 @pytest.mark.parametrize(
     ("cfg", "value"),
-    [(uapi.RME_CFG_DBG, 0), (uapi.RME_CFG_PMU, 0), (9, 0), (uapi.RME_CFG_HASH_ALGO, 2),
-     (uapi.RME_CFG_SVE, 16)],
+    [(v1.RME_CFG_DBG, 0), (v1.RME_CFG_PMU, 0), (9, 0), (uapi.RME_CFG_HASH_ALGO, 2),
+     (v1.RME_CFG_SVE, 16)],
 )
 def test_refused_config_items_are_einval(driver, cfg: int, value: int) -> None:
     realm = driver()
@@ -160,7 +179,8 @@ def test_populate_range_rules(driver) -> None:
     kvm_calls.populate_realm(realm.vmfd, RAM_START + PAGE, PAGE)
     with fails_with(errno.ENXIO):  # the RMM takes a granule's contents once
         kvm_calls.populate_realm(realm.vmfd, RAM_START, 2 * PAGE)
-    assert realm.realm.populated == {RAM_START + PAGE}
+    # The kernel populates page by page: the page before the refused one is in.
+    assert realm.realm.rtt.is_assigned(RAM_START) and realm.realm.rtt.is_assigned(RAM_START + PAGE)
 
 
 # ------------------------------------------------------------------ vCPUs and RECs
@@ -191,7 +211,7 @@ def test_recs_are_created_once_in_ascending_mpidr_order(driver) -> None:
     with fails_with(errno.ENXIO):
         kvm_calls.finalize_rec(vcpu1)
     kvm_calls.finalize_rec(vcpu0)
-    with fails_with(errno.EPERM):
+    with fails_with(errno.ENXIO):  # a second REC 0: the RMM wants REC 1 next
         kvm_calls.finalize_rec(vcpu0)
     kvm_calls.finalize_rec(vcpu1)
     assert realm.realm.recs == [0, 1]
@@ -232,7 +252,7 @@ def test_an_sea_is_accepted_only_after_an_mmio_exit(driver) -> None:
     vcpu = realm.vcpu()
     kvm_calls.finalize_rec(vcpu)
     kvm_calls.activate_realm(realm.vmfd)
-    injector = kvm_calls.AbortInjector(vcpu)
+    injector = AbortInjector(vcpu)
     with fails_with(errno.EINVAL):  # nothing ran yet
         injector.inject()
     realm.backend.queue_exit(0, "mmio", addr=0x9000_0000, size=4, is_write=True)

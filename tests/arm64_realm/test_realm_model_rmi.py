@@ -7,14 +7,14 @@ import dataclasses
 import pytest
 from realm_kvm import PSCI, RAM_START, RealmDriver
 
-from vmm.plugins.arm64_realm import kvm_calls
+from vmm.plugins.arm64_realm import uapi
+
+from vmm.plugins.arm64_realm.rfc_v1 import calls as kvm_calls
 from vmm.plugins.arm64_realm.rmm import (
     DataOp,
     HashAlgorithm,
-    RealmParams,
     RecOp,
     RipasBlockOp,
-    RipasRangeOp,
     RmmProfile,
     measure,
 )
@@ -23,15 +23,17 @@ PAGE = 0x1000
 DTB = 0x8FE0_0000
 #: B1.5 of the worked vectors (beta0, SHA-256): create, RIPAS level 2, DATA 0xAA, two RECs.
 B1_5_SHA256 = "6d5f38df0316b120c853eac5835022297e1760ebf4ca4d226ff8133bd938f25f"
+#: A 35-bit realm starts its RTT at level 1, so RFC-v1's INIT_IPA may use level-2 blocks.
+REALM_35_BITS = uapi.KVM_VM_TYPE_ARM_REALM | 35
 
 
 @pytest.fixture
 def realm_run():
-    """Build a 2-vCPU realm: 2 MiB of RIPAS RAM, one page of 0xAA, vCPU 0 booting."""
+    """Build a 2-vCPU 35-bit realm: 2 MiB of RIPAS RAM, one page of 0xAA, vCPU 0 booting."""
     made: list[RealmDriver] = []
 
-    def run(rmm: RmmProfile = RmmProfile.BETA0, **settings) -> RealmDriver:
-        driver = RealmDriver(rmm=rmm)
+    def run(**settings) -> RealmDriver:
+        driver = RealmDriver(REALM_35_BITS)
         made.append(driver)
         driver.create(**settings)
         kvm_calls.init_ipa_realm(driver.vmfd, RAM_START, 2 << 20)
@@ -58,7 +60,7 @@ def test_beta0_ops_follow_the_rfc_v1_kernel(realm_run) -> None:
     plan = realm_run().realm.recorder.plan
     assert plan.rmm is RmmProfile.BETA0
     assert plan.realm_params.hash_algo is HashAlgorithm.SHA256
-    assert plan.realm_params.s2sz == 33
+    assert plan.realm_params.s2sz == 35
     assert list(plan.ops) == [
         RipasBlockOp(RAM_START, 2),  # INIT_IPA: one 2 MiB block
         RipasBlockOp(RAM_START, 3),  # POPULATE: RIPAS of the page, then its data
@@ -70,21 +72,16 @@ def test_beta0_ops_follow_the_rfc_v1_kernel(realm_run) -> None:
     assert measure(vector).hex() == B1_5_SHA256
 
 
-def test_rel0_ops_take_ranges_and_the_rmm_defaults(realm_run) -> None:
-    driver = realm_run(RmmProfile.REL0, hash_algo=HashAlgorithm.SHA512, sve_vq=3,
-                       rpv=b"personal".ljust(64, b"\0"))
-    plan = driver.realm.recorder.plan
-    assert plan.realm_params == RealmParams(
-        flags=1 << 1, s2sz=33, sve_vl=3, num_bps=5, num_wps=3, pmu_num_ctrs=0,
-        hash_algo=HashAlgorithm.SHA512)
-    assert list(plan.ops) == [
-        RipasRangeOp(RAM_START, RAM_START + (2 << 20)),
-        RipasRangeOp(RAM_START, RAM_START + PAGE),
-        DataOp(RAM_START, True, content=b"\xaa" * PAGE),
-        *recs(),
-    ]
-    assert driver.realm.rpv.startswith(b"personal")
-    assert len(measure(plan)) == 64
+def test_a_33_bit_realm_gets_level_3_ripas_only() -> None:
+    """find_map_level is never coarser than the starting level + 1: level 3 at 33 bits."""
+    driver = RealmDriver()
+    try:
+        driver.create()
+        kvm_calls.init_ipa_realm(driver.vmfd, RAM_START, 2 << 20)
+        ops = driver.realm.recorder.plan.ops
+        assert ops == tuple(RipasBlockOp(RAM_START + page * PAGE, 3) for page in range(512))
+    finally:
+        driver.close()
 
 
 def test_the_rpv_is_not_measured(realm_run) -> None:
@@ -95,7 +92,7 @@ def test_the_rpv_is_not_measured(realm_run) -> None:
 
 def test_the_page_is_read_from_the_memslot_when_populated(realm_run) -> None:
     first = realm_run().realm.recorder.measure()
-    driver = RealmDriver()
+    driver = RealmDriver(REALM_35_BITS)
     try:
         driver.create()
         kvm_calls.init_ipa_realm(driver.vmfd, RAM_START, 2 << 20)

@@ -37,6 +37,18 @@ def config(dry_run: bool = True, **options) -> Config:
         ({"realm": True, "realm_pv": "é" * 33},
          "Invalid size for Realm Personalization Value: --realm-pv is 66 bytes"),
         ({"realm": True, "rmm": "1.0"}, "--rmm: RMM profile '1.0' is unknown"),
+        ({"realm": True, "rmm": "2.0"}, "--rmm: RMM profile '2.0' is unknown (expected beta0 or "
+                                        "rel0) (RMM 2.0 pairs with the v13+ host UABI"),
+        ({"realm_uabi": "v7"}, "--realm-uabi valid only with --realm"),
+        ({"model_rme": "v7"}, "--model-rme valid only with --realm"),
+        ({"realm": True, "realm_uabi": "v8"}, "--realm-uabi 'v8' is unknown: give rfc-v1 or v7"),
+        ({"realm": True, "model_rme": "rfc-v2"},
+         "--model-rme 'rfc-v2' is unknown: give rfc-v1 or v7 or none"),
+        # each RMM is measured only with the call sequence it shipped with
+        ({"realm": True, "realm_uabi": "v7", "rmm": "beta0"},
+         "--rmm beta0 is the RMM of the rfc-v1 UABI, not of --realm-uabi v7: use --rmm rel0"),
+        ({"realm": True, "model_rme": "rfc-v1", "rmm": "rel0"},
+         "--rmm rel0 is the RMM of the v7 UABI, not of --model-rme rfc-v1: use --rmm beta0"),
     ],
 )
 def test_each_bad_combination_is_refused_with_its_message(options: dict, message: str) -> None:
@@ -60,8 +72,9 @@ def test_defaults_turn_sve_off_for_a_realm() -> None:
     assert realm.plugin_options["disable_sve"] is True
     settings = realm_settings(realm)
     assert settings is not None
-    assert (settings.hash_algo, settings.rpv, settings.sve_vq, settings.rmm) == (
-        HashAlgorithm.SHA256, None, None, RmmProfile.BETA0)
+    assert (settings.hash_algo, settings.rpv, settings.sve_vq, settings.rmm, settings.uabi) == (
+        HashAlgorithm.SHA256, None, None, None, None)
+    assert settings.model_generation == "rfc-v1"
     normal = config()
     vmm_validate_config(normal)
     assert "disable_sve" not in normal.plugin_options
@@ -70,7 +83,7 @@ def test_defaults_turn_sve_off_for_a_realm() -> None:
 
 def test_values_are_encoded_as_the_kernel_takes_them() -> None:
     with_vl = config(realm=True, sve_vl=512, realm_pv="x" * 64, measurement_algo="sha512",
-                     rmm="2.0")
+                     rmm="rel0")
     vmm_validate_config(with_vl)
     assert "disable_sve" not in with_vl.plugin_options
     settings = realm_settings(with_vl)
@@ -78,5 +91,16 @@ def test_values_are_encoded_as_the_kernel_takes_them() -> None:
     assert settings.sve_vq == 3  # VL / 128 - 1
     assert settings.rpv == b"x" * 64  # raw bytes, no terminator at 64
     assert settings.hash_algo is HashAlgorithm.SHA512
-    assert settings.rmm is RmmProfile.V2_0
+    assert settings.rmm is RmmProfile.REL0
+    assert settings.model_generation == "v7"  # the UABI rel0 pairs with
     assert realm_settings(config(realm=True, realm_pv="ab")).rpv == b"ab" + bytes(62)
+
+
+def test_the_model_follows_the_uabi_or_rmm_asked_for() -> None:
+    assert realm_settings(config(realm=True, realm_uabi="v7")).model_generation == "v7"
+    assert realm_settings(config(realm=True, rmm="beta0")).model_generation == "rfc-v1"
+    both = realm_settings(config(realm=True, realm_uabi="rfc-v1", model_rme="v7"))
+    assert (both.uabi, both.model_generation) == ("rfc-v1", "v7")  # forcing the wrong one
+    assert realm_settings(config(realm=True, model_rme="none")).model_generation == "none"
+    with pytest.raises(ConfigError, match="--model-rme only makes sense with --dry-run"):
+        realm_settings(config(False, realm=True, model_rme="v7"))

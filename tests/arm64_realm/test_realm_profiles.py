@@ -7,7 +7,6 @@ import struct
 import pytest
 
 from vmm.plugins.arm64_realm.rmm import (
-    DataOp,
     HashAlgorithm,
     Plan,
     RealmMeasurement,
@@ -30,27 +29,26 @@ def plan(profile: RmmProfile, *ops: object, params: RealmParams = PARAMS) -> Pla
     return Plan(realm_params=params, rmm=profile, ops=ops)  # type: ignore[arg-type]
 
 
-def test_2_0_measures_the_same_realm_params_as_rel0() -> None:
-    assert measure(plan(RmmProfile.V2_0)).hex() == V2_1_SHA256
+def test_each_profile_pairs_with_the_uabi_it_shipped_with() -> None:
+    assert [(profile.label, profile.uabi) for profile in RmmProfile] == [
+        ("beta0", "rfc-v1"), ("rel0", "v7")]
+    assert RmmProfile.for_uabi("v7") is RmmProfile.REL0
+    assert RmmProfile.for_uabi("rfc-v1") is RmmProfile.BETA0
+    with pytest.raises(Exception, match="RMM 2.0 pairs with the v13\\+ host UABI"):
+        RmmProfile.from_label("2.0")
 
 
-def test_2_0_does_not_measure_ripas() -> None:
-    with_ripas = plan(RmmProfile.V2_0, RipasRangeOp(0x8000_0000, 0x8020_0000), DataOp(0x8000_0000, True, content=PAGE))
-    without = plan(RmmProfile.V2_0, DataOp(0x8000_0000, True, content=PAGE))
-    assert measure_steps(with_ripas)[0].hex() == V2_1_SHA256
-    assert measure(with_ripas) == measure(without)
-    rel0 = plan(RmmProfile.REL0, RipasRangeOp(0x8000_0000, 0x8020_0000), DataOp(0x8000_0000, True, content=PAGE))
-    assert measure(rel0) != measure(with_ripas)
+def test_rel0_ripas_of_one_recorded_call_uses_its_entries() -> None:
+    one_block = plan(RmmProfile.REL0, RipasRangeOp(0x8000_0000, 0x8020_0000))
+    as_pages = plan(RmmProfile.REL0, RipasRangeOp(0x8000_0000, 0x8020_0000, level=3))
+    assert measure(one_block) == measure(plan(RmmProfile.REL0, RipasRangeOp(0x8000_0000, 0x8020_0000, level=2)))
+    assert measure(as_pages) != measure(one_block)
+    with pytest.raises(Exception, match="not whole level-2 entries"):
+        measure(plan(RmmProfile.REL0, RipasRangeOp(0x8000_0000, 0x8000_1000, level=2)))
 
 
-def test_2_0_still_checks_the_ripas_range() -> None:
-    with pytest.raises(Exception, match="not 4 KiB aligned"):
-        measure(plan(RmmProfile.V2_0, RipasRangeOp(0x8000_0800, 0x8020_0000)))
-
-
-@pytest.mark.parametrize("profile", [RmmProfile.REL0, RmmProfile.V2_0])
-def test_rmm_1_0_and_later_measure_only_runnable_recs(profile: RmmProfile) -> None:
-    steps = measure_steps(plan(profile, RecOp(False, 0x8000_0000, (1, 2)), RecOp(True, 0x8000_0000)))
+def test_rmm_1_0_measures_only_runnable_recs() -> None:
+    steps = measure_steps(plan(RmmProfile.REL0, RecOp(False, 0x8000_0000, (1, 2)), RecOp(True, 0x8000_0000)))
     assert steps[0].hex() == V2_1_SHA256
     assert steps[1].hex() != V2_1_SHA256
 
@@ -75,8 +73,8 @@ def test_rel0_measures_the_seven_realm_params_and_beta0_only_the_hash() -> None:
 
 def test_with_overrides_changes_profile_and_hash() -> None:
     original = plan(RmmProfile.REL0, RecOp(True, 0x8000_0000))
-    overridden = original.with_overrides(rmm=RmmProfile.V2_0, hash=HashAlgorithm.SHA512)
-    assert (overridden.rmm, overridden.hash) == (RmmProfile.V2_0, HashAlgorithm.SHA512)
+    overridden = original.with_overrides(rmm=RmmProfile.BETA0, hash=HashAlgorithm.SHA512)
+    assert (overridden.rmm, overridden.hash) == (RmmProfile.BETA0, HashAlgorithm.SHA512)
     assert len(measure(overridden)) == 64 and original.hash is HashAlgorithm.SHA256
 
 

@@ -46,7 +46,8 @@ def test_guest_writes_its_disk_reads_rng_on_hvc0(tmp_path: Path, arch: str, show
     )
     initramfs = virtio_initramfs(arch, TRANSPORTS[arch], body, tmp_path / "l2.cpio")
     run = run_nested(
-        tmp_path, arch, "run", "--arch", arch, "-k", str(l2_kernel(arch)), "-i", str(initramfs),
+        tmp_path, arch, "run", "--arch", arch, "--sandbox", "-k", str(l2_kernel(arch)), "-i",
+        str(initramfs),
         "--console", "virtio", "-p", "console=hvc0 quiet", "-d", str(disk), "--rng",
         timeout=TIMEOUT, watch=("VIRTIO-DONE",),
     )

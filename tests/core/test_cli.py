@@ -49,7 +49,7 @@ def test_run_receives_the_exact_config(captured, tmp_path):
 def test_defaults(captured):
     run_main(["run", "--arch", "x86"])
     [config] = captured
-    assert config == Config(arch="x86", plugin_options=config.plugin_options)
+    assert config == Config(arch="x86", sandbox=None, plugin_options=config.plugin_options)
     assert config.mem_mib == 256 and config.cpus == 1 and config.console == "serial"
 
 
@@ -74,8 +74,21 @@ def test_malformed_command_line_exits_2(args, code):
     assert "Traceback" not in result.stderr
 
 
-def test_unknown_arch_is_one_line_exit_1():
-    result = cli("run", "--arch", "mips")
-    assert result.returncode == 1
+@pytest.mark.parametrize("arch", ["mips", ""])
+def test_unknown_arch_is_one_line_exit_2(arch):
+    """A malformed command line; before, --arch "" silently meant the host's arch."""
+    result = cli("run", "--arch", arch)
+    assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "vmm: error: unknown architecture 'mips': choose one of x86, arm64, riscv"]
+        f"vmm: error: unknown architecture {arch!r}: choose one of x86, arm64, riscv"]
+
+
+def test_blocking_a_plugin_that_does_not_exist_is_one_line_exit_2():
+    """Before: --block nope was ignored."""
+    result = cli("run", "--arch", "x86", "--block", "nope", "--dry-run")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "vmm: error: --block nope: no plugin has that name (installed: arm64, arm64_realm, "
+        "core, riscv, virtio, x86)"]
+    known = cli("run", "--arch", "x86", "--block", "arm64_realm", "--dry-run")
+    assert known.returncode == 0, known.stderr  # installed, just not for x86

@@ -177,3 +177,60 @@ def test_a_missing_home_is_not_created(tmp_path: Path, monkeypatch: pytest.Monke
     ffi = load_ffi("t_homeless", BASE)
     assert isinstance(ffi, cffi.FFI)  # in-line
     assert os.listdir(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- who owns the cache
+
+FOREIGN = "import builtins\nbuiltins.vmm_foreign_module_ran = True\nffi = None\n"
+
+
+def _planted(cache_home: Path, name: str) -> Path:
+    """The cache file ``load_ffi(name, BASE)`` would import, holding foreign code."""
+    load_ffi(name, BASE)
+    (path,) = (cache_home / "vmm" / "cffi").glob(f"_vmm_ffi_{name}_*.py")
+    sys.modules.pop(path.stem)
+    path.write_text(FOREIGN)
+    return path
+
+
+@pytest.fixture
+def foreign_flag() -> Iterator[None]:
+    import builtins
+
+    yield
+    ran = getattr(builtins, "vmm_foreign_module_ran", False)
+    if ran:
+        del builtins.vmm_foreign_module_ran
+    assert not ran, "a cached module nobody should trust was executed"
+
+
+@pytest.mark.parametrize("owner, mode", [("other user", 0o600), ("this user", 0o666),
+                                         ("this user", 0o620)])
+def test_a_module_someone_else_could_have_written_is_regenerated(cache_home, foreign_flag,
+                                                                 owner, mode) -> None:
+    path = _planted(cache_home, "t_foreign")
+    path.chmod(mode)
+    if owner == "other user":
+        if os.geteuid() != 0:
+            pytest.skip("only root can give a file to another user")
+        os.chown(path, 4242, 4242)
+    ffi = load_ffi("t_foreign", BASE)
+    assert ffi.sizeof("struct base") == _inline_reference().sizeof("struct base")
+    info = path.stat()
+    assert info.st_uid == os.geteuid() and not info.st_mode & 0o022
+    assert path.read_text().startswith("# auto-generated")
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775])
+def test_a_cache_directory_others_can_write_is_not_used(cache_home, foreign_flag, mode) -> None:
+    path = _planted(cache_home, "t_opendir")
+    path.parent.chmod(mode)
+    ffi = load_ffi("t_opendir", BASE)
+    assert isinstance(ffi, cffi.FFI)  # in-line: the directory is not trusted
+    assert path.read_text() == FOREIGN  # and nothing was written into it
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
+def test_the_cache_directory_is_private(cache_home) -> None:
+    load_ffi("t_private", BASE)
+    assert (cache_home / "vmm" / "cffi").stat().st_mode & 0o777 == 0o700

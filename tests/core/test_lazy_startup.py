@@ -10,6 +10,8 @@ import types
 
 import pytest
 
+from vmm.core.testing.images import x86_bzimage
+
 from vmm.core import plugins as plugin_discovery
 from vmm.core.cli import command_name
 from vmm.core.lazyhooks import lazy_hooks
@@ -118,8 +120,8 @@ def _modules_after_run(argv: list[str]) -> set[str]:
 
 
 def test_a_run_without_virtio_devices_imports_none_and_parses_no_c(tmp_path) -> None:
-    image = tmp_path / "guest.bin"
-    image.write_bytes(b"\xf4")
+    image = tmp_path / "bzImage"
+    image.write_bytes(x86_bzimage())
     argv = ["run", "--arch", "x86", "--dry-run", "-k", str(image)]
     _modules_after_run(argv)  # fills the FFI cache if it was cold
     modules = _modules_after_run(argv)
@@ -156,8 +158,8 @@ def test_vmm_run_builds_one_plugin_manager(monkeypatch: pytest.MonkeyPatch, tmp_
         return real(*args, **kwargs)
 
     monkeypatch.setattr(plugin_discovery, "build_manager", counting)
-    image = tmp_path / "guest.bin"
-    image.write_bytes(b"\xf4")
+    image = tmp_path / "bzImage"
+    image.write_bytes(x86_bzimage())
     with pytest.raises(SystemExit) as stop:
         main(["run", "--arch", "x86", "--dry-run", "-k", str(image)])
     assert stop.value.code == 0

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from vmm.core.testing.images import x86_bzimage
+
 import vmm.core.runner
 from vmm.core.cli import build_app, main
 from vmm.core.cli.quickargs import parse_options
@@ -23,7 +25,7 @@ PLAIN = [
      "-c", "2", "-f", "fw", "--console", "virtio", "--dry-run", "--nocompat", "--debug"],
     ["run", "--arch", "x86", "--kernel=k", "--initrd=", "--params=", "--mem=64", "--cpus=3"],
     ["run", "--arch", "x86", "--mem", "1", "--mem", "+2", "-m", " 7 ", "-p", ""],
-    ["run", "--arch", "x86", "--block", "virtio", "--block", "nothing"],
+    ["run", "--arch", "x86", "--block", "virtio", "--block", "arm64_realm"],
     ["run", "--arch", "x86", "--disk", "a.img", "-d", "b.img,ro", "--rng", "--rng",
      "-n", "mode=tap,tapif=t0", "--virtio-transport", "pci"],
     ["run", "--arch", "arm64", "--irqchip", "gicv2", "--disable-sve", "--no-pvtime",
@@ -84,8 +86,8 @@ def test_options_of_a_kind_typer_converts_leave_the_command_line_to_it() -> None
 
 
 def test_a_plain_run_imports_no_typer(tmp_path) -> None:
-    image = tmp_path / "guest.bin"
-    image.write_bytes(b"\xf4")
+    image = tmp_path / "bzImage"
+    image.write_bytes(x86_bzimage())
     probe = (f"import json, sys\nfrom vmm.core.cli import main\ntry:\n"
              f"    main(['run', '--arch', 'x86', '--dry-run', '-k', {str(image)!r}])\n"
              f"except SystemExit as stop:\n    assert not stop.code, stop.code\n"

@@ -102,7 +102,7 @@ def test_bad_magic_on_the_command_line(tmp_path):
 
 def test_initrd_too_big_on_the_command_line(kernel_path, tmp_path):
     initrd = tmp_path / "initrd"
-    initrd.write_bytes(bytes(20 * MIB))
+    initrd.write_bytes(bytes(15 * MIB))
     line = _one_line_error(vmm("run", "--arch", "riscv", "--dry-run", "-k", kernel_path,
                                "-i", str(initrd), "-m", "16"))
     assert "does not fit in RAM above the kernel" in line and "give -m" in line

@@ -30,11 +30,13 @@ def guest_allocator(vm) -> Allocator:
 
 @pytest.fixture
 def model_vm(vmm_vm):
-    """``model_vm(arch, **options)``: a built model-backed VM with virtio options."""
+    """``model_vm(arch, **options)``: a built model-backed VM with virtio options (a
+    dry run unless ``dry_run=False``: then disks are writable, as in a real run)."""
 
-    def factory(arch: str, extra_plugins=(), console: str = "serial", **options):
+    def factory(arch: str, extra_plugins=(), console: str = "serial", dry_run: bool = True,
+                **options):
         vm = vmm_vm(arch, options=options, mem_mib=64, console=console,
-                    extra_plugins=list(extra_plugins))
+                    extra_plugins=list(extra_plugins), dry_run=dry_run)
         return vm.build()
 
     return factory

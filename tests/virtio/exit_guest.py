@@ -1,6 +1,6 @@
 """Run as a program: a model arm64 VM whose "guest" writes its virtio disk, then ends.
 
-``python -m tests.virtio.exit_guest poweroff|sigterm|sigint DISK`` builds the VM with
+``python -m tests.virtio.exit_guest poweroff|sigterm|sigint|sighup DISK`` builds the VM with
 ``run_vm`` (the real run path, signal handlers included). In the last init stage the
 guest writes sector 1 through virtio-mmio and waits until the device completed it;
 then it either powers off (the model's idle exit) or keeps running until a signal
@@ -25,7 +25,7 @@ from .guest import F_VERSION_1, MmioGuest, wait_for
 
 SECTOR = 1
 DATA = b"D" * 512
-SIGNALS = {"sigterm": signal.SIGTERM, "sigint": signal.SIGINT}
+SIGNALS = {"sigterm": signal.SIGTERM, "sigint": signal.SIGINT, "sighup": signal.SIGHUP}
 
 
 class GuestWrites:
@@ -56,8 +56,10 @@ class GuestWrites:
 def main() -> int:
     mode, disk = sys.argv[1], sys.argv[2]
     model = make_model_vm("arm64", workdir=Path(disk).parent, options={"disk": [disk]}, mem_mib=64,
-                          extra_plugins=[("guest", GuestWrites(mode))])
-    return run_vm(model.vm)
+                          extra_plugins=[("guest", GuestWrites(mode))], dry_run=False)
+    code = run_vm(model.vm)
+    print("TORN-DOWN", flush=True)
+    return code
 
 
 if __name__ == "__main__":

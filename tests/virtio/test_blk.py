@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from vmm.plugins.virtio.blk import BlockDevice, DiskSpec, parse_disk
-from vmm.core.errors import ConfigError
+from vmm.core.errors import ConfigError, ImageError
 
 from .direct import Bench
 
@@ -151,6 +151,30 @@ def test_close_fsyncs_and_closes_the_image(bench_of, monkeypatch):
         os.fstat(fd)
 
 
+@pytest.mark.parametrize("failing", ["fsync", "close"])
+def test_a_failed_fsync_or_close_says_the_disk_may_be_incomplete(bench_of, monkeypatch,
+                                                                 disk_image, failing):
+    import errno
+
+    bench = bench_of()
+    fd = bench.device.fd
+    real_close = os.close
+
+    def fail(descriptor):
+        if failing == "close":
+            real_close(descriptor)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, failing, fail)
+    with pytest.raises(ImageError) as failed:
+        bench.device.close()
+    monkeypatch.undo()
+    assert str(failed.value) == (f"disk {str(disk_image)!r} may be incomplete: "
+                                 "No space left on device (ENOSPC)")
+    with pytest.raises(OSError):  # closed all the same
+        os.fstat(fd)
+
+
 def test_disk_specs(tmp_path, disk_image, monkeypatch):
     assert parse_disk(f"{disk_image},ro") == DiskSpec(str(disk_image), True)
     with pytest.raises(ConfigError, match="expected FILE or FILE,ro"):
@@ -161,3 +185,37 @@ def test_disk_specs(tmp_path, disk_image, monkeypatch):
     with pytest.raises(ConfigError, match="add ,ro"):
         parse_disk(str(disk_image))
     assert parse_disk(f"{disk_image},ro").readonly
+
+
+@pytest.mark.parametrize(
+    "kind, segments, expected",
+    [
+        (DISCARD, [(8, 8, 0), (2047, 2, 0)], IOERR),  # the second runs past the end
+        (WRITE_ZEROES, [(8, 8, 0), (20, 1, 0), (4096, 1, 0)], IOERR),
+        (DISCARD, [(8, 8, 0), (20, 1, 1)], UNSUPP),  # unmap flag on a discard
+        (WRITE_ZEROES, [(8, 8, 0), (20, (1 << 30) // 512 + 1, 0)], IOERR),  # too long
+    ],
+)
+def test_a_bad_later_segment_leaves_every_segment_untouched(bench_of, disk_image, kind,
+                                                            segments, expected):
+    """Every segment is checked before the image is touched (before, the first
+    segments were zeroed and then the request failed)."""
+    before = disk_image.read_bytes()
+    bench = bench_of()
+    payload = b"".join(struct.pack("<QII", *segment) for segment in segments)
+    _, (_, _, st) = bench.rings[0].add([(header(kind), False), (payload, False), (1, True)])
+    bench.run()
+    assert status(bench, st) == expected
+    assert disk_image.read_bytes() == before
+
+
+def test_every_segment_of_a_good_multi_segment_request_is_zeroed(bench_of, disk_image):
+    bench = bench_of()
+    payload = struct.pack("<QII", 3, 2, 0) + struct.pack("<QII", 100, 1, 1)
+    _, (_, _, st) = bench.rings[0].add([(header(WRITE_ZEROES), False), (payload, False),
+                                        (1, True)])
+    bench.run()
+    data = disk_image.read_bytes()
+    assert status(bench, st) == OK
+    assert data[3 * 512 : 5 * 512] == bytes(1024) and data[100 * 512 : 101 * 512] == bytes(512)
+    assert data[5 * 512 : 5 * 512 + 10] == b"sector0005"

@@ -108,6 +108,9 @@ def test_network_specs():
         ("mode=tap,tapif=a,guest_mac=zz", "six hex bytes"),
         ("mode=tap,guest_mac=01:00:00:00:00:01", "multicast"),
         ("tap", "expected mode=tap"),
+        ("mode=tap,tapif=a,tapif=b", "tapif= is given twice"),
+        ("mode=tap,guest_mac=02:00:00:00:00:01,guest_mac=02:00:00:00:00:02",
+         "guest_mac= is given twice"),
     ]:
         with pytest.raises(ConfigError, match=message):
             parse_network(bad)

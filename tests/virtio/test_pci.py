@@ -95,15 +95,40 @@ def test_rng_with_msix_sends_kvm_signal_msi(model_vm):
 def test_masked_vector_is_pending_until_unmasked(model_vm):
     model = model_vm("x86", rng=True)
     vm = model.vm
-    transport = vm.stash[KEY].transports[0]
-    msix = transport.msix
-    msix.config_access(2, 2, 1 << 15)
+    read, write = cf8_accessors(vm, 1)
+    control = PciGuest(vm, read, write, guest_allocator(vm)).caps[0x11][1] + 2
+    msix = vm.stash[KEY].transports[0].msix
+    write(control, 2, 1 << 15)
     assert msix.signal(0)  # masked at reset: pending, nothing sent
     assert model.backend.system.vms[-1].msis == [] and msix.pba_read(0, 8) == 1
     msix.table_write(0, 4, 0xFEE00000)
     msix.table_write(12, 4, 0)  # unmask: delivered now
     assert model.backend.system.vms[-1].msis == [(0xFEE00000, 0, None)]
     assert msix.pba_read(0, 8) == 0
+
+
+def test_msix_message_control_honours_byte_and_dword_writes(model_vm):
+    """Only Enable (bit 15) and Function Mask (bit 14) are writable, whatever the
+    access size: a byte write to the read-only low byte left Enable cleared, and a
+    dword write at the capability's start did not set it."""
+    vm = model_vm("x86", rng=True).vm
+    read, write = cf8_accessors(vm, 1)
+    cap = PciGuest(vm, read, write, guest_allocator(vm)).caps[0x11][1]
+    msix = vm.stash[KEY].transports[0].msix
+    table_size = msix.vectors - 1
+    write(cap + 2, 2, 1 << 15)
+    write(cap + 2, 1, 0)  # the low byte is read-only: Enable stays set
+    assert msix.enabled and read(cap + 2, 2) == 1 << 15 | table_size
+    write(cap + 2, 2, 0)
+    assert not msix.enabled
+    first = read(cap, 4)
+    write(cap, 4, (first & 0xFFFF) | (1 << 15 | 1 << 14) << 16)  # as a dword at the start
+    assert msix.enabled and read(cap + 2, 2) == 0xC000 | table_size
+    assert read(cap, 4) & 0xFFFF == first & 0xFFFF  # capability ID and next untouched
+    write(cap + 3, 1, 0)  # the high byte alone
+    assert not msix.enabled and read(cap + 2, 2) == table_size
+    write(cap + 2, 2, 0xFFFF)  # the table size can't be changed
+    assert read(cap + 2, 2) == 0xC000 | table_size and read(cap, 1) == 0x11
 
 
 def test_pci_cfg_capability_reaches_the_common_configuration(model_vm):

@@ -48,14 +48,25 @@ def test_i8042_output_port_reset_bit_ends_the_vm(x86):
     assert x86.stopped and x86.exit_code == 0
 
 
-def test_triple_fault_ends_the_vm_with_status_0(x86):
-    x86.exit("shutdown")
-    assert x86.stopped and x86.exit_code == 0
+@pytest.mark.parametrize("exit_kind, reason", [
+    ("shutdown", "vCPU 0 triple-faulted at rip 0x0"),
+    ("hlt", "vCPU 0 halted with interrupts disabled")])  # the boot registers leave IF clear
+def test_a_guest_stuck_after_writing_output_stopped_on_purpose(x86, exit_kind, reason):
+    x86.pio_write(0x3F8, ord("!"))
+    x86.exit(exit_kind)
+    assert x86.stopped and x86.exit_code == 0 and x86.vm.error is None
 
 
-def test_halt_with_interrupts_disabled_ends_the_vm(x86):
-    x86.exit("hlt")  # the boot registers leave IF clear
-    assert x86.stopped and x86.exit_code == 0
+@pytest.mark.parametrize("exit_kind, reason", [
+    ("shutdown", "vCPU 0 triple-faulted at rip 0x0"),
+    ("hlt", "vCPU 0 halted with interrupts disabled")])
+def test_a_guest_stuck_before_any_output_is_a_one_line_error(x86, exit_kind, reason):
+    """Before: a triple fault at entry exited 0, as if the guest had reset on purpose."""
+    x86.exit(exit_kind)
+    assert x86.stopped and x86.exit_code == 1
+    assert str(x86.vm.error) == (
+        f"the guest can never continue ({reason}) and wrote no output: it did not start; "
+        "check that the kernel is one for this machine")
 
 
 def test_emulation_failure_is_a_one_line_guest_error_with_the_rip(x86):

@@ -156,9 +156,10 @@ def test_bad_elf_images_are_refused_in_one_line(vmm_vm, kernel, message):
     assert "\n" not in str(info.value)
 
 
-def test_any_other_file_is_a_flat_real_mode_binary(vmm_vm):
+def test_flat_asks_for_a_flat_real_mode_binary(vmm_vm):
     code = b"\xb0\x41\xe6\x80\xf4"
-    vm = vmm_vm("x86", blocked=["virtio"], kernel=code, mem_mib=64).build()
+    vm = vmm_vm("x86", blocked=["virtio"], kernel=code, mem_mib=64,
+                options={"flat": True}).build()
     assert x86_state(vm.vm).boot.protocol == REAL_MODE
     assert vm.vm.memory.read(0x10000, len(code)) == code
     registers = vm.vm.hook.vmm_vcpu_boot_registers(vm=vm.vm, vcpu=vm.vm.vcpus[0])
@@ -167,7 +168,8 @@ def test_any_other_file_is_a_flat_real_mode_binary(vmm_vm):
 
 
 def test_flat_binary_too_big_for_real_mode(vmm_vm):
-    vm = vmm_vm("x86", blocked=["virtio"], kernel=b"\x90" * 0x90000, mem_mib=64)
+    vm = vmm_vm("x86", blocked=["virtio"], kernel=b"\x90" * 0x90000, mem_mib=64,
+                options={"flat": True})
     with pytest.raises(ImageError, match="real mode can load at most"):
         vm.build()
 
@@ -175,6 +177,41 @@ def test_flat_binary_too_big_for_real_mode(vmm_vm):
 def test_flat_binary_takes_no_initrd(vmm_vm, tmp_path):
     initrd = tmp_path / "initrd"
     initrd.write_bytes(b"x")
-    vm = vmm_vm("x86", blocked=["virtio"], kernel=b"\xf4", mem_mib=64, initrd=str(initrd))
-    with pytest.raises(ImageError, match="flat real-mode binary"):
+    vm = vmm_vm("x86", blocked=["virtio"], kernel=b"\xf4", mem_mib=64, initrd=str(initrd),
+                options={"flat": True})
+    with pytest.raises(ImageError, match="can't be given to a flat real-mode binary"):
         vm.build()
+
+
+@pytest.mark.parametrize("name, data", [
+    ("empty", b""), ("one byte", b"\xf4"), ("garbage", bytes(range(256)) * 8),
+    ("truncated bzImage", None)])
+def test_a_file_x86_does_not_recognise_is_refused_without_flat(vmm_vm, name, data):
+    """Before: any such file ran as a flat real-mode binary and hung."""
+    if data is None:
+        data = x86_bzimage()[:0x1F0]  # cut before its setup header
+    vm = vmm_vm("x86", blocked=["virtio"], kernel=data, mem_mib=64)
+    with pytest.raises(ImageError) as refused:
+        vm.build()
+    message = str(refused.value)
+    assert "vmm recognises a bzImage" in message and "an ELF64 vmlinux" in message
+    assert "add --flat" in message and "\n" not in message
+    assert ("is empty" if not data else "is not a kernel x86 boots") in message
+
+
+def test_flat_with_an_empty_file_is_refused(vmm_vm):
+    vm = vmm_vm("x86", blocked=["virtio"], kernel=b"", mem_mib=64, options={"flat": True})
+    with pytest.raises(ImageError, match="is empty"):
+        vm.build()
+
+
+def test_the_built_in_guest_needs_no_flat(vmm_vm):
+    vm = vmm_vm("x86", blocked=["virtio"], mem_mib=64).build()
+    assert x86_state(vm.vm).boot.protocol == REAL_MODE
+
+
+def test_a_nul_in_the_command_line_is_refused(vmm_vm, vmm_arch):
+    """Before: x86 wrote the command line as a C string, so it silently ended at the
+    NUL (and the rest, say "init=/bin/sh", was dropped); every arch refuses it now."""
+    with pytest.raises(ConfigError, match="-p/--params holds a NUL character"):
+        vmm_vm(vmm_arch, mem_mib=64, params="console=ttyS0\0init=/bin/sh")

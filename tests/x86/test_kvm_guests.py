@@ -29,20 +29,20 @@ def test_builtin_guest_counts_two_vcpus_from_the_mp_table(require_kvm):
 
 
 def test_real_mode_flat_binary(require_kvm, build):
-    result = run_vmm("-k", str(build("hello16")))
+    result = run_vmm("--flat", "-k", str(build("hello16")))
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"real mode guest: hello from 1000:0000\n"
 
 
 def test_serial_input_from_a_pipe_reaches_the_guest(require_kvm, build):
-    result = run_vmm("-k", str(build("echo16")), input=b"ping from the host\n")
+    result = run_vmm("--flat", "-k", str(build("echo16")), input=b"ping from the host\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"echo guest: ping from the host\n"
 
 
 def test_one_hundred_thousand_port_io_exits(require_kvm, build):
     started = time.perf_counter()
-    result = run_vmm("-k", str(build("pio16")), timeout=300)
+    result = run_vmm("--flat", "-k", str(build("pio16")), timeout=300)
     elapsed = time.perf_counter() - started
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"pio guest: start\npio guest: 100000 port writes done\n"
@@ -91,7 +91,7 @@ def test_real_mode_guest_reads_the_cmos_rtc(require_kvm, build):
         return now.hour * 3600 + now.minute * 60 + now.second
 
     before = seconds_of_day(datetime.now(timezone.utc))
-    result = run_vmm("-k", str(build("rtc16")))
+    result = run_vmm("--flat", "-k", str(build("rtc16")))
     after = seconds_of_day(datetime.now(timezone.utc))
     assert result.returncode == 0, result.stderr
     match = re.fullmatch(rb"rtc guest: A=38 D=128 time=(\d+):(\d+):(\d+)\n", result.stdout)
@@ -102,7 +102,7 @@ def test_real_mode_guest_reads_the_cmos_rtc(require_kvm, build):
 
 
 def test_e820_map_is_logged_with_debug(require_kvm, build):
-    result = run_vmm("-k", str(build("hello16")), "-m", "64", "--debug")
+    result = run_vmm("--flat", "-k", str(build("hello16")), "-m", "64", "--debug")
     assert result.returncode == 0, result.stderr
     e820 = [line.split("e820: ", 1)[1] for line in result.stderr.decode().splitlines()
             if "e820: BIOS-e820" in line]
@@ -126,7 +126,7 @@ def test_terminal_input_reaches_the_guest_and_the_terminal_is_restored(require_k
     try:
         before = termios.tcgetattr(slave)
         process = subprocess.Popen(
-            [sys.executable, "-m", "vmm", "run", "-k", str(build("echo16"))],
+            [sys.executable, "-m", "vmm", "run", "--flat", "-k", str(build("echo16"))],
             stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # wait until vmm switched the terminal

@@ -2,7 +2,8 @@
 
 Errors a user can cause (:class:`VmmError`) are printed as one line and exit 1;
 ``--debug`` anywhere on the command line shows the traceback instead. A malformed
-command line exits 2 with typer's usage panel.
+command line exits 2: with typer's usage panel, or one line for what typer can't
+see (:class:`UsageError`: an unknown ``--arch`` or ``--block`` name).
 
 The typer program is built in :mod:`.app`, imported only when needed: a ``vmm run``
 whose options are plain runs without typer (:func:`.run.run_without_typer`).
@@ -44,8 +45,12 @@ def report_error(error: BaseException, debug: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    from ..errors import VmmError
+    from ..errors import UsageError, VmmError
 
+    if argv is None:  # the vmm program itself, not a caller embedding vmm
+        from ..sandbox import declare_program
+
+        declare_program()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("VMM_DEBUG") == "1"
     try:
@@ -58,6 +63,9 @@ def main(argv: list[str] | None = None) -> None:
                 sys.exit(code)
         app = build_app(argv, run_options)
         app(args=argv, prog_name="vmm", standalone_mode=True)
+    except UsageError as error:  # a malformed command line, as typer's usage errors
+        report_error(error, debug)
+        sys.exit(2)
     except VmmError as error:
         report_error(error, debug)
         sys.exit(1)

@@ -38,11 +38,17 @@ def core_options() -> OptionGroup:
     add("--mem", "-m", type=int, default=DEFAULT_MEM_MIB, help="Guest RAM in MiB.")
     add("--cpus", "-c", type=int, default=1, help="Number of vCPUs.")
     add("--firmware", "-f", help="Firmware image to boot instead of a kernel.")
+    add("--hugetlbfs", metavar="PATH", help="Map guest RAM from huge pages in this hugetlbfs "
+        "directory.")
     add("--console", choices=("serial", "virtio"), default="serial",
         help="Guest console: serial or virtio.")
     add("--dry-run", type=bool, help="Build the VM against the model of KVM (any host), "
-        "print the KVM call sequence, don't run.")
+        "print the KVM call sequence, don't run; nothing on the host is changed (disks "
+        "read-only, no TAP, no locked memory).")
     add("--nocompat", type=bool, help="Don't print compat warnings at exit.")
+    add("--sandbox", type=bool, help="Require the sandbox: no capabilities, no_new_privs "
+        "and a seccomp filter while the guest runs (default: on where it works).")
+    add("--no-sandbox", type=bool, help="Run the guest without the sandbox.")
     add("--block", multiple=True, help="Don't load the plugin of this name (repeatable).")
     add("--debug", type=bool, help="Show tracebacks and debug messages.")
     return group
@@ -65,21 +71,39 @@ def scan_blocked(argv: list[str]) -> list[str]:
     return [argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "--block"]
 
 
+def sandbox_choice(values: dict[str, Any]) -> bool | None:
+    """``--sandbox`` True, ``--no-sandbox`` False, neither None (on where it works)."""
+    from ..errors import ConfigError
+
+    if values["sandbox"] and values["no_sandbox"]:
+        raise ConfigError("give --sandbox or --no-sandbox, not both")
+    if values["sandbox"]:
+        return True
+    return False if values["no_sandbox"] else None
+
+
 def build_config(values: dict[str, Any]) -> Config:
     """Turn parsed option values into the typed configuration."""
+    from ..errors import UsageError
+
     plugin_options = {key: value for key, value in values.items() if key not in _CORE_DESTS}
+    arch = host_arch() if values["arch"] is None else values["arch"]
+    if arch not in ARCHES:  # "" too: it never means the host's
+        raise UsageError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHES)}")
     return Config(
-        arch=values["arch"] or host_arch(),
+        arch=arch,
         kernel=values["kernel"],
         initrd=values["initrd"],
         params=values["params"],
         mem_mib=values["mem"],
         cpus=values["cpus"],
         firmware=values["firmware"],
+        hugetlbfs=values["hugetlbfs"],
         console=values["console"],
         debug=values["debug"],
         dry_run=values["dry_run"],
         nocompat=values["nocompat"],
+        sandbox=sandbox_choice(values),
         plugins_blocked=list(values["block"]),
         plugin_options=plugin_options,
     )

@@ -20,6 +20,31 @@ struct kvm_userspace_memory_region {
     uint64_t userspace_addr;
 };
 
+struct kvm_userspace_memory_region2 {
+    uint32_t slot;
+    uint32_t flags;
+    uint64_t guest_phys_addr;
+    uint64_t memory_size;
+    uint64_t userspace_addr;
+    uint64_t guest_memfd_offset;
+    uint32_t guest_memfd;
+    uint32_t pad1;
+    uint64_t pad2[14];
+};
+
+struct kvm_create_guest_memfd {
+    uint64_t size;
+    uint64_t flags;
+    uint64_t reserved[6];
+};
+
+struct kvm_memory_attributes {
+    uint64_t address;
+    uint64_t size;
+    uint64_t attributes;
+    uint64_t flags;
+};
+
 struct kvm_enable_cap {
     uint32_t cap;
     uint32_t flags;
@@ -120,6 +145,12 @@ struct kvm_run_internal {
     uint64_t data[16];
 };
 
+struct kvm_run_memory_fault {
+    uint64_t flags;
+    uint64_t gpa;
+    uint64_t size;
+};
+
 struct kvm_run_fail_entry {
     uint64_t hardware_entry_failure_reason;
     uint32_t cpu;
@@ -144,6 +175,7 @@ struct kvm_run {
         struct kvm_run_riscv_sbi riscv_sbi;
         struct kvm_run_riscv_csr riscv_csr;
         struct kvm_run_internal internal;
+        struct kvm_run_memory_fault memory_fault;
         char padding[256];
     };
     uint64_t kvm_valid_regs;

@@ -109,6 +109,21 @@ class InternalErrorExit(Exit):
         self.reason, self.suberror, self.data = reason, suberror, [] if data is None else data
 
 
+class MemoryFaultExit(Exit):
+    """KVM_EXIT_MEMORY_FAULT: the guest touched memory whose private/shared attribute
+    differs from the access (it asks for a conversion); KVM_RUN returned EFAULT."""
+
+    __slots__ = ("flags", "gpa", "size")
+
+    def __init__(self, reason: int, flags: int = 0, gpa: int = 0, size: int = 0) -> None:
+        self.reason, self.flags, self.gpa, self.size = reason, flags, gpa, size
+
+    @property
+    def private(self) -> bool:
+        """Whether the guest wants the range private (else shared)."""
+        return bool(self.flags & k.KVM_MEMORY_EXIT_FLAG_PRIVATE)
+
+
 class FailEntryExit(Exit):
     """KVM_EXIT_FAIL_ENTRY."""
 
@@ -190,6 +205,9 @@ class ExitDecoder:
         if reason == k.KVM_EXIT_INTERNAL_ERROR:
             internal = run.internal
             return InternalErrorExit(reason, internal.suberror, list(internal.data)[: internal.ndata])
+        if reason == k.KVM_EXIT_MEMORY_FAULT:
+            fault = run.memory_fault
+            return MemoryFaultExit(reason, fault.flags, fault.gpa, fault.size)
         if reason == k.KVM_EXIT_FAIL_ENTRY:
             return FailEntryExit(reason, run.fail_entry.hardware_entry_failure_reason)
         return Exit(reason)

@@ -18,6 +18,8 @@ from .seam import Backend
 
 
 _KVM_RUN_NUMBER = k.KVM_RUN.number
+_EFAULT = 14
+_EXIT_MEMORY_FAULT = k.KVM_EXIT_MEMORY_FAULT
 
 
 class Fd:
@@ -67,6 +69,13 @@ class Kvm(Fd):
         return VmFd(self, fd)
 
 
+def _region_fields(slot: int, flags: int, guest_phys_addr: int, size: int,
+                   host_addr: int) -> dict[str, int]:
+    """The fields KVM_SET_USER_MEMORY_REGION and its ``2`` variant share."""
+    return {"slot": slot, "flags": flags, "guest_phys_addr": guest_phys_addr,
+            "memory_size": size, "userspace_addr": host_addr}
+
+
 class VmFd(Fd):
     """A VM fd."""
 
@@ -81,13 +90,34 @@ class VmFd(Fd):
     def set_user_memory_region(
         self, slot: int, guest_phys_addr: int, size: int, host_addr: int, flags: int = 0
     ) -> None:
-        region = ffi.new("struct kvm_userspace_memory_region *")
-        region.slot = slot
-        region.flags = flags
-        region.guest_phys_addr = guest_phys_addr
-        region.memory_size = size
-        region.userspace_addr = host_addr
+        region = ffi.new("struct kvm_userspace_memory_region *",
+                         _region_fields(slot, flags, guest_phys_addr, size, host_addr))
         self.call(k.KVM_SET_USER_MEMORY_REGION, region)
+
+    def create_guest_memfd(self, size: int, flags: int = 0) -> int:
+        """KVM_CREATE_GUEST_MEMFD: a file of ``size`` bytes of private guest memory.
+
+        The fd belongs to the backend (close it with ``backend.close``).
+        """
+        arg = ffi.new("struct kvm_create_guest_memfd *", {"size": size, "flags": flags})
+        return self.call(k.KVM_CREATE_GUEST_MEMFD, arg, hint=f"{size >> 20} MiB")
+
+    def set_user_memory_region2(
+        self, slot: int, guest_phys_addr: int, size: int, host_addr: int, guest_memfd: int,
+        guest_memfd_offset: int = 0, flags: int = k.KVM_MEM_GUEST_MEMFD,
+    ) -> None:
+        """KVM_SET_USER_MEMORY_REGION2: a memslot whose private pages come from a
+        guest_memfd and whose shared pages are at ``host_addr``."""
+        fields = _region_fields(slot, flags, guest_phys_addr, size, host_addr)
+        fields.update(guest_memfd_offset=guest_memfd_offset, guest_memfd=guest_memfd)
+        region = ffi.new("struct kvm_userspace_memory_region2 *", fields)
+        self.call(k.KVM_SET_USER_MEMORY_REGION2, region, hint=f"slot {slot} at {guest_phys_addr:#x}")
+
+    def set_memory_attributes(self, address: int, size: int, attributes: int) -> None:
+        """KVM_SET_MEMORY_ATTRIBUTES: make a guest range private or shared."""
+        arg = ffi.new("struct kvm_memory_attributes *",
+                      {"address": address, "size": size, "attributes": attributes})
+        self.call(k.KVM_SET_MEMORY_ATTRIBUTES, arg, hint=f"{address:#x}+{size:#x}")
 
     def create_vcpu(self, vcpu_id: int) -> VcpuFd:
         fd = self.call(k.KVM_CREATE_VCPU, vcpu_id)
@@ -197,7 +227,9 @@ class VcpuFd(Fd):
         try:
             self._backend_ioctl(self.fd, _KVM_RUN_NUMBER, 0)
         except OSError as error:
-            raise KvmError(k.KVM_RUN.name, error.errno) from None
+            # A memory fault is an exit that KVM_RUN reports as -1/EFAULT.
+            if error.errno != _EFAULT or self.kvm_run.exit_reason != _EXIT_MEMORY_FAULT:
+                raise KvmError(k.KVM_RUN.name, error.errno) from None
         return self._decode()
 
     def get_one_reg(self, reg_id: int, size: int = 8) -> int:

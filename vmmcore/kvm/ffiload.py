@@ -8,6 +8,13 @@ and imports that module on later starts. The module's name carries a hash of the
 declarations, the packing, the included FFIs and the cffi backend's version, so a
 changed cdef or cffi makes a new module and never reuses a stale one.
 
+A cached module is executed only if this user could have been its only writer, as
+pip and Python's own caches check: the module and the directories ``vmm/cffi`` and
+``vmm`` must be owned by the running user and writable by no one else (the file no
+symbolic link). A module failing that is regenerated; a directory failing it is
+not used at all (the FFIs are then built in-line). Directories vmm creates are
+private (0700).
+
 Files are written to a temporary name in the cache directory and renamed, so two
 processes starting at once with a cold cache both end up with a whole module. When
 the cache can't be written (read-only home, no home), the FFI is built in-line with
@@ -31,6 +38,7 @@ there finds every module already made.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -147,14 +155,35 @@ def _key(name: str, cdef: str, packed: str, include: FfiSpec | None) -> str:
     return digest.hexdigest()
 
 
+def _only_ours(path: str, *, follow: bool) -> bool:
+    """Whether ``path`` is owned by this user and writable by nobody else (and, with
+    ``follow=False``, not a symbolic link)."""
+    try:
+        info = os.stat(path) if follow else os.lstat(path)
+    except OSError:
+        return False
+    return (info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+            and not stat.S_ISLNK(info.st_mode))
+
+
+def _directory_trusted(directory: str) -> bool:
+    """The cache directory and its parent (which could swap it) are only ours, or
+    don't exist yet (they are then created private)."""
+    return all(_only_ours(path, follow=True) or not os.path.lexists(path)
+               for path in (directory, os.path.dirname(directory)))
+
+
 def _imported(spec: FfiSpec) -> Any | None:
     """The FFI from the cached module, generating it if needed; None if the cache is
     unusable."""
     module = sys.modules.get(spec.module_name)
     if module is not None:
         return module.ffi
-    path = os.path.join(cache_dir(), spec.module_name + ".py")
-    if os.path.exists(path):
+    directory = cache_dir()
+    if not _directory_trusted(directory):
+        return None  # someone else could write there: build in-line, write nothing
+    path = os.path.join(directory, spec.module_name + ".py")
+    if _only_ours(path, follow=False):  # else missing, or regenerated below
         ffi = _import(spec.module_name, path)
         if ffi is not None:
             return ffi
@@ -190,7 +219,8 @@ def _generate(spec: FfiSpec, path: str) -> None:
     import tempfile
 
     directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
+    os.makedirs(os.path.dirname(directory), mode=0o700, exist_ok=True)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
     handle, scratch = tempfile.mkstemp(dir=directory, prefix=f".{spec.module_name}.", suffix=".tmp")
     os.close(handle)
     try:

@@ -28,6 +28,13 @@ KVM_CREATE_DEVICE = _t.iowr("KVM_CREATE_DEVICE", 0xE0, "struct kvm_create_device
 KVM_SET_DEVICE_ATTR = _t.iow("KVM_SET_DEVICE_ATTR", 0xE1, "struct kvm_device_attr")
 KVM_GET_DEVICE_ATTR = _t.iow("KVM_GET_DEVICE_ATTR", 0xE2, "struct kvm_device_attr")
 KVM_HAS_DEVICE_ATTR = _t.iow("KVM_HAS_DEVICE_ATTR", 0xE3, "struct kvm_device_attr")
+# Private memory (guest_memfd) for confidential VMs; their structs and the memory-fault
+# exit come from kernels after the host's headers (checked against a v6.14 uapi).
+KVM_SET_USER_MEMORY_REGION2 = _t.iow(
+    "KVM_SET_USER_MEMORY_REGION2", 0x49, "struct kvm_userspace_memory_region2"
+)
+KVM_SET_MEMORY_ATTRIBUTES = _t.iow("KVM_SET_MEMORY_ATTRIBUTES", 0xD2, "struct kvm_memory_attributes")
+KVM_CREATE_GUEST_MEMFD = _t.iowr("KVM_CREATE_GUEST_MEMFD", 0xD4, "struct kvm_create_guest_memfd")
 
 # vCPU ioctls
 KVM_RUN = _t.io("KVM_RUN", 0x80)
@@ -45,6 +52,9 @@ KVM_CAP_IOEVENTFD = 36
 KVM_CAP_IRQFD = 32
 KVM_CAP_ONE_REG = 70
 KVM_CAP_CHECK_EXTENSION_VM = 105
+KVM_CAP_USER_MEMORY2 = 231
+KVM_CAP_MEMORY_ATTRIBUTES = 233
+KVM_CAP_GUEST_MEMFD = 234
 
 # Exit reasons (kvm_run.exit_reason).
 KVM_EXIT_UNKNOWN = 0
@@ -62,6 +72,7 @@ KVM_EXIT_INTERNAL_ERROR = 17
 KVM_EXIT_SYSTEM_EVENT = 24
 KVM_EXIT_RISCV_SBI = 35
 KVM_EXIT_RISCV_CSR = 36
+KVM_EXIT_MEMORY_FAULT = 39
 
 KVM_EXIT_IO_IN = 0
 KVM_EXIT_IO_OUT = 1
@@ -75,3 +86,9 @@ KVM_IOEVENTFD_FLAG_PIO = 1 << 1
 KVM_IOEVENTFD_FLAG_DEASSIGN = 1 << 2
 
 KVM_MSI_VALID_DEVID = 1 << 0
+
+# Private memory: a memslot backed by a guest_memfd, the private attribute, and the
+# flag of a memory-fault exit that asks for private memory.
+KVM_MEM_GUEST_MEMFD = 1 << 2
+KVM_MEMORY_ATTRIBUTE_PRIVATE = 1 << 3
+KVM_MEMORY_EXIT_FLAG_PRIVATE = 1 << 3

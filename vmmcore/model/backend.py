@@ -15,13 +15,21 @@ from typing import Any
 from .base import ArchModel, ModelErrno
 from .decode import IoctlShape, Request, UserMemory, io, iow, iowr
 from .runarea import immediate_exit, write_exit
-from .state import DeviceState, Memslot, SystemState, VcpuState, VmState
+from .memory import (
+    KVM_CAP_GUEST_MEMFD,
+    KVM_CAP_MEMORY_ATTRIBUTES,
+    KVM_CAP_USER_MEMORY2,
+    KVM_MEMORY_ATTRIBUTE_PRIVATE,
+    MEMSLOT2_FORMAT,
+    MEMSLOT_FORMAT,
+    MemoryIoctls,
+)
+from .state import DeviceState, SystemState, VcpuState, VmState
 
 API_VERSION = 12
 KVM_CAP_USER_MEMORY = 3
 KVM_CAP_NR_VCPUS = 9
 KVM_CAP_MAX_VCPUS = 66
-KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY = 1, 2
 MODEL_MAX_VCPUS = 8
 IOEVENTFD_DATAMATCH, IOEVENTFD_PIO, IOEVENTFD_DEASSIGN = 1, 2, 4
 MSI_VALID_DEVID = 1
@@ -35,13 +43,16 @@ SYSTEM_IOCTLS = {
 VM_IOCTLS = {
     0x03: io("KVM_CHECK_EXTENSION"),
     0x41: io("KVM_CREATE_VCPU"),
-    0x46: iow("KVM_SET_USER_MEMORY_REGION", "<IIQQQ"),
+    0x46: iow("KVM_SET_USER_MEMORY_REGION", MEMSLOT_FORMAT),
+    0x49: iow("KVM_SET_USER_MEMORY_REGION2", MEMSLOT2_FORMAT),
     0x60: io("KVM_CREATE_IRQCHIP"),
     0x61: iow("KVM_IRQ_LINE", "<II"),
     0x76: iow("KVM_IRQFD", "<IIII16s"),
     0x79: iow("KVM_IOEVENTFD", "<QQIiI36s"),
     0xA3: iow("KVM_ENABLE_CAP", "<II4Q64s"),
     0xA5: iow("KVM_SIGNAL_MSI", "<IIIII12s"),
+    0xD2: iow("KVM_SET_MEMORY_ATTRIBUTES", "<QQQQ"),
+    0xD4: iowr("KVM_CREATE_GUEST_MEMFD", "<QQ48s"),
     0xE0: iowr("KVM_CREATE_DEVICE", "<III"),
 }
 VCPU_IOCTLS = {
@@ -72,7 +83,7 @@ class Call:
         return f"{self.target}: {self.name}{detail}{outcome}"
 
 
-class ModelBackend:
+class ModelBackend(MemoryIoctls):
     """Implements the seam (``open_kvm``/``ioctl``/``map_vcpu_run``/``close``)."""
 
     name = "model"
@@ -175,6 +186,10 @@ class ModelBackend:
         vm = target if isinstance(target, VmState) else None
         generic = {KVM_CAP_USER_MEMORY: 1, KVM_CAP_NR_VCPUS: MODEL_MAX_VCPUS,
                    KVM_CAP_MAX_VCPUS: MODEL_MAX_VCPUS}
+        if self.arch.private_memory:  # a kernel with guest_memfd (Linux 6.8 and later)
+            private = vm is None or self.arch.vm_has_private_memory(vm)
+            generic.update({KVM_CAP_USER_MEMORY2: 1, KVM_CAP_GUEST_MEMFD: int(private),
+                            KVM_CAP_MEMORY_ATTRIBUTES: KVM_MEMORY_ATTRIBUTE_PRIVATE * private})
         result = self.arch.check_extension(vm, arg) or generic.get(arg, 0)
         call.detail = f"cap={arg}"
         call.result = result
@@ -195,23 +210,6 @@ class ModelBackend:
         vm.vcpus[arg] = vcpu
         self.arch.new_vcpu(vcpu)
         return self._new_fd(vcpu)
-
-    def _kvm_set_user_memory_region(self, vm: VmState, arg: int, call: Call) -> int:
-        slot, flags, gpa, size, hva = UserMemory.unpack("<IIQQQ", arg)
-        call.detail = f"slot={slot} gpa={gpa:#x} size={size:#x}"
-        if flags & ~(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY):
-            raise ModelErrno(errno.EINVAL, "unknown memslot flags")
-        if gpa % 4096 or size % 4096 or hva % 4096:
-            raise ModelErrno(errno.EINVAL, "memslot not page aligned")
-        if size == 0:
-            vm.memslots.pop(slot, None)
-            return 0
-        for other in vm.memslots.values():
-            if other.slot != slot and gpa < other.guest_phys_addr + other.memory_size \
-                    and other.guest_phys_addr < gpa + size:
-                raise ModelErrno(errno.EEXIST, "memslots overlap")
-        vm.memslots[slot] = Memslot(slot, flags, gpa, size, hva)
-        return 0
 
     def _kvm_create_irqchip(self, vm: VmState, arg: int, call: Call) -> int:
         if vm.irqchip:
@@ -325,6 +323,8 @@ class ModelBackend:
             kind, fields = self.arch.idle_exit(vcpu)
         call.detail = kind
         vcpu.pending_read = write_exit(area, kind, fields)
+        if kind == "memory_fault":  # KVM_RUN reports it as -1/EFAULT
+            raise ModelErrno(errno.EFAULT, "memory fault exit")
         return 0
 
 

@@ -37,6 +37,12 @@ class ArchModel:
     vcpu_ioctls: dict[int, IoctlShape] = {}
     device_ioctls: dict[int, IoctlShape] = {}
     system_ioctls: dict[int, IoctlShape] = {}
+    #: Whether the modelled kernel has guest_memfd and memory attributes at all.
+    private_memory = False
+
+    def vm_has_private_memory(self, vm: VmState) -> bool:
+        """Whether ``vm``'s type has private memory (kvm_arch_has_private_mem)."""
+        return False
 
     def check_extension(self, vm: VmState | None, cap: int) -> int:
         """KVM_CHECK_EXTENSION; ``vm`` is None on the system fd."""
@@ -98,12 +104,16 @@ class ArchModelLayer(ArchModel):
         self.vcpu_ioctls = {**inner.vcpu_ioctls, **type(self).vcpu_ioctls}
         self.device_ioctls = {**inner.device_ioctls, **type(self).device_ioctls}
         self.system_ioctls = {**inner.system_ioctls, **type(self).system_ioctls}
+        self.private_memory = inner.private_memory
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     def check_extension(self, vm, cap):
         return self.inner.check_extension(vm, cap)
+
+    def vm_has_private_memory(self, vm):
+        return self.inner.vm_has_private_memory(vm)
 
     def validate_vm_type(self, vm_type):
         return self.inner.validate_vm_type(vm_type)

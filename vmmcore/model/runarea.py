@@ -24,6 +24,7 @@ EXIT_REASONS = {
     "system_event": 24,
     "riscv_sbi": 35,
     "riscv_csr": 36,
+    "memory_fault": 39,
 }
 
 
@@ -61,6 +62,10 @@ def write_exit(area: bytearray, kind: str, fields: dict[str, Any]) -> tuple[str,
     if kind == "riscv_csr":
         struct.pack_into("<QQQ", area, EXIT_UNION, fields["csr_num"],
                          fields.get("new_value", 0), fields.get("write_mask", 0))
+        return None
+    if kind == "memory_fault":
+        struct.pack_into("<QQQ", area, EXIT_UNION, fields.get("flags", 0), fields["gpa"],
+                         fields["size"])
         return None
     if kind == "internal_error":
         struct.pack_into("<II", area, EXIT_UNION, fields.get("suberror", 1), 0)

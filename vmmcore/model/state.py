@@ -6,6 +6,16 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from .ranges import RangeSet
+
+
+@dataclass
+class GuestMemfdState:
+    """A guest_memfd (KVM_CREATE_GUEST_MEMFD): private memory of one VM."""
+
+    vm: VmState
+    size: int
+
 
 @dataclass
 class Memslot:
@@ -14,6 +24,14 @@ class Memslot:
     guest_phys_addr: int
     memory_size: int
     userspace_addr: int
+    #: The guest_memfd backing the slot's private pages (KVM_SET_USER_MEMORY_REGION2).
+    guest_memfd: GuestMemfdState | None = None
+    guest_memfd_offset: int = 0
+
+    @property
+    def can_be_private(self) -> bool:
+        """Whether the slot has private memory (kvm_slot_can_be_private)."""
+        return self.guest_memfd is not None
 
     def contains(self, gpa: int, size: int) -> bool:
         return self.guest_phys_addr <= gpa and gpa + size <= self.guest_phys_addr + self.memory_size
@@ -61,6 +79,8 @@ class VmState:
     #: Messages injected with KVM_SIGNAL_MSI: (address, data, devid or None).
     msis: list[tuple[int, int, int | None]] = field(default_factory=list)
     enabled_caps: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
+    #: Guest ranges whose attribute is private (KVM_SET_MEMORY_ATTRIBUTES).
+    private: RangeSet = field(default_factory=RangeSet)
     arch: dict[str, Any] = field(default_factory=dict)
 
     def memslot_for(self, gpa: int, size: int = 1) -> Memslot | None:

@@ -71,7 +71,7 @@ def _debian_packages(spec: EmulatedHost, directory: Path) -> tuple[str, list[Pat
     """
     manifest = directory / "packages.json"
     wanted = [spec.busybox_package, *spec.python_packages, *pydeps.DEBIAN_PACKAGES]
-    fingerprint = cache.digest_text(repr(spec))
+    fingerprint = cache.digest_text(repr((spec, wanted)))  # a package added: resolve again
     if manifest.is_file():
         saved = json.loads(manifest.read_text())
         paths = [Path(p) for p in saved["debs"]]

@@ -24,6 +24,9 @@ from vmm.core.nested.errors import PackageError
 DEBIAN_PROVIDED = {
     "cffi": ("python3-cffi", "python3-cffi-backend"),
     "pycparser": ("python3-pycparser", "python3-ply"),
+    # libseccomp's own bindings (module seccomp) instead of pyseccomp, which finds
+    # libseccomp with ldconfig, absent from the emulated host
+    "pyseccomp": ("python3-seccomp", "libseccomp2"),
 }
 #: Every Debian package of :data:`DEBIAN_PROVIDED`.
 DEBIAN_PACKAGES = tuple(package for packages in DEBIAN_PROVIDED.values() for package in packages)

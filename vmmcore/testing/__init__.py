@@ -22,6 +22,9 @@ Fixtures:
 - ``vmm_arch``: parametrizes a test over every architecture (x86, arm64, riscv).
 - ``require_kvm``: skips unless /dev/kvm is usable (``VMM_REQUIRE_KVM=1``, set by CI,
   turns the skip into a failure).
+- ``hugetlbfs_dir``: a private hugetlbfs mount with free 2 MiB pages (root; the pool
+  and the mount are restored; without root, skipped, or failed under
+  ``VMM_REQUIRE_KVM=1``).
 
 :class:`ModelVm` drives exits (``exit``, ``mmio_read``/``mmio_write``,
 ``pio_read``/``pio_write``) and shows what happened (``ioctl_names``, ``ioctl_log``,
@@ -66,6 +69,14 @@ def require_kvm() -> None:
     reason = kvm_usable()
     if reason:
         skip_or_fail(reason)
+
+
+@pytest.fixture
+def hugetlbfs_dir() -> Iterator[str]:
+    """A private hugetlbfs mount with free huge pages (see :mod:`.hugetlbfs`)."""
+    from .hugetlbfs import mounted_hugetlbfs
+
+    yield from mounted_hugetlbfs(skip_or_fail)
 
 
 @pytest.fixture(params=ARCHES)

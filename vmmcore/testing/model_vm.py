@@ -79,7 +79,8 @@ class ModelVm:
         ``kind`` is "io" (``port``, ``size``, ``is_write``, ``data``, ``count``),
         "mmio" (``addr``, ``size``, ``is_write``, ``data``), "system_event"
         (``type``, ``data``), "riscv_sbi" (``extension_id``, ``function_id``,
-        ``args``), "hlt", "shutdown" or "internal_error".
+        ``args``), "memory_fault" (``gpa``, ``size``, ``flags``), "hlt", "shutdown" or
+        "internal_error".
         """
         if self.stopped:
             raise VmStoppedError(
@@ -194,12 +195,17 @@ def make_model_vm(
         points (to test against a stand-in arch plugin).
     :param validate: run ``vmm_validate_config`` first, as ``vmm run`` does.
     :param config_fields: other :class:`Config` fields (``cpus``, ``mem_mib``...).
+        The VM is a dry run unless ``dry_run=False``: as ``vmm run --dry-run``, it
+        then touches nothing on the host (disks opened read-only and not locked, no
+        TAP, no memory locking); ``dry_run=False`` gives a device test the host
+        effects of a real run, still against the model of KVM.
     :raises NoModelError: when no plugin gives a model of KVM for ``arch``.
     """
     if isinstance(kernel, (bytes, bytearray)):
         kernel = _write_kernel(workdir, bytes(kernel))
-    config = Config(arch=arch, kernel=kernel, dry_run=True,
-                    plugin_options=dict(options or {}), **config_fields)
+    config_fields.setdefault("dry_run", True)
+    config = Config(arch=arch, kernel=kernel, plugin_options=dict(options or {}),
+                    **config_fields)
     pm = build_manager(arch, blocked=blocked, entries=entries, extra=extra_plugins)
     if validate:
         pm.hook.vmm_validate_config(config=config)

@@ -1,4 +1,4 @@
-"""The model of the RFC-v1 kernel's realm support, layered on the arm64 model of KVM.
+"""The model of a realm-capable kernel (RFC-v1 or v7), layered on the arm64 model of KVM.
 
 :class:`RealmModel` is what ``vmm_kvm_model`` returns for arm64 once this layer is
 registered; it records the RMI operations the kernel would issue into a
@@ -7,7 +7,6 @@ compute the realm's measurement.
 """
 
 from .layer import RealmModel
-from .realm import RealmVcpu, RealmVm, RmeState, RmmFeatures, realm_of
-from .vcpus import realm_vcpu
+from .realm import RealmVcpu, RealmVm, RmeState, RmmFeatures, realm_of, realm_vcpu
 
 __all__ = ["RealmModel", "RealmVcpu", "RealmVm", "RmeState", "RmmFeatures", "realm_of", "realm_vcpu"]

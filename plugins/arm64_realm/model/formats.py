@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from vmm.core.model.decode import IoctlShape, iow
 
-#: struct kvm_cap_arm_rme_config_item: u32 cfg, then a 256-byte union.
+#: The config item (RFC-v1 kvm_cap_arm_rme_config_item, v7 arm_rme_config): u32 cfg,
+#: then a 256-byte union.
 CONFIG_ITEM = "<I256s"
-#: struct kvm_cap_arm_rme_init_ipa_args: base, size.
+#: RFC-v1 struct kvm_cap_arm_rme_init_ipa_args: base, size.
 INIT_IPA_ARGS = "<QQ"
-#: struct kvm_cap_arm_rme_populate_realm_args: base, size.
+#: RFC-v1 struct kvm_cap_arm_rme_populate_realm_args: base, size.
 POPULATE_ARGS = "<QQ"
+#: v7 struct arm_rme_init_ripas: base, size, reserved[2].
+INIT_RIPAS_ARGS_V7 = "<QQ16s"
+#: v7 struct arm_rme_populate_realm: base, size, flags, reserved[3].
+POPULATE_ARGS_V7 = "<QQI12s"
+#: v7 struct kvm_arm_rmm_psci_complete: target_mpidr, psci_status, padding[3].
+PSCI_COMPLETE_V7 = "<QI12s"
 #: The union member of a config item that holds a u32 (hash_algo, sve_vq, ...).
 CONFIG_U32 = "<I"
 #: struct kvm_vcpu_events (arm64): serror_pending, serror_has_esr, ext_dabt_pending,
@@ -28,6 +35,7 @@ FINALIZE_FEATURE = "<i"
 KVM_SET_VCPU_EVENTS = iow("KVM_SET_VCPU_EVENTS", VCPU_EVENTS)
 KVM_ARM_VCPU_INIT = iow("KVM_ARM_VCPU_INIT", VCPU_INIT)
 KVM_ARM_VCPU_FINALIZE = iow("KVM_ARM_VCPU_FINALIZE", FINALIZE_FEATURE)
+KVM_ARM_VCPU_RMM_PSCI_COMPLETE = iow("KVM_ARM_VCPU_RMM_PSCI_COMPLETE", PSCI_COMPLETE_V7)
 
 #: The realm layer's vCPU ioctls, by request nr (include/uapi/linux/kvm.h).
 VCPU_IOCTLS: dict[int, IoctlShape] = {
@@ -35,6 +43,8 @@ VCPU_IOCTLS: dict[int, IoctlShape] = {
     0xAE: KVM_ARM_VCPU_INIT,
     0xC2: KVM_ARM_VCPU_FINALIZE,
 }
+#: The v7 kernel's own vCPU ioctl.
+V7_VCPU_IOCTLS: dict[int, IoctlShape] = {0xD2: KVM_ARM_VCPU_RMM_PSCI_COMPLETE}
 
 # ONE_REG ids of arm64 core registers: KVM_REG_ARM64 | KVM_REG_SIZE_U64 |
 # KVM_REG_ARM_CORE | (offset in struct kvm_regs / 4).
@@ -59,5 +69,14 @@ def gpr_id(number: int) -> int:
 
 PC_ID = core_reg_id(_PC_INDEX)
 PSTATE_ID = core_reg_id(_PSTATE_INDEX)
-#: The only registers the RFC-v1 kernel lets user space set on a realm vCPU.
-REALM_SETTABLE_REGS = frozenset([*(gpr_id(n) for n in range(REC_GPRS)), PC_ID])
+#: ID_AA64DFR0_EL1 and PMCR_EL0 (KVM_REG_ARM64 | SIZE_U64 | SYSREG | op0..op2), and
+#: KVM_REG_ARM64_SVE_VLS (SIZE_U512, the SVE coprocessor, index 0xffff).
+DFR0_ID = 0x6030_0000_0013_C028
+PMCR_ID = 0x6030_0000_0013_DCE0
+SVE_VLS_ID = 0x6060_0000_0015_FFFF
+DFR0_BRPS_SHIFT, DFR0_WRPS_SHIFT, PMCR_N_SHIFT = 12, 20, 11
+
+
+def settable_core_regs(gprs: int) -> frozenset[int]:
+    """x0 .. x<gprs - 1> and PC: the core registers a realm vCPU takes."""
+    return frozenset([*(gpr_id(n) for n in range(gprs)), PC_ID])

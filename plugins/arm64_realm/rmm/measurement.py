@@ -70,17 +70,24 @@ class RealmMeasurement:
         """beta0 RMI_RTT_INIT_RIPAS(ipa, level): one descriptor per call."""
         self.profile.check_ripas_form(RipasForm.BLOCK)
         rtt.check_ripas_block(ipa, level, self._ipa_bits())
-        if self.profile.rules.ripas_measured:
-            self._extend(descriptors.ripas_block_descriptor(self.rim_buffer, ipa, level))
+        self._extend(descriptors.ripas_block_descriptor(self.rim_buffer, ipa, level))
 
-    def init_ripas_range(self, base: int, top: int) -> list[rtt.RttEntry]:
-        """RMM 1.0+ RMI_RTT_INIT_RIPAS over ``[base, top)``: one descriptor per RTT entry
-        walked (see :mod:`.rtt` for the RTT shape assumed); returns those entries."""
+    def init_ripas_range(self, base: int, top: int, level: int | None = None) -> list[rtt.RttEntry]:
+        """RMM 1.0 RMI_RTT_INIT_RIPAS over ``[base, top)``: one descriptor per RTT entry
+        walked; returns those entries.
+
+        :param level: The level of the entries the RMM walked (every entry of one call
+            is in one table): known when a model of the host recorded the call. When
+            None, the host is assumed to use the largest entries that fit (see
+            :mod:`.rtt`), as for a hand-written plan.
+        """
         self.profile.check_ripas_form(RipasForm.RANGE)
-        entries = rtt.ripas_entries(base, top, self._ipa_bits())
-        if self.profile.rules.ripas_measured:
-            for entry in entries:
-                self._extend(descriptors.ripas_range_descriptor(self.rim_buffer, entry.base, entry.top))
+        if level is None:
+            entries = rtt.ripas_entries(base, top, self._ipa_bits())
+        else:
+            entries = rtt.entries_at_level(base, top, level, self._ipa_bits())
+        for entry in entries:
+            self._extend(descriptors.ripas_range_descriptor(self.rim_buffer, entry.base, entry.top))
         return entries
 
     def rec_create(self, runnable: bool, pc: int, gprs: Sequence[int] = ()) -> None:

@@ -24,16 +24,20 @@ from .realm_params import RealmParams
 
 @dataclass(frozen=True)
 class RipasRangeOp:
-    """RMM 1.0+ RMI_RTT_INIT_RIPAS over ``[base, top)``, walked entry by entry."""
+    """RMM 1.0 RMI_RTT_INIT_RIPAS over ``[base, top)``, walked entry by entry: entries
+    of ``level`` when given (what the RMM walked), else the largest that fit."""
 
     KIND: ClassVar[str] = "ripas"
     FORM: ClassVar[RipasForm] = RipasForm.RANGE
     base: int
     top: int
+    level: int | None = None
 
     def __post_init__(self) -> None:
         _checked(check_u64, "base", self.base)
         _checked(check_u64, "top", self.top)
+        if self.level is not None and (isinstance(self.level, bool) or not isinstance(self.level, int)):
+            raise PlanError(f"level must be an integer, not {self.level!r}")
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,7 @@ def _start(plan: Plan) -> RealmMeasurement:
 def _apply(measurement: RealmMeasurement, op: Op, pages: PageReader) -> None:
     """Feed one plan op to the measurement model."""
     if isinstance(op, RipasRangeOp):
-        measurement.init_ripas_range(op.base, op.top)
+        measurement.init_ripas_range(op.base, op.top, op.level)
     elif isinstance(op, RipasBlockOp):
         measurement.init_ripas_block(op.ipa, op.level)
     elif isinstance(op, DataOp):

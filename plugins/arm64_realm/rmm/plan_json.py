@@ -3,18 +3,21 @@
 The format::
 
     {"hash": "sha256" | "sha512",          (default sha256)
-     "rmm": "beta0" | "rel0" | "2.0",      (default beta0)
+     "rmm": "beta0" | "rel0",              (default beta0)
      "realm_params": {"flags": 0, "s2sz": 33, "sve_vl": 0,
                       "num_bps": 1, "num_wps": 1, "pmu_num_ctrs": 0},
      "ops": [
-       {"op": "ripas", "base": "0x80000000", "top": "0x80200000"},   (RMM 1.0+)
+       {"op": "ripas", "base": "0x80000000", "top": "0x80200000"},   (RMM 1.0)
+       {"op": "ripas", "base": "0x80000000", "top": "0x80200000", "level": 3},
        {"op": "ripas", "ipa": "0x80000000", "level": 2},              (beta0)
        {"op": "data", "ipa": "0x80000000", "measure": true,
         "file": "kernel.img", "offset": 0},
        {"op": "data", "ipa": "0x80001000", "measure": false},
        {"op": "rec", "runnable": true, "pc": "0x80000000", "gprs": ["0x8fe00000"]}]}
 
-Integers are JSON numbers or ``0x`` hex strings. ``realm_params`` hold the values as
+A RMM 1.0 ``ripas`` op is one RMI_RTT_INIT_RIPAS call; with ``level`` its entries are
+of that RTT level (as a model of the host recorded them), without it the largest
+entries that fit. Integers are JSON numbers or ``0x`` hex strings. ``realm_params`` hold the values as
 the RMM receives them (num_bps/num_wps minus one, sve_vl as VQ - 1). A relative
 ``file`` is relative to the plan file. Unknown keys are refused, so a typo never
 silently changes a measurement.
@@ -93,7 +96,8 @@ def _parse_realm_params(section: object, algorithm: HashAlgorithm) -> RealmParam
 def _parse_located_op(entry: object, index: int, base_dir: Path, origin: str) -> Op:
     """One op, its errors prefixed with where it is."""
     kind = entry.get("op") if isinstance(entry, dict) else None
-    where = f"{origin}: op {index}" + (f" ({kind})" if kind in _OP_PARSERS else "")
+    known = isinstance(kind, str) and kind in _OP_PARSERS  # a list or object is no op name
+    where = f"{origin}: op {index}" + (f" ({kind})" if known else "")
     try:
         return _parse_op(entry, base_dir)
     except (MeasurementError, PlanError) as error:
@@ -115,14 +119,17 @@ def _parse_op(entry: object, base_dir: Path) -> Op:
 
 
 def _parse_ripas(fields: dict, base_dir: Path) -> Op:
-    """``{base, top}`` (RMM 1.0 and later) or ``{ipa, level}`` (beta0)."""
-    if set(fields) == {"base", "top"}:
-        return RipasRangeOp(base=_integer(fields["base"], "base"), top=_integer(fields["top"], "top"))
+    """``{base, top[, level]}`` (RMM 1.0) or ``{ipa, level}`` (beta0)."""
+    if set(fields) in ({"base", "top"}, {"base", "top", "level"}):
+        level = _integer(fields["level"], "level") if "level" in fields else None
+        return RipasRangeOp(base=_integer(fields["base"], "base"), top=_integer(fields["top"], "top"),
+                            level=level)
     if set(fields) == {"ipa", "level"}:
         return RipasBlockOp(ipa=_integer(fields["ipa"], "ipa"), level=_integer(fields["level"], "level"))
     given = ", ".join(sorted(fields)) or "nothing"
     raise PlanError(
-        f"ripas takes {{base, top}} (RMM 1.0 and later) or {{ipa, level}} (beta0), not {{{given}}}"
+        f"ripas takes {{base, top}} or {{base, top, level}} (RMM 1.0) or {{ipa, level}} (beta0), "
+        f"not {{{given}}}"
     )
 
 
@@ -252,7 +259,10 @@ def plan_document(plan: Plan, base_dir: Path) -> dict:
 def _op_document(op: Op, base_dir: Path) -> dict:
     """One op as a JSON object: addresses as hex strings."""
     if isinstance(op, RipasRangeOp):
-        return {"op": op.KIND, "base": hex(op.base), "top": hex(op.top)}
+        document_range: dict = {"op": op.KIND, "base": hex(op.base), "top": hex(op.top)}
+        if op.level is not None:
+            document_range["level"] = op.level
+        return document_range
     if isinstance(op, RipasBlockOp):
         return {"op": op.KIND, "ipa": hex(op.ipa), "level": op.level}
     if isinstance(op, DataOp):

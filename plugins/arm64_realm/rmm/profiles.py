@@ -1,12 +1,18 @@
-"""RMM measurement profiles: which RMM version's rules the RIM follows.
+"""RMM measurement profiles: which RMM's rules the RIM follows, and the host UABI each
+RMM shipped with (a profile is only ever paired with that call sequence).
 
-- ``beta0``: the RMM of the January 2023 RFC-v1 stack (TF-RMM <= v0.3.0). REALM_CREATE
-  measures only the hash algorithm; RTT_INIT_RIPAS takes ``{ipa, level}`` and is
-  measured once per call; every REC is measured.
-- ``rel0``: RMM 1.0 (EAC3 to REL0, TF-RMM v0.4 to v0.8). REALM_CREATE measures seven
-  parameters; RTT_INIT_RIPAS takes ``{base, top}`` and is measured once per RTT entry
-  walked; only runnable RECs are measured.
-- ``2.0``: RMM 2.0. As ``rel0``, except RTT_INIT_RIPAS no longer extends the RIM.
+- ``beta0``: the RMM of the January 2023 RFC-v1 stack (TF-RMM <= v0.3.0), paired with
+  the ``rfc-v1`` UABI. REALM_CREATE measures only the hash algorithm; RTT_INIT_RIPAS
+  takes ``{ipa, level}`` and is measured once per call; every REC is measured.
+- ``rel0``: RMM 1.0 (EAC3 to REL0, TF-RMM v0.4 to v0.8; the emulated CCA host's
+  TF-RMM v0.8.0), paired with the ``v7`` UABI (linux-cca cca-host/v5 to v7 target RMM
+  1.0). REALM_CREATE measures seven parameters; RTT_INIT_RIPAS takes ``{base, top}``
+  and is measured once per RTT entry walked; only runnable RECs are measured.
+
+RMM 2.0 (TF-RMM v0.9 and later) pairs with the v13+ host UABI (KVM_CAP_ARM_RMI,
+KVM_ARM_RMI_POPULATE, RIPAS set at activation and no longer measured), which vmm
+doesn't drive, so it has no profile here: a prediction under its rules would belong
+to a call sequence no run of vmm makes.
 """
 
 from __future__ import annotations
@@ -37,8 +43,9 @@ class ProfileRules:
 
     realm_params_measured: RealmParamsMeasured
     ripas_form: RipasForm
-    ripas_measured: bool
     measures_every_rec: bool
+    #: The host UABI generation this RMM shipped with ("rfc-v1" or "v7").
+    uabi: str
 
 
 class RmmProfile(enum.Enum):
@@ -46,7 +53,6 @@ class RmmProfile(enum.Enum):
 
     BETA0 = "beta0"
     REL0 = "rel0"
-    V2_0 = "2.0"
 
     @property
     def label(self) -> str:
@@ -57,6 +63,11 @@ class RmmProfile(enum.Enum):
     def rules(self) -> ProfileRules:
         """The measurement rules of this RMM version."""
         return _RULES[self]
+
+    @property
+    def uabi(self) -> str:
+        """The host UABI generation whose call sequence this RMM is measured with."""
+        return self.rules.uabi
 
     def check_ripas_form(self, form: RipasForm) -> None:
         """Refuse an RTT_INIT_RIPAS form this RMM version does not take."""
@@ -69,33 +80,34 @@ class RmmProfile(enum.Enum):
 
     @classmethod
     def from_label(cls, label: str) -> RmmProfile:
-        """Parse ``beta0``, ``rel0`` or ``2.0``."""
+        """Parse ``beta0`` or ``rel0``."""
         for profile in cls:
             if profile.label == label:
                 return profile
         names = [profile.label for profile in cls]
         expected = ", ".join(names[:-1]) + " or " + names[-1]
-        raise MeasurementError(f"RMM profile {label!r} is unknown (expected {expected})")
+        hint = " (RMM 2.0 pairs with the v13+ host UABI, which vmm doesn't drive)" \
+            if label.startswith("2") else ""
+        raise MeasurementError(f"RMM profile {label!r} is unknown (expected {expected}){hint}")
+
+    @classmethod
+    def for_uabi(cls, uabi: str) -> RmmProfile:
+        """The profile of the RMM the ``uabi`` generation shipped with."""
+        return next(profile for profile in cls if profile.uabi == uabi)
 
 
 _RULES = {
     RmmProfile.BETA0: ProfileRules(
         realm_params_measured=RealmParamsMeasured.HASH_ALGO_ONLY,
         ripas_form=RipasForm.BLOCK,
-        ripas_measured=True,
         measures_every_rec=True,
+        uabi="rfc-v1",
     ),
     RmmProfile.REL0: ProfileRules(
         realm_params_measured=RealmParamsMeasured.SEVEN_FIELDS,
         ripas_form=RipasForm.RANGE,
-        ripas_measured=True,
         measures_every_rec=False,
-    ),
-    RmmProfile.V2_0: ProfileRules(
-        realm_params_measured=RealmParamsMeasured.SEVEN_FIELDS,
-        ripas_form=RipasForm.RANGE,
-        ripas_measured=False,
-        measures_every_rec=False,
+        uabi="v7",
     ),
 }
 

@@ -5,8 +5,7 @@ would call the RMM::
 
     recorder = PlanRecorder(RmmProfile.BETA0)
     recorder.create(RealmParams(s2sz=33, hash_algo=HashAlgorithm.SHA256))
-    for entry in ripas_entries(base, top, ipa_bits=33):       # RFC-v1 INIT_IPA_REALM
-        recorder.init_ripas_block(entry.base, entry.level)
+    recorder.init_ripas_block(ipa, level=3)                   # RFC-v1 INIT_IPA_REALM
     recorder.data_create(ipa, page_bytes, measure=True)       # POPULATE_REALM, per page
     recorder.rec_create(runnable=True, pc=entry_point, gprs=[dtb])
     rim = recorder.measure()
@@ -45,9 +44,9 @@ class PlanRecorder:
             raise PlanError(f"{self.origin}: the realm was already created")
         self._params = params
 
-    def init_ripas_range(self, base: int, top: int) -> None:
-        """RMM 1.0+ RMI_RTT_INIT_RIPAS(base, top)."""
-        self._record(RipasRangeOp(base=base, top=top))
+    def init_ripas_range(self, base: int, top: int, level: int | None = None) -> None:
+        """RMM 1.0 RMI_RTT_INIT_RIPAS(base, top) that walked entries of ``level``."""
+        self._record(RipasRangeOp(base=base, top=top, level=level))
 
     def init_ripas_block(self, ipa: int, level: int) -> None:
         """beta0 RMI_RTT_INIT_RIPAS(ipa, level)."""

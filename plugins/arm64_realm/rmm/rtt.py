@@ -126,6 +126,23 @@ def ripas_entries(base: int, top: int, ipa_bits: int) -> list[RttEntry]:
     return entries
 
 
+def entries_at_level(base: int, top: int, level: int, ipa_bits: int) -> list[RttEntry]:
+    """The level-``level`` entries covering ``[base, top)``: one RMM 1.0 INIT_RIPAS call
+    as the RMM walked it (entries of one table, so ``base`` and ``top`` are aligned)."""
+    check_ripas_range(base, top, ipa_bits)
+    first = starting_level(ipa_bits)
+    if not first <= level <= LAST_LEVEL:
+        raise MeasurementError(
+            f"RTT level {level} is outside {first}..{LAST_LEVEL} for a {ipa_bits}-bit realm"
+        )
+    size = entry_size(level)
+    if base % size or top % size:
+        raise MeasurementError(
+            f"RIPAS range {base:#x}..{top:#x} is not whole level-{level} entries ({size:#x} bytes)"
+        )
+    return [RttEntry(address, level) for address in range(base, top, size)]
+
+
 def check_ripas_range(base: int, top: int, ipa_bits: int) -> None:
     """Refuse a range INIT_RIPAS cannot take: unaligned, empty or not protected."""
     granule = 1 << GRANULE_SHIFT

@@ -3,8 +3,9 @@
 Each byte has a write mask, so read-only fields stay as they are and a BAR's low
 address bits stay zero: writing all ones to a BAR then reads back its size mask, as
 BAR sizing expects, with no special case. Capabilities are appended to the list at
-0x40 onwards; a capability may give a handler for accesses to part of it (the
-MSI-X control word, virtio's PCI configuration access window).
+0x40 onwards; a capability may give a handler that takes over accesses to it
+(virtio's PCI configuration access window), or be told after a write reached its
+bytes (MSI-X's Message Control, whose writable bits are in the write mask).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ CAP_ID_VENDOR = 0x09
 CAP_ID_MSIX = 0x11
 
 ConfigHandler = Callable[[int, int, int | None], int | None]
+WriteListener = Callable[[], None]
 
 
 @dataclass
@@ -54,7 +56,8 @@ class Bar:
 class _Window:
     start: int
     end: int
-    handler: ConfigHandler
+    handler: ConfigHandler | None
+    on_write: WriteListener | None = None
 
 
 class PciConfig:
@@ -127,13 +130,16 @@ class PciConfig:
             self.data[offset + BAR_SIZE_BYTES : end] = (address >> 32).to_bytes(4, "little")
 
     def add_capability(
-        self, cap_id: int, body: bytes, *, wmask: bytes = b"", handler: ConfigHandler | None = None
+        self, cap_id: int, body: bytes, *, wmask: bytes = b"",
+        handler: ConfigHandler | None = None, on_write: WriteListener | None = None,
     ) -> int:
         """Append a capability (``body`` starts with its ID and next bytes); return its offset.
 
         ``wmask`` covers the start of the capability; ``handler(offset, size, value)``
         (``value`` None for reads, offsets relative to the capability) sees accesses
         to it first and may answer a read or take over a write by returning non-None.
+        ``on_write()`` is called after any write that changed bytes of the
+        capability through the write mask (whatever the access's size and start).
         """
         offset = (self._next_cap + 3) & ~3
         end = offset + len(body)
@@ -150,8 +156,8 @@ class PciConfig:
             self.data[self._last_cap + 1] = offset
         self._last_cap = offset
         self._next_cap = end
-        if handler is not None:
-            self._windows.append(_Window(offset, end, handler))
+        if handler is not None or on_write is not None:
+            self._windows.append(_Window(offset, end, handler, on_write))
         return offset
 
     # ------------------------------------------------------------ access
@@ -165,7 +171,7 @@ class PciConfig:
         if offset + size > CONFIG_SIZE:
             return 0
         for window in self._windows:
-            if window.start <= offset < window.end:
+            if window.handler is not None and window.start <= offset < window.end:
                 answer = window.handler(offset - window.start, size, None)
                 if answer is not None:
                     return answer
@@ -176,10 +182,13 @@ class PciConfig:
         if offset + size > CONFIG_SIZE:
             return
         for window in self._windows:
-            if window.start <= offset < window.end:
+            if window.handler is not None and window.start <= offset < window.end:
                 if window.handler(offset - window.start, size, value) is not None:
                     return
         for index in range(size):
             mask = self.wmask[offset + index]
             byte = (value >> (8 * index)) & 0xFF
             self.data[offset + index] = (self.data[offset + index] & ~mask) | (byte & mask)
+        for window in self._windows:
+            if window.on_write is not None and offset < window.end and window.start < offset + size:
+                window.on_write()

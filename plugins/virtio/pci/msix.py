@@ -22,6 +22,7 @@ ENTRY = "struct msix_table_entry"
 ENTRY_SIZE = sizeof(ENTRY)
 CAP = "struct pci_msix_cap"
 CONTROL = offsetof(CAP, "control")
+CONTROL_SIZE = ffi.sizeof("uint16_t")
 CONTROL_ENABLE = 1 << 15
 CONTROL_FUNCTION_MASK = 1 << 14
 VECTOR_MASKED = 1
@@ -68,19 +69,20 @@ class Msix:
         cap.pba = self.pba_offset | self.bar
         return bytes(ffi.buffer(cap))
 
-    def config_access(self, offset: int, size: int, value: int | None) -> int | None:
-        """Accesses to the capability: only the control word's top bits are writable."""
-        if not CONTROL <= offset < CONTROL + ffi.sizeof("uint16_t"):
-            return None
-        shift = (offset - CONTROL) * 8
-        if value is None:
-            word = (self.vectors - 1) | self.control
-            return (word >> shift) & ((1 << (8 * size)) - 1)
+    @staticmethod
+    def capability_wmask() -> bytes:
+        """What software may write in the capability: Message Control's Enable and
+        Function Mask bits (the table size and the offsets are read-only)."""
+        mask = bytearray(CONTROL + CONTROL_SIZE)
+        mask[CONTROL:] = (CONTROL_ENABLE | CONTROL_FUNCTION_MASK).to_bytes(CONTROL_SIZE, "little")
+        return bytes(mask)
+
+    def control_written(self, control: int) -> None:
+        """Message Control now reads ``control``: follow Enable and Function Mask,
+        and send what became deliverable."""
         with self.lock:
-            written = (value << shift) & (CONTROL_ENABLE | CONTROL_FUNCTION_MASK)
-            self.control = written
+            self.control = control & (CONTROL_ENABLE | CONTROL_FUNCTION_MASK)
             self._deliver_pending()
-        return 0
 
     # ------------------------------------------------------------ table and PBA
 

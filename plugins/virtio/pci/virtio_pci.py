@@ -29,6 +29,8 @@ from .config import (
     INTERRUPT_PIN_A,
     PciConfig,
 )
+from .msix import CONTROL as MSIX_CONTROL
+from .msix import CONTROL_SIZE as MSIX_CONTROL_SIZE
 from .msix import NO_VECTOR, Msix
 
 if TYPE_CHECKING:
@@ -103,8 +105,9 @@ class VirtioPciTransport(Transport):
         if msi:
             self.msix = Msix(vm.vmfd, len(device.queues) + 1, BAR_INDEX,
                              MSIX_TABLE_OFFSET, MSIX_PBA_OFFSET)
-            self.config.add_capability(CAP_ID_MSIX, self.msix.capability(),
-                                       handler=self.msix.config_access)
+            msix_at = self.config.add_capability(
+                CAP_ID_MSIX, self.msix.capability(), wmask=Msix.capability_wmask(),
+                on_write=lambda: self._msix_control_written(msix_at))
         self._add_virtio_capabilities()
         self.isr = 0
         self.config_msix_vector = NO_VECTOR
@@ -150,6 +153,10 @@ class VirtioPciTransport(Transport):
             CAP_ID_VENDOR, bytes(ffi.buffer(pci_cfg)), wmask=bytes(writable),
             handler=self._pci_cfg_access,
         )
+
+    def _msix_control_written(self, cap: int) -> None:
+        assert self.msix is not None
+        self.msix.control_written(self.config.read(cap + MSIX_CONTROL, MSIX_CONTROL_SIZE))
 
     def _pci_cfg_access(self, offset: int, size: int, value: int | None) -> int | None:
         """VIRTIO_PCI_CAP_PCI_CFG: the data window reaches BAR 0 at the chosen offset."""
@@ -354,10 +361,12 @@ class VirtioPciTransport(Transport):
             self.intx.deassert_line()
 
     def close(self) -> None:
-        super().close()
-        self._unmap()
-        if self.intx is not None:
-            self.intx.close()
+        try:
+            super().close()
+        finally:
+            self._unmap()
+            if self.intx is not None:
+                self.intx.close()
 
 
 class _BarRegion:

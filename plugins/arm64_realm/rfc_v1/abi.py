@@ -2,7 +2,7 @@
 
 Sizes and offsets come from cffi (``kvm_cap_arm_rme_config_item`` is 260 bytes: a
 ``cfg`` word and a 256-byte union). The model of KVM decodes the same bytes with its
-own ``struct`` formats (:mod:`.model.formats`), so the two check each other.
+own ``struct`` formats (:mod:`..model.formats`), so the two check each other.
 """
 
 from __future__ import annotations
@@ -41,4 +41,4 @@ struct kvm_cap_arm_rme_populate_realm_args {
 """
 
 #: The realm FFI: arm64's structures (which include the core's) plus the RME ones.
-ffi = load_ffi("arm64_realm", RME_CDEF, include=arm64_uapi.ffi)
+ffi = load_ffi("arm64_realm_rfc_v1", RME_CDEF, include=arm64_uapi.ffi)

@@ -1,0 +1,83 @@
+"""The sandbox's pieces that need no KVM: declarations against the C headers, the
+filter's rules, and when a run enters it (tests/x86/test_sandbox.py runs it)."""
+
+from __future__ import annotations
+
+import pytest
+
+from vmm.core import sandbox
+from vmm.core.testing import skip_or_fail
+from vmm.core.testing.cheaders import compiler_values, mismatches
+
+
+def c_values(headers, expressions):
+    try:
+        return compiler_values(headers, expressions)
+    except RuntimeError as error:
+        skip_or_fail(f"no C view of {headers}: {error}")
+
+
+def test_sigaction_and_siginfo_match_the_c_library():
+    from vmm.core.sandbox.trap import ffi
+
+    expected = {
+        "sizeof(struct sigaction)": ffi.sizeof("struct vmm_sigaction"),
+        "offsetof(struct sigaction, sa_mask)": ffi.offsetof("struct vmm_sigaction", "sa_mask"),
+        "offsetof(struct sigaction, sa_flags)": ffi.offsetof("struct vmm_sigaction", "sa_flags"),
+        "offsetof(siginfo_t, si_syscall)": ffi.offsetof("struct vmm_siginfo_sigsys",
+                                                        "si_syscall"),
+        "offsetof(siginfo_t, si_arch)": ffi.offsetof("struct vmm_siginfo_sigsys", "si_arch"),
+        "SA_SIGINFO": 4,
+    }
+    assert mismatches(expected, c_values(["signal.h"], expected)) == []
+
+
+def test_capability_declarations_match_the_kernel():
+    from vmm.core.sandbox import capabilities as caps
+
+    expected = {
+        "sizeof(struct __user_cap_header_struct)": caps.ffi.sizeof("struct vmm_cap_header"),
+        "sizeof(struct __user_cap_data_struct)": caps.ffi.sizeof("struct vmm_cap_data"),
+        "_LINUX_CAPABILITY_VERSION_3": caps.LINUX_CAPABILITY_VERSION_3,
+        "PR_CAPBSET_DROP": caps.PR_CAPBSET_DROP, "PR_SET_NO_NEW_PRIVS": caps.PR_SET_NO_NEW_PRIVS,
+        "PR_CAP_AMBIENT": caps.PR_CAP_AMBIENT,
+        "PR_CAP_AMBIENT_CLEAR_ALL": caps.PR_CAP_AMBIENT_CLEAR_ALL,
+        "CLONE_THREAD": sandbox.CLONE_THREAD,
+    }
+    headers = ["linux/capability.h", "linux/prctl.h", "linux/sched.h"]
+    assert mismatches(expected, c_values(headers, expected)) == []
+
+
+def test_the_filter_is_built_from_the_measured_list():
+    seccomp = sandbox.bindings()
+    text = _pfc(sandbox.build_filter(seccomp))
+    for name in ("ioctl", "futex", "epoll_wait", "pwritev", "fdatasync", "exit_group"):
+        assert f"if ($syscall == {seccomp.resolve_syscall(seccomp.Arch.NATIVE, name)})" in text
+    for name in ("socket", "execve", "ptrace", "mount", "kill"):
+        assert f"== {seccomp.resolve_syscall(seccomp.Arch.NATIVE, name)})" not in text
+
+
+def _pfc(syscall_filter) -> str:
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as handle:
+        syscall_filter.export_pfc(handle)
+        handle.seek(0)
+        return handle.read()
+
+
+@pytest.mark.parametrize("setting, program, entered", [
+    (True, False, True), (None, True, True), (None, False, False), (False, True, False)])
+def test_who_gets_the_sandbox(monkeypatch, setting, program, entered):
+    """The vmm program by default, a library only when it asks."""
+    monkeypatch.setattr(sandbox, "_program", program)
+    assert sandbox.wanted(setting) is entered
+
+
+def test_violation_message_names_the_call():
+    seccomp = sandbox.bindings()
+    number = seccomp.resolve_syscall(seccomp.Arch.NATIVE, "execve")
+    message = sandbox.violation_message(seccomp, number).decode()
+    assert message.startswith(f"vmm: error: the sandbox stopped a forbidden system call, "
+                              f"execve ({number})") and message.endswith("\n")
+    assert message.count("\n") == 1
