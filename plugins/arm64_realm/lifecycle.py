@@ -86,12 +86,23 @@ def vmm_core_init(vm: Vm) -> None:
         state.generation.vm_created(vm, state)
 
 
+#: KVM's IPA size for a VM type that gives none.
+DEFAULT_IPA_BITS = 40
+
+
 @hookimpl
 def vmm_memory_allocated(vm: Vm, region: RamRegion) -> None:
-    """Realm RAM as the generation wants it (RFC-v1: locked in memory)."""
+    """Realm RAM as the generation wants it (RFC-v1: locked in memory), and seen by
+    the devices at its unprotected alias too.
+
+    A realm shares memory with the host through the alias of its RAM with the top IPA
+    bit set, and its DMA API hands devices those addresses (an arm64 realm kernel's
+    ``dma_addr_unencrypted``): a virtqueue or buffer address may carry the bit.
+    """
     state = realm_state(vm)
     if state is not None and state.generation is not None:
         state.generation.ram_allocated(vm, state, region)
+        vm.memory.add_alias(region, 1 << ((state.ipa_bits or DEFAULT_IPA_BITS) - 1))
 
 
 @hookimpl

@@ -168,3 +168,15 @@ def test_psci_complete_needs_a_rec_and_a_waiting_request() -> None:
         assert realm_vcpu(vcpu_state).psci_pending is None
     finally:
         driver.close()
+
+
+def test_devices_reach_realm_ram_at_its_unprotected_alias(vmm_vm, tmp_path: Path) -> None:
+    """A realm's DMA addresses carry the top IPA bit (the shared alias): a virtqueue
+    at such an address is the same RAM, and nothing past RAM is reachable there."""
+    vm = build_realm(vmm_vm, tmp_path, realm_uabi="v7").vm
+    shared_bit = 1 << (realm_state(vm).ipa_bits - 1)
+    assert shared_bit > RAM_START + vm.memory.size
+    vm.memory.write(RAM_START | shared_bit, b"bounced")
+    assert vm.memory.read(RAM_START, 7) == b"bounced"
+    with pytest.raises(GuestError):
+        vm.memory.view((RAM_START + vm.memory.size) | shared_bit, 1)
