@@ -128,19 +128,27 @@ def enter(required: bool) -> bool:
     # bytecode: the filter refuses mkdir and writing opens.
     sys.dont_write_bytecode = True
     try:
+        check_kernel()
         seccomp = bindings()
         syscall_filter = build_filter(seccomp)
         trap.install(lambda number: violation_message(seccomp, number), MESSAGE_TABLE_SIZE)
         capabilities.drop_all()
         capabilities.set_no_new_privs()
         syscall_filter.load()
-    except (SandboxError, OSError) as error:
+    except (SandboxError, OSError, RuntimeError) as error:  # RuntimeError: libseccomp's
         if required:
             raise SandboxError(f"--sandbox: {error}") from None
         log.warning("running without the sandbox: %s (--no-sandbox hides this)", error)
         return False
     log.debug("sandbox on: %s", ", ".join(f"{k} {v}" for k, v in status().items()))
     return True
+
+
+def check_kernel() -> None:
+    """Raise :class:`SandboxError` when the kernel has no seccomp at all (its
+    /proc/self/status then has no Seccomp line; the kit's emulated CCA host is one)."""
+    if "Seccomp" not in status():
+        raise SandboxError("this kernel has no seccomp (built without CONFIG_SECCOMP)")
 
 
 def status() -> dict[str, str]:
