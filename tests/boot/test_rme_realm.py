@@ -25,11 +25,15 @@ from pathlib import Path
 import pytest
 from arm64_realm.cca_guest import REPORT_DIR, cca_kit, guest_initramfs, guest_kernel, init_script
 
+from vmm.core.nested.initscript import KVM_READY
+
 from .conftest import run_nested
 
 pytestmark = [pytest.mark.boot, pytest.mark.rme, pytest.mark.usefixtures("emulated_host")]
 
 ALGORITHMS = ("sha256", "sha512")
+#: What TF-RMM v0.8.0 prints when it boots: the RMI version the host kernel needs.
+RMM_BANNER = "RMI ABI revision v1.0"
 REALM_PV = "vmm-rme-e2e"
 GUEST_MODULES = ("configfs", "tsm_report", "arm-cca-guest", "virtio_mmio", "virtio_blk")
 #: The disk: the challenge in its first 64 bytes, the token from 4 KiB on.
@@ -94,6 +98,8 @@ def test_realms_boot_and_attest_to_vmms_prediction(tmp_path: Path, arch: str, sh
     show(f"arm64 --rme, two realms: {run.reported_timings()}; wall {run.seconds:.1f} s; "
          f"first marker, token, exit at {run.line_times}")
     assert run.returncode == 0, run.describe()
+    console = run.console_log.read_text(errors="replace")
+    assert RMM_BANNER in console and KVM_READY in console, run.describe()
     lines = run.stdout.splitlines()
     assert sum(GUEST_UP in line for line in lines) == len(ALGORITHMS), run.describe()
     for algorithm in ALGORITHMS:
