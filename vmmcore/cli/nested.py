@@ -13,17 +13,13 @@ from typing import Any
 
 import typer
 
-from . import command_name
-
 DEFAULT_TIMEOUT = 300.0
 #: Exit status when the emulated host overran ``--timeout`` (as timeout(1)).
 TIMEOUT_EXIT_STATUS = 124
 
 
-def _plugin_parameters(argv: list[str]) -> list[inspect.Parameter]:
+def _plugin_parameters() -> list[inspect.Parameter]:
     """The parameters of the plugins' ``vmm nested`` options, one panel per plugin."""
-    if command_name(argv) != "nested":
-        return []
     from ..nested.hosts import nested_option_groups
     from ..options import typer_parameter
 
@@ -31,8 +27,12 @@ def _plugin_parameters(argv: list[str]) -> list[inspect.Parameter]:
             for group in nested_option_groups() for option in group.options]
 
 
-def register(app: typer.Typer, argv: list[str]) -> None:
-    """Add the ``nested`` command to the ``vmm`` program."""
+def register(app: typer.Typer, with_plugin_options: bool = False) -> None:
+    """Add the ``nested`` command to the ``vmm`` program.
+
+    :param with_plugin_options: True when the command line names ``nested``: only
+        then are the plugins asked for their options (other commands merely list it).
+    """
 
     def nested(
         ctx: typer.Context,
@@ -69,7 +69,7 @@ def register(app: typer.Typer, argv: list[str]) -> None:
     signature = inspect.signature(nested)
     own = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
     nested.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[*own, *_plugin_parameters(argv)])
+        parameters=[*own, *(_plugin_parameters() if with_plugin_options else [])])
     app.command(
         "nested",
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
