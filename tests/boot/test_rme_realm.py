@@ -66,10 +66,23 @@ def realm_args(kernel: str, initrd: str, disk: str, algorithm: str) -> list[str]
 
 def inner_command(share: Path, algorithm: str) -> str:
     """The realm's ``vmm run`` as the emulated host's shell runs it: the kernel and the
-    initrd are ``$2`` and ``$4`` (vmm nested forwards them after ``-k`` and ``-i``)."""
-    words = realm_args("KERNEL", "INITRD", str(share / f"disk-{algorithm}.img"), algorithm)
+    initrd are ``$2`` and ``$4`` (vmm nested forwards them after ``-k`` and ``-i``); the
+    device tree it measured comes back in the share."""
+    words = [*realm_args("KERNEL", "INITRD", str(share / f"disk-{algorithm}.img"), algorithm),
+             "--dtb-out", str(share / f"real-{algorithm}.dtb")]
     forwarded = {"KERNEL": '"$2"', "INITRD": '"$4"'}
     return " ".join(forwarded.get(word) or shlex.quote(word) for word in words)
+
+
+def dts_diff(real: Path, predicted: Path) -> str:
+    """The two device trees' source, as a unified diff."""
+    import difflib
+
+    def source(path: Path) -> list[str]:
+        return subprocess.run(["dtc", "-I", "dtb", "-O", "dts", str(path)], capture_output=True,
+                              text=True, timeout=60).stdout.splitlines()
+
+    return "\n".join(difflib.unified_diff(source(real), source(predicted), "real", "predicted"))
 
 
 def vmm(*args: str) -> subprocess.CompletedProcess[str]:
@@ -114,9 +127,14 @@ def test_realms_boot_and_attest_to_vmms_prediction(tmp_path: Path, arch: str, sh
         token = tmp_path / f"token-{algorithm}.cbor"
         token.write_bytes(disk.read_bytes()[TOKEN_OFFSET:TOKEN_OFFSET + size])
         plan = tmp_path / f"plan-{algorithm}.json"
+        dry_dtb = tmp_path / f"dry-{algorithm}.dtb"
         dry = vmm(*realm_args(str(guest_kernel(kit)), str(initrd), str(disk), algorithm),
-                  "--dry-run", "--plan-out", str(plan))
+                  "--dry-run", "--plan-out", str(plan), "--dtb-out", str(dry_dtb))
         assert dry.returncode == 0, dry.stderr
+        real_dtb = share / f"real-{algorithm}.dtb"
+        assert real_dtb.read_bytes() == dry_dtb.read_bytes(), (
+            f"{algorithm}: the real run's device tree differs from the prediction's:\n"
+            + dts_diff(real_dtb, dry_dtb))
         verified = vmm("realm", "verify", "--token", str(token), "--plan", str(plan),
                        "--realm-pv", REALM_PV, "--challenge", challenges[algorithm].hex())
         assert verified.returncode == 0, f"{algorithm}:\n{verified.stdout}{verified.stderr}"
