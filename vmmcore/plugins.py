@@ -23,7 +23,7 @@ import importlib
 import os
 import re
 from dataclasses import dataclass
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Iterable
 
 import pluggy
@@ -260,13 +260,15 @@ def hook_view(module: ModuleType, hook: str) -> object:
     table = module.__dict__.get("__lazy_hooks__")
     if not table:
         return module
-    view = {name: value for name, value in vars(module).items()
-            if name not in ("__getattr__", "__dir__", "__lazy_hooks__")}
+    view = ModuleType(module.__name__, module.__doc__)  # hashable, as pluggy's plugins
+    for name, value in vars(module).items():
+        if name not in ("__getattr__", "__dir__", "__lazy_hooks__", "__name__", "__doc__"):
+            setattr(view, name, value)
     for names in table.values():
         for name in names:
             if name == hook or not name.startswith(f"{NAME}_"):
-                view[name] = getattr(module, name)
-    return SimpleNamespace(**view)
+                setattr(view, name, getattr(module, name))
+    return view
 
 
 def implemented_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
