@@ -711,6 +711,9 @@ def vmm_virtio_transports(config: Config) -> Sequence[str] | None:
     in the ``pci_ecam`` window if the layout has one). ``--virtio-transport`` may pick
     any of them; another is refused. kvmtool: the arch's ``VIRTIO_DEFAULT_TRANS``.
 
+    Called once by the virtio plugin when it validates the configuration, and again
+    when it places the devices (the virtio_dev stage).
+
     Stops at first non-None result; without one, both are offered, mmio first.
 
     :param config: The parsed configuration.
