@@ -11,6 +11,11 @@ from .errors import ConfigError
 from .kvm.seam import Backend
 
 
+#: ``--loglevel`` (kvmtool's names) to the logging module's levels.
+_LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO,
+               "debug": logging.DEBUG}
+
+
 def choose_backend(config: Config, pm) -> Backend:
     """The host's /dev/kvm, or the model of KVM for ``--dry-run``."""
     if not config.dry_run:
@@ -46,7 +51,7 @@ def run_config(config: Config, console=None, pm: Any = None) -> int:
     from .vm import Vm, run_vm
 
     logging.basicConfig(
-        level=logging.DEBUG if config.debug else logging.WARNING,
+        level=logging.DEBUG if config.debug else _LOG_LEVELS.get(config.loglevel, logging.WARNING),
         format="vmm: %(levelname)s: %(message)s",
     )
     if pm is None:
