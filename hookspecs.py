@@ -28,10 +28,13 @@ import pluggy
 from vmm import NAME
 
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
+    from collections.abc import Sequence
+
     import typer
 
     from vmm.core.bus import Access
     from vmm.core.config import Config
+    from vmm.core.contracts import VirtioDevice
     from vmm.core.images import LoadedImage
     from vmm.core.kvm.exits import Exit
     from vmm.core.layout import MemoryLayout
@@ -103,7 +106,7 @@ def vmm_add_commands(app: typer.Typer) -> None:
 
 
 @hookspec
-def vmm_validate_config(config: Config) -> None:
+def vmm_validate_config(config: Config, pluginmanager: pluggy.PluginManager) -> None:
     """Check the configuration before anything is created.
 
     Called once after the command line is parsed and the options are bound, before
@@ -114,6 +117,8 @@ def vmm_validate_config(config: Config) -> None:
     Called for every plugin.
 
     :param config: The parsed configuration.
+    :param pluginmanager: The run's plugin manager, to ask other plugins
+        (``pluginmanager.hook.vmm_virtio_transports(config=config)``).
     """
 
 
@@ -683,7 +688,7 @@ def vmm_handle_exit(vcpu: Vcpu, exit: Exit) -> bool | None:
 
 
 @hookspec
-def vmm_virtio_host_features(vm: Vm, device: Any) -> int:
+def vmm_virtio_host_features(vm: Vm, device: VirtioDevice) -> int:
     """Give extra virtio feature bits the host offers for a device.
 
     The series' ``kvm__arch_get_virtio_host_features`` (patch 27). Called each time
@@ -694,6 +699,24 @@ def vmm_virtio_host_features(vm: Vm, device: Any) -> int:
 
     :param vm: The running VM.
     :param device: The virtio device whose features are read.
+    """
+
+
+@hookspec(firstresult=True)
+def vmm_virtio_transports(config: Config) -> Sequence[str] | None:
+    """Name the virtio transports the architecture's guests can find, default first.
+
+    ``"mmio"`` (virtio-mmio devices in the layout's ``virtio_mmio`` window, described
+    in the device tree) and ``"pci"`` (a PCI host bridge: configuration ports, ECAM
+    in the ``pci_ecam`` window if the layout has one). ``--virtio-transport`` may pick
+    any of them; another is refused. kvmtool: the arch's ``VIRTIO_DEFAULT_TRANS``.
+
+    Called once by the virtio plugin when it validates the configuration, and again
+    when it places the devices (the virtio_dev stage).
+
+    Stops at first non-None result; without one, both are offered, mmio first.
+
+    :param config: The parsed configuration.
     """
 
 

@@ -130,18 +130,33 @@ class OptionValues:
 
 def collect_option_groups(pm: pluggy.PluginManager,
                           hook: str = "vmm_addoption") -> list[OptionGroup]:
-    """Ask every plugin registered in ``pm`` for its options, one group per plugin.
+    """Ask every registered plugin for its options, one group per plugin.
 
     :param hook: the hook declaring them: ``vmm_addoption`` (``vmm run``) or
         ``vmm_nested_addoption`` (``vmm nested``).
+
+    The hook is called through pluggy once per plugin that
+    implements it, in pluggy's call order (``tryfirst``/``trylast``, ``specname=``
+    and blocked plugins are pluggy's business), with that plugin's group. Every
+    wrapper of the hook (any plugin's) wraps each of those calls, so a wrapper sees
+    and may extend each plugin's group. (A plugin that both wraps the hook and
+    implements it declares its own options from the wrapper, or in another plugin:
+    its plain implementation would run in every plugin's call.)
     """
+    caller = getattr(pm.hook, hook)
+    impls = caller.get_hookimpls()  # pluggy calls them last to first
+    wrapping = {impl.plugin for impl in impls if impl.hookwrapper or impl.wrapper}
     groups = []
-    for name, plugin in pm.list_name_plugin():
-        impl = getattr(plugin, hook, None)
-        if impl is None:
+    asked: list[object] = []
+    for impl in reversed(impls):
+        if impl.hookwrapper or impl.wrapper or impl.plugin in asked:
             continue
-        group = OptionGroup(name)
-        impl(group=group)
+        asked.append(impl.plugin)
+        others = [plugin for plugin in pm.get_plugins()
+                  if plugin is not impl.plugin and plugin not in wrapping]
+        name = pm.get_name(impl.plugin)
+        group = OptionGroup(name if name is not None else repr(impl.plugin))
+        pm.subset_hook_caller(caller.name, remove_plugins=others)(group=group)
         if group.options:
             groups.append(group)
     return groups

@@ -37,7 +37,7 @@ def validate_config(config: Config, pm: Any) -> None:
         from .options import collect_option_groups
 
         config.bind_options(collect_option_groups(pm))
-    pm.hook.vmm_validate_config(config=config)
+    pm.hook.vmm_validate_config(config=config, pluginmanager=pm)
 
 
 def run_config(config: Config, console=None, pm: Any = None) -> int:

@@ -18,6 +18,7 @@ import pluggy
 
 from .bus import Bus
 from .config import Config
+from .contracts import Irqchip
 from .errors import GuestError
 from .images import LoadedImage
 from .kvm.fds import Kvm, VmFd
@@ -62,7 +63,8 @@ class Vm:
         self.dtb: LoadedImage | None = None
         self.stash = Stash()
         #: The arch plugin's interrupt controller facade (``set_level``, ``irqfd``...).
-        self.irqchip: Any = None
+        #: The arch plugin's interrupt controller (set by its ``vmm_core_init``).
+        self.irqchip: Irqchip | None = None
         self.stopping = threading.Event()
         self.exit_code = 0
         self.error: BaseException | None = None

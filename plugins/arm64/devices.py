@@ -14,6 +14,7 @@ from .options import arm64_options
 from .state import arm64_state
 
 if TYPE_CHECKING:
+    from vmm.core.config import Config
     from vmm.core.vm import Vm
 
 #: KVM_MEM_READONLY: guest writes to the slot exit as MMIO.
@@ -91,3 +92,10 @@ def vmm_late_init(vm: Vm) -> None:
     vm.dtb = LoadedImage("dtb", state.dtb_address, len(blob), mm.DTB_WINDOW, format="dtb")
     vm.hook.vmm_image_loaded(vm=vm, image=vm.dtb)
     write_output_file("--dtb-out", arm64_options(vm.config).dtb_out, blob)
+
+
+@hookimpl
+def vmm_virtio_transports(config: Config) -> tuple[str, ...]:
+    """virtio-mmio by default, described in the device tree (kvmtool's arm64
+    default); PCI behind the ECAM host bridge on ``--virtio-transport pci``."""
+    return ("mmio", "pci")

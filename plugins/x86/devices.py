@@ -10,6 +10,7 @@ from vmm import hookimpl
 from . import layout as m
 
 if TYPE_CHECKING:
+    from vmm.core.config import Config
     from vmm.core.vm import Vm
 
 
@@ -57,3 +58,10 @@ def vmm_firmware_init(vm: Vm) -> None:
 
     write_mptable(vm.memory, len(vm.vcpus), vm.irqchip.allocated)
     finish_boot_structures(vm)
+
+
+@hookimpl
+def vmm_virtio_transports(config: Config) -> tuple[str, ...]:
+    """PCI only: x86 guests enumerate virtio devices on the PCI bus (kvmtool's x86
+    default); nothing would tell a guest where virtio-mmio devices are."""
+    return ("pci",)

@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import KvmError, VmmError
 from . import ioctls as k
 from .cdefs import ffi
-from .exits import ExitDecoder
+from .exits import Exit, ExitDecoder
 from .ioc import Ioctl
 from .seam import Backend
 
@@ -218,7 +218,7 @@ class VcpuFd(Fd):
         self._backend_ioctl = self.backend.ioctl
         self._decode = self.exits.decode
 
-    def run(self):  # -> Exit (see exits.py); not annotated to keep the hot path lean
+    def run(self) -> Exit:
         """KVM_RUN once and return the decoded exit (objects reused between calls).
 
         The hot path: the backend is called directly with the precomputed request

@@ -230,7 +230,7 @@ def make_model_vm(
                     **config_fields)
     config.bind_options(groups)
     if validate:
-        pm.hook.vmm_validate_config(config=config)
+        pm.hook.vmm_validate_config(config=config, pluginmanager=pm)
     arch_model = pm.hook.vmm_kvm_model(config=config)
     if arch_model is None:
         raise NoModelError(f"the {arch} plugin gives no model of KVM (vmm_kvm_model)")
