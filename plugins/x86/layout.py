@@ -33,8 +33,27 @@ def memory_layout(mem_bytes: int) -> MemoryLayout:
         "pci_mmio": Bank(*m.PCI_MMIO_WINDOW),
         "virtio_mmio": Bank(*m.VIRTIO_MMIO_WINDOW),
         "pci_ecam": Bank(*m.PCI_ECAM_WINDOW),
+        # in KVM: the IOAPIC, the local APICs, the identity-map page and the TSS
+        "ioapic": Bank(m.IOAPIC_ADDR, m.IOAPIC_SIZE),
+        "lapic": Bank(m.LAPIC_ADDR, m.LAPIC_SIZE),
+        "kvm_tss": Bank(m.IDENTITY_MAP_ADDR, m.KVM_PAGES_SIZE),
     }
-    return MemoryLayout(banks, windows)
+    return MemoryLayout(banks, windows, ports=PORT_WINDOWS)
+
+
+#: The port-I/O windows: vmm's devices (registered with these names as owners) and
+#: the ports KVM's in-kernel PIC, PIT (with port 0x61, inside the i8042's range) and
+#: ELCR answer.
+PORT_WINDOWS = {
+    "pic": Bank(m.PIC_MASTER_PORT, m.PIC_PORTS),
+    "pit": Bank(m.PIT_PORT, m.PIT_PORTS),
+    "i8042": Bank(m.I8042_DATA_PORT, m.I8042_COMMAND_PORT - m.I8042_DATA_PORT + 1),
+    "rtc": Bank(m.RTC_INDEX_PORT, 2),
+    "pic_slave": Bank(m.PIC_SLAVE_PORT, m.PIC_PORTS),
+    "com1": Bank(m.COM1_PORT, 8),
+    "elcr": Bank(m.ELCR_PORT, m.ELCR_PORTS),
+    "pci_config": Bank(0xCF8, 8),
+}
 
 
 def build_e820(layout: MemoryLayout) -> list[E820Entry]:

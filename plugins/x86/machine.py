@@ -48,9 +48,12 @@ PCI_MMIO_WINDOW = (0xC000_0000, 0x1000_0000)
 VIRTIO_MMIO_WINDOW = (0xD000_0000, 0x1000_0000)
 PCI_ECAM_WINDOW = (0xE000_0000, 0x1000_0000)
 IOAPIC_ADDR = 0xFEC0_0000
+IOAPIC_SIZE = 0x1000
 LAPIC_ADDR = 0xFEE0_0000
+LAPIC_SIZE = 0x1000
 IDENTITY_MAP_ADDR = 0xFFFB_C000  # one page for KVM (real mode on VMX)
 TSS_ADDR = 0xFFFB_D000  # three pages for KVM
+KVM_PAGES_SIZE = 4 * 0x1000  # the identity-map page and the TSS's three
 
 # GDT selectors (the 64-bit boot protocol wants __BOOT_CS 0x10 and __BOOT_DS 0x18).
 CODE32_SELECTOR = 0x08
@@ -74,3 +77,12 @@ COM1_IRQ = 4
 I8042_DATA_PORT = 0x60
 I8042_COMMAND_PORT = 0x64
 RTC_INDEX_PORT = 0x70  # the data port follows at 0x71
+
+# Ports KVM's in-kernel irqchip and PIT decode (they never reach vmm's bus).
+PIC_MASTER_PORT = 0x20
+PIC_SLAVE_PORT = 0xA0
+PIC_PORTS = 2
+PIT_PORT = 0x40
+PIT_PORTS = 4
+ELCR_PORT = 0x4D0
+ELCR_PORTS = 2
