@@ -71,14 +71,14 @@ def scan_blocked(argv: list[str]) -> list[str]:
     return [argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "--block"]
 
 
-def collect_option_groups(pm: Any) -> list[OptionGroup]:
-    """Ask every registered plugin for its options, one group per plugin."""
+def collect_option_groups(pm: Any, arch: str | None = None) -> list[OptionGroup]:
+    """Ask every registered plugin for its options for ``arch``, one group per plugin."""
     groups = []
     for name, plugin in pm.list_name_plugin():
         impl = getattr(plugin, "vmm_addoption", None)
         if impl is None:
             continue
-        group = OptionGroup(name)
+        group = OptionGroup(name, arch=arch)
         impl(group=group)
         if group.options:
             groups.append(group)
@@ -141,7 +141,7 @@ class RunOptions:
         self.groups = [core_options()]
         if with_plugin_options and self.arch in ARCHES:  # an unknown arch is reported when run
             self.pm = build_manager(self.arch, blocked=self.blocked)
-            self.groups += collect_option_groups(self.pm)
+            self.groups += collect_option_groups(self.pm, self.arch)
         seen = set(_CORE_DESTS)
         for group in self.groups[1:]:
             for option in group.options:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from ..config import Config
 from ..errors import PluginError
+from ..fdtread import FdtNode, parse_fdt
 from ..model.backend import ModelBackend
 from ..plugins import PluginEntry, build_manager
 from ..stages import StageRunner
@@ -23,6 +24,13 @@ class VmStoppedError(AssertionError):
     """A test scripted an exit after the guest had already asked the VM to stop."""
 
 
+class DeviceTree(NamedTuple):
+    """The device tree a VM's guest gets: the DTB bytes and the parsed root node."""
+
+    blob: bytes
+    root: FdtNode
+
+
 class ModelVm:
     """A model-backed VM: build it, drive exits into it, inspect what happened.
 
@@ -36,10 +44,13 @@ class ModelVm:
         self.stages = StageRunner(vm.hook)
         #: (hook name, plugin name) for every hook implementation called.
         self.hook_calls: list[tuple[str, str]] = []
+        #: (hook name, keyword arguments) for every hook call, implemented or not.
+        self.hook_invocations: list[tuple[str, dict[str, Any]]] = []
         self._undo_monitor = vm.pm.add_hookcall_monitoring(self._before, lambda *a: None)
         self._torn_down = False
 
     def _before(self, hook_name: str, impls: list, kwargs: dict) -> None:
+        self.hook_invocations.append((hook_name, dict(kwargs)))
         for impl in reversed(impls):
             self.hook_calls.append((hook_name, impl.plugin_name))
 
@@ -142,10 +153,33 @@ class ModelVm:
     def hooks_called(self, hook_name: str) -> list[str]:
         """Plugin names whose implementation of ``hook_name`` was called, in calling order.
 
-        For a firstresult hook every implementation that was asked is listed, also
-        those after the one that answered.
+        Only plugins that implement the hook are listed: a hook nobody implements
+        for this arch (``vmm_mmio_unhandled`` on riscv) gives ``[]`` even when vmm
+        called it; :meth:`calls` tells whether, and with what, it was called. For a
+        firstresult hook every implementation that was asked is listed, also those
+        after the one that answered.
         """
         return [plugin for name, plugin in self.hook_calls if name == hook_name]
+
+    def calls(self, hook_name: str) -> list[dict[str, Any]]:
+        """The keyword arguments of every call vmm made of ``hook_name``, in order,
+        whether or not a plugin implements it (``calls("vmm_mmio_unhandled")[0]
+        ["access"].addr``)."""
+        return [kwargs for name, kwargs in self.hook_invocations if name == hook_name]
+
+    def device_tree(self) -> DeviceTree:
+        """The device tree in guest memory (arm64, riscv; after the late stage): its
+        bytes and the parsed root (``.root.compatible("vmm,test-exit")[0].reg()``).
+
+        :raises LookupError: when no device tree was placed (x86, or before the late
+            stage).
+        """
+        image = self.vm.dtb
+        if image is None:
+            raise LookupError(f"this {self.arch} VM has no device tree "
+                              "(x86 has none; elsewhere build() through the late stage)")
+        blob = self.vm.memory.read(image.guest_start, image.file_size)
+        return DeviceTree(blob, parse_fdt(blob))
 
     def virtio_host_features(self, device: Any = None) -> int:
         """The extra virtio feature bits all plugins offer for ``device``, OR-ed.
@@ -195,6 +229,9 @@ def make_model_vm(
         points (to test against a stand-in arch plugin).
     :param validate: run ``vmm_validate_config`` first, as ``vmm run`` does.
     :param config_fields: other :class:`Config` fields (``cpus``, ``mem_mib``...).
+    :raises ConfigError: here, at the factory call (not at ``build()``), when a plugin's
+        ``vmm_validate_config`` refuses the options, as ``vmm run`` does before it
+        builds anything.
         The VM is a dry run unless ``dry_run=False``: as ``vmm run --dry-run``, it
         then touches nothing on the host (disks opened read-only and not locked, no
         TAP, no memory locking); ``dry_run=False`` gives a device test the host
