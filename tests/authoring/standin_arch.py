@@ -18,6 +18,9 @@ from vmm.core.model.base import ArchModel
 from vmm.core.plugins import PluginEntry
 
 RAM_START = {"x86": 0, "arm64": 0x8000_0000, "riscv": 0x8000_0000}
+#: The window platform devices are allocated from (``vm.mmio.allocate``).
+DEVICE_WINDOW = {"x86": Bank(0xD000_0000, 0x1000_0000), "arm64": Bank(0x1000_0000, 0x1000_0000),
+                 "riscv": Bank(0x1000_0000, 0x1000_0000)}
 
 
 class StandInModel(ArchModel):
@@ -40,8 +43,9 @@ class StandInArch:
 
     @hookimpl
     def vmm_memory_layout(self, config):
-        """One RAM bank where the real arch puts its RAM."""
-        return MemoryLayout([Bank(RAM_START[self.VMM_ARCH], config.mem_bytes)])
+        """One RAM bank where the real arch puts its RAM, and a device window."""
+        return MemoryLayout([Bank(RAM_START[self.VMM_ARCH], config.mem_bytes)],
+                            {"virtio_mmio": DEVICE_WINDOW[self.VMM_ARCH]})
 
     @hookimpl
     def vmm_load_kernel(self, vm, data, path):
