@@ -215,7 +215,12 @@ class Bus:
             and not (w.shared and own)
             and not any(w.contains(mine.base, mine.size) for mine in own)
         ]
-        return min(blocking, key=lambda w: w.size, default=None)
+        if not blocking:
+            return None
+        smallest = min(blocking, key=lambda w: w.size)
+        # windows on the same range are alternatives (riscv's "plic" or "imsic"): name all
+        same = sorted({w.owner for w in blocking if (w.base, w.size) == smallest[:2]})
+        return smallest._replace(owner=" or ".join(same))
 
     def _check_range(self, base: int, size: int, owner: str) -> None:
         if size <= 0 or base < 0:

@@ -154,8 +154,9 @@ class ModelVm:
         """Plugin names whose implementation of ``hook_name`` was called, in calling order.
 
         Only plugins that implement the hook are listed: a hook nobody implements
-        for this arch (``vmm_mmio_unhandled`` on riscv) gives ``[]`` even when vmm
-        called it; :meth:`calls` tells whether, and with what, it was called. For a
+        for this arch gives ``[]`` (``vmm_mmio_unhandled`` on riscv: only the realm
+        layer implements it, and vmm does not even call it then; to see that no
+        device claims an address, ``vm.vm.mmio.find(addr) is None``). For a
         firstresult hook every implementation that was asked is listed, also those
         after the one that answered.
         """
@@ -163,8 +164,9 @@ class ModelVm:
 
     def calls(self, hook_name: str) -> list[dict[str, Any]]:
         """The keyword arguments of every call vmm made of ``hook_name``, in order,
-        whether or not a plugin implements it (``calls("vmm_mmio_unhandled")[0]
-        ["access"].addr``)."""
+        whether or not a plugin implements it (``calls("vmm_image_loaded")[-1]
+        ["image"].kind``). A hook on a vCPU's hot path that nobody implements is
+        not called at all (``vmm_mmio_unhandled``), so it has no calls here."""
         return [kwargs for name, kwargs in self.hook_invocations if name == hook_name]
 
     def device_tree(self) -> DeviceTree:
