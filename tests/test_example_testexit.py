@@ -6,27 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from authoring.venvs import Venv, example_venv
+from authoring.venvs import example_venv_fixture
 from vmm.core.testing import kvm_usable, skip_or_fail
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "vmm-testexit"
 
 
-@pytest.fixture(scope="module")
-def venv_with_testexit(tmp_path_factory) -> Venv:
-    """A fresh virtual environment with vmm-testexit installed from a copy."""
-    return example_venv(tmp_path_factory.mktemp("testexit"), EXAMPLE)
+#: A fresh virtual environment with vmm-testexit installed from a copy.
+venv_with_testexit = example_venv_fixture(EXAMPLE)
 
 
 def test_installed_plugin_is_listed_with_its_hooks(venv_with_testexit):
-    listing = venv_with_testexit.vmm("plugins", "--arch", "arm64")
-    assert listing.returncode == 0, listing.stderr
-    lines = listing.stdout.splitlines()
-    assert "testexit (vmm_testexit)" in lines
-    for hook in ("vmm_addoption", "vmm_dev_init", "vmm_device_tree"):
-        assert f"    {hook}" in lines[lines.index("testexit (vmm_testexit)") + 1:]
+    hooks = venv_with_testexit.listed_hooks("testexit (vmm_testexit)", "arm64")
+    assert {"vmm_addoption", "vmm_dev_init", "vmm_device_tree"} <= set(hooks)
 
 
 def test_example_own_tests_pass_on_the_models_and_real_kvm(venv_with_testexit):

@@ -17,6 +17,8 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from vmm.core.testing import skip_or_fail
 
 
@@ -39,6 +41,15 @@ class Venv:
         """The ``vmm`` program as the environment's python runs it."""
         return self.run("python", "-m", "vmm", *argv)
 
+    def listed_hooks(self, plugin: str, arch: str) -> list[str]:
+        """What ``vmm plugins --arch ARCH`` lists after the line ``plugin`` (its hooks
+        and the plugins after it); fails the test when ``plugin`` is not listed."""
+        listing = self.vmm("plugins", "--arch", arch)
+        assert listing.returncode == 0, listing.stderr
+        lines = listing.stdout.splitlines()
+        assert plugin in lines, listing.stdout
+        return [line.strip() for line in lines[lines.index(plugin) + 1:]]
+
 
 def example_venv(base: Path, example: Path) -> Venv:
     """A virtual environment under ``base`` where pip installed a copy of ``example``."""
@@ -60,3 +71,13 @@ def example_venv(base: Path, example: Path) -> Venv:
         last = (install.stderr.strip().splitlines() or ["no output"])[-1]
         skip_or_fail(f"pip could not build the example here: {last}")
     return venv
+
+
+def example_venv_fixture(example: Path):
+    """A module-scoped fixture giving :func:`example_venv` of ``example`` (one per module)."""
+
+    @pytest.fixture(scope="module")
+    def venv_with(tmp_path_factory) -> Venv:
+        return example_venv(tmp_path_factory.mktemp(example.name), example)
+
+    return venv_with

@@ -9,8 +9,7 @@ one line naming both owners.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from vmm import hookimpl
 from vmm.core.errors import ConfigError
@@ -19,6 +18,7 @@ from vmm.core.stash import StashKey
 from .device import MMIO_SIZE, PORT_SIZE, DebugExitPort, SifiveTest
 
 if TYPE_CHECKING:
+    from vmm.core.api import PluginBus
     from vmm.core.config import Config
     from vmm.core.fdt import FdtBuilder
     from vmm.core.options import OptionGroup
@@ -35,16 +35,15 @@ ADDR_LIMIT = 1 << 48
 DT_COMPATIBLE = ("vmm,test-exit", "sifive,test0")
 
 
-@dataclass
-class TestExitState:
-    """Where this VM's device sits (``vm.stash[STATE]``)."""
+class Placement(NamedTuple):
+    """Where this VM's device sits: ``vm.stash[STATE]``, set in the dev stage."""
 
-    bus_name: str
+    bus: PluginBus
     base: int
     size: int
 
 
-STATE = StashKey[TestExitState]()
+STATE = StashKey[Placement]()
 
 
 @hookimpl
@@ -111,25 +110,26 @@ def vmm_dev_init(vm: Vm) -> None:
     else:
         return
     bus.register(base, size, device, owner=PLUGIN)  # a taken range: one-line ConfigError
-    vm.stash[STATE] = TestExitState(bus.name, base, size)
+    vm.stash[STATE] = Placement(bus, base, size)
     vm.report.append(f"testexit: test-exit device on {bus.name} at {base:#x}")
 
 
 @hookimpl
 def vmm_dev_exit(vm: Vm) -> None:
-    """Take the device off its bus."""
-    state = vm.stash.get(STATE)
-    if state is not None:
-        (vm.pio if state.bus_name == vm.pio.name else vm.mmio).unregister(state.base)
-        del vm.stash[STATE]
+    """Take the device off its bus (the stash goes with the VM)."""
+    if STATE in vm.stash:
+        vm.stash[STATE].bus.unregister(vm.stash[STATE].base)
 
 
 @hookimpl
 def vmm_device_tree(vm: Vm, fdt: FdtBuilder) -> None:
     """The MMIO device's node: ``reg`` in the root's cells (two and two)."""
-    state = vm.stash.get(STATE)
-    if state is None or state.bus_name != vm.mmio.name:
-        return
-    with fdt.node(f"test@{state.base:x}"):
+    placed = vm.stash.get(STATE)
+    if placed is not None and placed.bus is vm.mmio:
+        _describe(fdt, placed)
+
+
+def _describe(fdt: FdtBuilder, placed: Placement) -> None:
+    with fdt.node(f"test@{placed.base:x}"):
         fdt.property_string_list("compatible", DT_COMPATIBLE)
-        fdt.property_reg([(state.base, state.size)])
+        fdt.property_reg([(placed.base, placed.size)])
