@@ -36,7 +36,9 @@ def test_guide_covers_what_a_plugin_author_needs():
     text = GUIDE.read_text()
     for topic in ("vmm_addoption", "vmm_add_commands", "VMM_LAYER_FOR", "wrapper=True",
                   "StashKey", "[project.entry-points.vmm]", "--block", "VMM_ARCHES",
-                  "arm64_realm", "vmm_vm", "vmm_arch", "require_kvm"):
+                  "arm64_realm", "vmm_vm", "vmm_arch", "require_kvm", "vmm_kvm_guest",
+                  "io_read", "io_write", "request_stop", "allocate(", "property_reg",
+                  "#address-cells", "arches=", "device_tree()", "vmm-testexit"):
         assert topic in text, f"docs/plugins.md does not mention {topic}"
 
 
