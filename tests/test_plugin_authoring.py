@@ -63,13 +63,12 @@ BROKEN_PLUGINS = {
                  "declared in the hookimpl but can not be found in the hookspec"),
     "mipsonly": ({"VMM_ARCHES": ("mips",)},
                  "plugin 'mipsonly': VMM_ARCHES names unknown architecture 'mips' "
-                 "(known: x86, arm64, riscv)"),
-    "mipsarch": ({"VMM_ARCH": "mips"},
-                 "plugin 'mipsarch': VMM_ARCH names unknown architecture 'mips' "
-                 "(known: x86, arm64, riscv)"),
+                 "(known: arm64, riscv, x86)"),
+    "tuplearch": ({"VMM_ARCH": ("mips",)},
+                  "plugin 'tuplearch': VMM_ARCH must be a name, got ('mips',)"),
     "sparclayer": ({"VMM_LAYER_FOR": "sparc"},
                    "plugin 'sparclayer': VMM_LAYER_FOR names unknown architecture 'sparc' "
-                   "(known: x86, arm64, riscv)"),
+                   "(known: arm64, riscv, x86)"),
 }
 
 

@@ -70,7 +70,7 @@ def vmm_addoption(group: OptionGroup) -> None:
 
 def _parse_number(config: Config, dest: str, flag: str, default: int | None,
                   limit: int) -> int | None:
-    value: Any = config.option(dest)
+    value: Any = getattr(config.options_of(PLUGIN), dest)
     if value is None:
         return default
     try:
@@ -84,15 +84,27 @@ def _parse_number(config: Config, dest: str, flag: str, default: int | None,
     return number
 
 
+def debug_exit_port(config: Config) -> int:
+    """``--debug-exit-port`` (decimal or 0x-hex), checked (x86 only)."""
+    port = _parse_number(config, "debug_exit_port", "--debug-exit-port", DEFAULT_PORT, PORT_LIMIT)
+    assert port is not None
+    return port
+
+
+def debug_exit_addr(config: Config) -> int | None:
+    """``--debug-exit-addr`` (decimal or 0x-hex), checked, or None to have a range
+    allocated (arm64, riscv)."""
+    return _parse_number(config, "debug_exit_addr", "--debug-exit-addr", None, ADDR_LIMIT)
+
+
 @hookimpl
 def vmm_validate_config(config: Config) -> None:
-    """Parse the two addresses (decimal or 0x-hex) and refuse bad ones."""
-    config.plugin_options["debug_exit_port"] = _parse_number(
-        config, "debug_exit_port", "--debug-exit-port", DEFAULT_PORT, PORT_LIMIT
-    )
-    config.plugin_options["debug_exit_addr"] = _parse_number(
-        config, "debug_exit_addr", "--debug-exit-addr", None, ADDR_LIMIT
-    )
+    """Refuse bad addresses before anything is built (the options stay read-only:
+    the dev stage parses them again)."""
+    if config.arch in PIO_ARCHES:
+        debug_exit_port(config)
+    else:
+        debug_exit_addr(config)
 
 
 @hookimpl
@@ -103,9 +115,9 @@ def vmm_dev_init(vm: Vm) -> None:
 
     device = DebugExitDevice(vm.request_stop)
     if vm.config.arch in PIO_ARCHES:
-        bus, base, flag = vm.pio, vm.config.option("debug_exit_port"), "--debug-exit-port"
+        bus, base, flag = vm.pio, debug_exit_port(vm.config), "--debug-exit-port"
     else:
-        bus, base, flag = vm.mmio, vm.config.option("debug_exit_addr"), "--debug-exit-addr"
+        bus, base, flag = vm.mmio, debug_exit_addr(vm.config), "--debug-exit-addr"
         if base is None:
             base = bus.allocate(REGISTERS_SIZE, PLUGIN, align=REGISTERS_SIZE)
     try:
@@ -140,4 +152,4 @@ def vmm_device_tree(vm: Vm, fdt: FdtBuilder) -> None:
 @hookimpl
 def vmm_virtio_host_features(vm: Vm, device: Any) -> int:
     """VIRTIO_F_ORDER_PLATFORM when --virtio-order-platform is given, else nothing."""
-    return ORDER_PLATFORM_BIT if vm.config.option("virtio_order_platform") else 0
+    return ORDER_PLATFORM_BIT if vm.config.options_of(PLUGIN).virtio_order_platform else 0

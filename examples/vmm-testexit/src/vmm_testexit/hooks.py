@@ -57,7 +57,7 @@ def vmm_addoption(group: OptionGroup) -> None:
 
 
 def _option(config: Config, dest: str) -> Any:
-    return config.option(dest)
+    return getattr(config.options_of(PLUGIN), dest)
 
 
 def _number(config: Config, dest: str, size: int, limit: int) -> int | None:
