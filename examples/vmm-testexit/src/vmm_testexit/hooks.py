@@ -35,15 +35,16 @@ ADDR_LIMIT = 1 << 48
 DT_COMPATIBLE = ("vmm,test-exit", "sifive,test0")
 
 
+#: Where this VM's device sits, set in the dev stage.
+STATE = StashKey["Placement"]()
+
+
 class Placement(NamedTuple):
-    """Where this VM's device sits: ``vm.stash[STATE]``, set in the dev stage."""
+    """The bus, base and size of the device (``vm.stash[STATE]``)."""
 
     bus: PluginBus
     base: int
     size: int
-
-
-STATE = StashKey[Placement]()
 
 
 @hookimpl
