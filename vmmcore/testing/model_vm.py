@@ -173,7 +173,7 @@ class ModelVm:
         """Plugin names whose implementation of ``hook_name`` was called, in calling order.
 
         Only plugins that implement the hook are listed: a hook nobody implements
-        for this arch gives ``[]`` (``vmm_mmio_unhandled`` on riscv: only the realm
+        for this arch gives ``[]`` (``vmm_mmio_unhandled`` on riscv: only an arm64
         layer implements it, and vmm does not even call it then; to see that no
         device claims an address, ``vm.vm.mmio.find(addr) is None``). For a
         firstresult hook every implementation that was asked is listed, also those
