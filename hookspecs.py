@@ -86,6 +86,11 @@ def vmm_addoption(group: OptionGroup) -> None:
     namespace, ``config.options_of(name)``, one attribute per option's destination
     name, the default for an option not given.
 
+    ``group.arch`` is the architecture the command line is for (``--arch``, else the
+    host's; None when unknown), so one plugin can declare per-arch options; or give
+    ``group.addoption(..., arches=("x86",))``: for other architectures that option
+    does not exist.
+
     Called for every plugin.
 
     :param group: The plugin's option group; call ``group.addoption(...)``.
@@ -514,13 +519,19 @@ def vmm_image_loaded(vm: Vm, image: LoadedImage) -> None:
 def vmm_device_tree(vm: Vm, fdt: FdtBuilder) -> None:
     """Add device nodes to the flattened device tree while the arch plugin builds it.
 
-    Called once, inside the arch plugin's device tree construction, with the
-    builder positioned inside the root node; each device adds its own node.
+    Called once, inside the arch plugin's device tree construction (late stage),
+    with the builder positioned inside the root node; each device adds its own node,
+    ``with fdt.node(f"mydev@{base:x}"):``, then its properties. The root has two
+    address cells and two size cells on arm64 and riscv, so write ``reg`` with
+    ``fdt.property_reg([(base, size)])``, which uses the parent's cell sizes.
 
     Called for every plugin.
 
     :param vm: The VM being built.
-    :param fdt: The device tree builder (``begin_node``/``property``/``end_node``).
+    :param fdt: The device tree builder: ``node(name)`` (a context manager),
+        ``property_reg``, ``property_string``, ``property_string_list``,
+        ``property_u32``, ``property_cells``, ``property_empty``, ``property`` (raw
+        bytes), ``property_phandle``; see "The device tree builder".
     """
 
 
@@ -673,7 +684,7 @@ def vmm_handle_exit(vcpu: Vcpu, exit: Exit) -> bool | None:
     """Handle a KVM exit the core does not know (system events, SBI calls, HLT).
 
     Called on the vCPU thread for each exit that is not port I/O or MMIO. Return
-    True when handled; call ``vcpu.vm.request_stop(code)`` to end the VM.
+    True when handled; call ``vcpu.vm.request_stop(code)`` (0 to 255) to end the VM.
 
     Stops at first non-None result; ``None`` everywhere is a fatal "unhandled exit".
 

@@ -49,10 +49,16 @@ class Option:
 
 @dataclass
 class OptionGroup:
-    """The options of one plugin; shown as one panel in ``vmm run --help``."""
+    """The options of one plugin; shown as one panel in ``vmm run --help``.
+
+    ``arch`` is the architecture the command line is built for (``--arch``, else
+    the host's), so a plugin can declare different options per architecture; an
+    option can also say which architectures it applies to (``arches=``).
+    """
 
     name: str
     options: list[Option] = field(default_factory=list)
+    arch: str | None = None
 
     def addoption(
         self,
@@ -64,14 +70,23 @@ class OptionGroup:
         choices: tuple[str, ...] | None = None,
         multiple: bool = False,
         metavar: str | None = None,
+        arches: tuple[str, ...] | None = None,
     ) -> None:
         """Declare an option: ``group.addoption("--my-flag", type=bool, help=...)``.
 
         ``type=bool`` makes a flag. ``dest`` defaults to the long flag's name with
-        dashes turned into underscores.
+        dashes turned into underscores. ``arches=("x86",)`` declares the option only
+        for those architectures: for any other ``--arch`` it does not exist (not in
+        ``vmm run --help``; given anyway, it is an unknown option).
         """
         if not flags or not any(flag.startswith("--") for flag in flags):
             raise ValueError(f"option {flags!r} of plugin {self.name} needs a --long flag")
+        if arches is not None and (isinstance(arches, str)
+                                   or not all(isinstance(a, str) for a in arches)):
+            raise ValueError(f"option {flags[0]} of plugin {self.name}: arches must be a "
+                             f"tuple of names, got {arches!r}")
+        if arches is not None and self.arch is not None and self.arch not in arches:
+            return
         long_flag = next(flag for flag in flags if flag.startswith("--"))
         name = dest or long_flag[2:].replace("-", "_")
         if bool is type and default is None:
@@ -128,9 +143,9 @@ class OptionValues:
         return f"OptionValues({self._plugin!r}, {self._values!r})"
 
 
-def collect_option_groups(pm: pluggy.PluginManager,
+def collect_option_groups(pm: pluggy.PluginManager, arch: str | None = None,
                           hook: str = "vmm_addoption") -> list[OptionGroup]:
-    """Ask every registered plugin for its options, one group per plugin.
+    """Ask every registered plugin for its options for ``arch``, one group per plugin.
 
     :param hook: the hook declaring them: ``vmm_addoption`` (``vmm run``) or
         ``vmm_nested_addoption`` (``vmm nested``).
@@ -155,7 +170,7 @@ def collect_option_groups(pm: pluggy.PluginManager,
         others = [plugin for plugin in pm.get_plugins()
                   if plugin is not impl.plugin and plugin not in wrapping]
         name = pm.get_name(impl.plugin)
-        group = OptionGroup(name if name is not None else repr(impl.plugin))
+        group = OptionGroup(name if name is not None else repr(impl.plugin), arch=arch)
         pm.subset_hook_caller(caller.name, remove_plugins=others)(group=group)
         if group.options:
             groups.append(group)

@@ -36,7 +36,7 @@ def validate_config(config: Config, pm: Any) -> None:
     if config.options is None:
         from .options import collect_option_groups
 
-        config.bind_options(collect_option_groups(pm))
+        config.bind_options(collect_option_groups(pm, config.arch))
     pm.hook.vmm_validate_config(config=config, pluginmanager=pm)
 
 

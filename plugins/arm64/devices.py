@@ -32,7 +32,7 @@ def vmm_dev_init(vm: Vm) -> None:
     chip = vm.irqchip
     line = chip.allocate()
     uart = Uart8250(vm.write_console, lambda level: chip.set_level(line, level))
-    vm.mmio.register(mm.UART_BASE, mm.UART_SIZE, uart)
+    vm.mmio.register(mm.UART_BASE, mm.UART_SIZE, uart, owner="uart")
     state.devices["uart"] = uart
     state.devices["uart_line"] = line
     start_serial_input(vm, uart.feed_input)
@@ -59,7 +59,7 @@ def _add_flash(vm: Vm, path: str) -> None:
     flash = CfiFlash(path, map_array)
     holder["flash"] = flash
     arm64_state(vm).devices["flash"] = flash
-    vm.mmio.register(mm.FLASH_BASE, flash.size, flash)
+    vm.mmio.register(mm.FLASH_BASE, flash.size, flash, owner="flash")
     flash.set_mapped(True)
 
 

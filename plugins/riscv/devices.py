@@ -29,7 +29,7 @@ def vmm_dev_init(vm: Vm) -> None:
 
     line = vm.irqchip.allocate()
     uart = Uart8250(output=vm.write_console, set_irq=partial(vm.irqchip.set_level, line))
-    vm.mmio.register(UART.start, UART.size, uart)
+    vm.mmio.register(UART.start, UART.size, uart, owner="uart")
     state = riscv_state(vm)
     state.uart, state.uart_line = uart, line
 

@@ -42,6 +42,8 @@ TRANSPORTS = ("mmio", "pci")
 MMIO_WINDOW = "virtio_mmio"
 ECAM_WINDOW = "pci_ecam"
 PCI_BAR_WINDOWS = ("pci_mmio", "pci")
+#: The port window of PCI configuration mechanism #1 (x86's layout reserves it).
+CONFIG_PORTS = "pci_config"
 
 
 @dataclass
@@ -218,17 +220,17 @@ def _window(vm: Vm, *names: str) -> Bank:
 
 
 def _place_mmio(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
-    from vmm.core.layout import WindowAllocator
+    from vmm.core.bus import BusFullError
 
     from .interrupts import LineInterrupt, require_irqchip
-    from .mmio import MMIO_SIZE, MmioTransport
+    from .mmio import MMIO_SIZE, OWNER, MmioTransport
 
-    allocator = WindowAllocator(_window(vm, MMIO_WINDOW))
+    _window(vm, MMIO_WINDOW)
     chip = require_irqchip(vm, "virtio-mmio")
     for device in devices:
         try:
-            base = allocator.allocate(MMIO_SIZE, MMIO_SIZE)
-        except ValueError:
+            base = vm.mmio.allocate(MMIO_SIZE, OWNER, align=MMIO_SIZE, window=MMIO_WINDOW)
+        except BusFullError:
             raise ConfigError("too many virtio devices for the virtio_mmio window") from None
         transport = MmioTransport(vm, device, base, LineInterrupt(chip, chip.allocate()))
         state.transports.append(transport)
@@ -290,12 +292,13 @@ def _register_config_access(vm: Vm, pci: PciState) -> None:
     if pci.ecam is not None:
         if pci.ecam.size < ECAM_BUS_SIZE:
             raise ConfigError("the pci_ecam window is smaller than one bus (1 MiB)")
-        vm.mmio.register(pci.ecam.start, ECAM_BUS_SIZE, Ecam(pci.root))
+        vm.mmio.register(pci.ecam.start, ECAM_BUS_SIZE, Ecam(pci.root), owner=ECAM_WINDOW)
         pci.registered_mmio.append(pci.ecam.start)
     latch = ConfigAddressPort()
-    vm.pio.register(CONFIG_ADDRESS_PORT, PORT_SIZE, latch)
+    vm.pio.register(CONFIG_ADDRESS_PORT, PORT_SIZE, latch, owner=CONFIG_PORTS)
     pci.registered_pio.append(CONFIG_ADDRESS_PORT)
-    vm.pio.register(CONFIG_DATA_PORT, PORT_SIZE, ConfigDataPort(pci.root, latch))
+    vm.pio.register(CONFIG_DATA_PORT, PORT_SIZE, ConfigDataPort(pci.root, latch),
+                    owner=CONFIG_PORTS)
     pci.registered_pio.append(CONFIG_DATA_PORT)
 
 

@@ -16,7 +16,7 @@ def nested_option_groups() -> list[OptionGroup]:
     from vmm.core.options import collect_option_groups
     from vmm.core.plugins import catalogue
 
-    return collect_option_groups(catalogue("vmm_nested_addoption"), "vmm_nested_addoption")
+    return collect_option_groups(catalogue("vmm_nested_addoption"), hook="vmm_nested_addoption")
 
 
 def find_emulated_host(arch: str, options: dict[str, Any] | None = None) -> EmulatedHost | None:
