@@ -1,8 +1,10 @@
-"""Options contributed by plugins (``vmm_addoption``): declared, parsed, bound.
+"""Options contributed by plugins (``vmm_addoption``, ``vmm_nested_addoption``):
+declared, parsed, bound.
 
 Typer vendors its own Click, so plugins can't add Click options; instead each plugin
-declares options on its :class:`OptionGroup`, and the core builds the ``run``
-command's signature from them, each plugin in its own help panel.
+declares options on its :class:`OptionGroup`, and the core builds the ``run`` (or
+``nested``) command's signature from them (:func:`typer_parameter`), each plugin in
+its own help panel.
 
 Each plugin then reads its values from its own read-only namespace,
 ``config.options_of("arm64").disable_sve`` (an :class:`OptionValues`): every option
@@ -19,10 +21,11 @@ the VM is built) and written with :func:`write_output_file`.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, Optional
 
 from .errors import ConfigError
 
@@ -46,10 +49,16 @@ class Option:
 
 @dataclass
 class OptionGroup:
-    """The options of one plugin; shown as one panel in ``vmm run --help``."""
+    """The options of one plugin; shown as one panel in ``vmm run --help``.
+
+    ``arch`` is the architecture the command line is built for (``--arch``, else
+    the host's), so a plugin can declare different options per architecture; an
+    option can also say which architectures it applies to (``arches=``).
+    """
 
     name: str
     options: list[Option] = field(default_factory=list)
+    arch: str | None = None
 
     def addoption(
         self,
@@ -61,14 +70,23 @@ class OptionGroup:
         choices: tuple[str, ...] | None = None,
         multiple: bool = False,
         metavar: str | None = None,
+        arches: tuple[str, ...] | None = None,
     ) -> None:
         """Declare an option: ``group.addoption("--my-flag", type=bool, help=...)``.
 
         ``type=bool`` makes a flag. ``dest`` defaults to the long flag's name with
-        dashes turned into underscores.
+        dashes turned into underscores. ``arches=("x86",)`` declares the option only
+        for those architectures: for any other ``--arch`` it does not exist (not in
+        ``vmm run --help``; given anyway, it is an unknown option).
         """
         if not flags or not any(flag.startswith("--") for flag in flags):
             raise ValueError(f"option {flags!r} of plugin {self.name} needs a --long flag")
+        if arches is not None and (isinstance(arches, str)
+                                   or not all(isinstance(a, str) for a in arches)):
+            raise ValueError(f"option {flags[0]} of plugin {self.name}: arches must be a "
+                             f"tuple of names, got {arches!r}")
+        if arches is not None and self.arch is not None and self.arch not in arches:
+            return
         long_flag = next(flag for flag in flags if flag.startswith("--"))
         name = dest or long_flag[2:].replace("-", "_")
         if bool is type and default is None:
@@ -127,18 +145,59 @@ class OptionValues:
         return f"OptionValues({self._plugin!r}, {self._values!r})"
 
 
-def collect_option_groups(pm: pluggy.PluginManager) -> list[OptionGroup]:
-    """Ask every registered plugin for its options, one group per plugin."""
+def collect_option_groups(pm: pluggy.PluginManager, arch: str | None = None,
+                          hook: str = "vmm_addoption") -> list[OptionGroup]:
+    """Ask every registered plugin for its options for ``arch``, one group per plugin.
+
+    :param hook: the hook declaring them: ``vmm_addoption`` (``vmm run``) or
+        ``vmm_nested_addoption`` (``vmm nested``).
+
+    The hook is called through pluggy once per plugin that
+    implements it, in pluggy's call order (``tryfirst``/``trylast``, ``specname=``
+    and blocked plugins are pluggy's business), with that plugin's group. Every
+    wrapper of the hook (any plugin's) wraps each of those calls, so a wrapper sees
+    and may extend each plugin's group. (A plugin that both wraps the hook and
+    implements it declares its own options from the wrapper, or in another plugin:
+    its plain implementation would run in every plugin's call.)
+    """
+    caller = getattr(pm.hook, hook)
+    impls = caller.get_hookimpls()  # pluggy calls them last to first
+    wrapping = {impl.plugin for impl in impls if impl.hookwrapper or impl.wrapper}
     groups = []
-    for name, plugin in pm.list_name_plugin():
-        impl = getattr(plugin, "vmm_addoption", None)
-        if impl is None:
+    asked: list[object] = []
+    for impl in reversed(impls):
+        if impl.hookwrapper or impl.wrapper or impl.plugin in asked:
             continue
-        group = OptionGroup(name)
-        impl(group=group)
+        asked.append(impl.plugin)
+        others = [plugin for plugin in pm.get_plugins()
+                  if plugin is not impl.plugin and plugin not in wrapping]
+        name = pm.get_name(impl.plugin)
+        group = OptionGroup(name if name is not None else repr(impl.plugin), arch=arch)
+        pm.subset_hook_caller(caller.name, remove_plugins=others)(group=group)
         if group.options:
             groups.append(group)
     return groups
+
+
+def typer_parameter(option: Option, panel: str) -> inspect.Parameter:
+    """The keyword parameter a command's signature gets for ``option`` (typer reads
+    it), shown in the help panel ``panel``."""
+    import typer
+
+    base: Any = option.type
+    if option.choices:
+        base = Literal[option.choices]  # type: ignore[valid-type]
+    if option.multiple:
+        annotation: Any = list[base]
+        default: Any = list(option.default or [])
+    elif option.type is bool:
+        annotation, default = bool, bool(option.default)
+    else:
+        annotation, default = Optional[base], option.default
+    info = typer.Option(*option.flags, help=option.help, rich_help_panel=panel,
+                        metavar=option.metavar)
+    return inspect.Parameter(option.dest, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=Annotated[annotation, info])
 
 
 def route_options(groups: Iterable[OptionGroup], values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

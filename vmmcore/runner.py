@@ -40,8 +40,8 @@ def validate_config(config: Config, pm: PluginManager) -> None:
     if config.options is None:
         from .options import collect_option_groups
 
-        config.bind_options(collect_option_groups(pm))
-    pm.hook.vmm_validate_config(config=config)
+        config.bind_options(collect_option_groups(pm, config.arch))
+    pm.hook.vmm_validate_config(config=config, pluginmanager=pm)
 
 
 def run_config(config: Config, console: BinaryIO | None = None,

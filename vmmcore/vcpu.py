@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from .bus import Bus
     from .config import Config
+    from .kvm.exits import Exit
     from .kvm.fds import VcpuFd, VmFd
     from .memory import GuestMemory
     from .stash import Stash
@@ -118,7 +119,7 @@ class Vcpu:
         round_, self.stall_check = self.stall_check, 0
         self.stall_answer = (round_, self.vm.hook.vmm_vcpu_stalled(vcpu=self))
 
-    def dispatch(self, exit_: Any) -> None:
+    def dispatch(self, exit_: Exit) -> None:
         """Handle one decoded exit: buses first, then the arch's hooks."""
         self.last_exit = exit_
         reason = exit_.reason

@@ -53,7 +53,7 @@ VMM_HOST_MACHINES = ("aarch64", "arm64")
 
 __getattr__, __dir__ = lazy_hooks(__name__, {
     ".boot": ("vmm_builtin_guest", "vmm_load_firmware", "vmm_load_initrd", "vmm_load_kernel"),
-    ".devices": ("vmm_dev_exit", "vmm_dev_init", "vmm_late_init"),
+    ".devices": ("vmm_dev_exit", "vmm_dev_init", "vmm_late_init", "vmm_virtio_transports"),
     ".emulated_host": ("vmm_emulated_host",),
     ".hookspecs": ("vmm_addhooks",),
     ".machine": ("vmm_core_init", "vmm_kvm_model", "vmm_memory_layout", "vmm_vm_type"),

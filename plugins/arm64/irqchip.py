@@ -83,7 +83,11 @@ _ADDRESS_TYPES = {
 
 
 class Vgic:
-    """The vGIC device fd and the SPI lines handed out so far (``vm.irqchip``)."""
+    """The vGIC device fd and the SPI lines handed out so far (``vm.irqchip``, an
+    :class:`~vmm.core.contracts.Irqchip`)."""
+
+    #: No ITS is created, so the vGIC takes no MSIs: virtio-pci uses INTx lines.
+    supports_msi = False
 
     def __init__(self, vmfd: VmFd, device: DeviceFd, frames: GicFrames) -> None:
         self._vmfd = vmfd

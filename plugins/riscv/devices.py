@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from vmm import hookimpl
 
 if TYPE_CHECKING:
+    from vmm.core.config import Config
     from vmm.core.vm import Vm
 
 
@@ -28,7 +29,7 @@ def vmm_dev_init(vm: Vm) -> None:
 
     line = vm.irqchip.allocate()
     uart = Uart8250(output=vm.write_console, set_irq=partial(vm.irqchip.set_level, line))
-    vm.mmio.register(UART.start, UART.size, uart)
+    vm.mmio.register(UART.start, UART.size, uart, owner="uart")
     state = riscv_state(vm)
     state.uart, state.uart_line = uart, line
 
@@ -39,3 +40,10 @@ def vmm_late_init(vm: Vm) -> None:
     from .devicetree import place_device_tree
 
     place_device_tree(vm)
+
+
+@hookimpl
+def vmm_virtio_transports(config: Config) -> tuple[str, ...]:
+    """virtio-mmio by default, described in the device tree (kvmtool's riscv
+    default); PCI behind the ECAM host bridge on ``--virtio-transport pci``."""
+    return ("mmio", "pci")

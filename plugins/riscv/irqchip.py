@@ -28,9 +28,12 @@ IRQ_S_EXT = 9
 
 
 class RiscvIrqchip:
-    """What both controllers share: line allocation and the facade's contract."""
+    """What both controllers share: line allocation and the facade's contract
+    (:class:`~vmm.core.contracts.DeviceTreeIrqchip`)."""
 
     kind = "none"
+    #: MSIs through the IMSIC aren't wired to KVM_SIGNAL_MSI: virtio-pci uses lines.
+    supports_msi = False
 
     def __init__(self, nr_lines: int = NR_LINES) -> None:
         self.nr_lines = nr_lines

@@ -14,7 +14,8 @@ VMM_HOST_MACHINES = ("x86_64", "amd64")
 
 __getattr__, __dir__ = lazy_hooks(__name__, {
     ".boot": ("vmm_builtin_guest", "vmm_load_initrd", "vmm_load_kernel"),
-    ".devices": ("vmm_dev_exit", "vmm_dev_init", "vmm_firmware_init"),
+    ".devices": ("vmm_dev_exit", "vmm_dev_init", "vmm_firmware_init",
+                 "vmm_virtio_transports"),
     ".emulated_host": ("vmm_emulated_host",),
     ".machine": ("vmm_core_init", "vmm_kvm_model", "vmm_memory_layout"),
     ".options": ("vmm_addoption", "vmm_validate_config"),

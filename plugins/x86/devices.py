@@ -10,6 +10,7 @@ from vmm import hookimpl
 from . import layout as m
 
 if TYPE_CHECKING:
+    from vmm.core.config import Config
     from vmm.core.vm import Vm
 
 
@@ -27,11 +28,11 @@ def vmm_dev_init(vm: Vm) -> None:
 
     irqchip = vm.irqchip
     uart = Uart8250(vm.write_console, lambda level: irqchip.set_level(m.COM1_IRQ, level))
-    vm.pio.register(m.COM1_PORT, REGISTER_COUNT, uart)
+    vm.pio.register(m.COM1_PORT, REGISTER_COUNT, uart, owner="com1")
     keyboard = I8042(lambda: vm.request_stop(0), irqchip.set_level)
-    vm.pio.register(m.I8042_DATA_PORT, COMMAND + 1, keyboard)
+    vm.pio.register(m.I8042_DATA_PORT, COMMAND + 1, keyboard, owner="i8042")
     rtc = Rtc()
-    vm.pio.register(m.RTC_INDEX_PORT, Rtc.SIZE, rtc)
+    vm.pio.register(m.RTC_INDEX_PORT, Rtc.SIZE, rtc, owner="rtc")
     devices = x86_state(vm).devices
     devices.update(uart=uart, i8042=keyboard, rtc=rtc)
     start_serial_input(vm, uart.feed_input)
@@ -57,3 +58,10 @@ def vmm_firmware_init(vm: Vm) -> None:
 
     write_mptable(vm.memory, len(vm.vcpus), vm.irqchip.allocated)
     finish_boot_structures(vm)
+
+
+@hookimpl
+def vmm_virtio_transports(config: Config) -> tuple[str, ...]:
+    """PCI only: x86 guests enumerate virtio devices on the PCI bus (kvmtool's x86
+    default); nothing would tell a guest where virtio-mmio devices are."""
+    return ("pci",)

@@ -28,7 +28,8 @@ class AllocatedLine(NamedTuple):
 
 
 class IrqChip:
-    """``set_level(line, level)``, ``irqfd(line, eventfd)``, ``allocate()``."""
+    """``set_level(line, level)``, ``irqfd(line, eventfd)``, ``allocate()``: an
+    :class:`~vmm.core.contracts.Irqchip`."""
 
     #: The in-kernel local APICs take MSIs (KVM_SIGNAL_MSI, MSI routes).
     supports_msi = True

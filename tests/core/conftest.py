@@ -33,7 +33,7 @@ def make_vm(kernel_file):
         config = Config(arch="x86", dry_run=True, **config_fields)
         pm = build_manager("x86", entries=fakearch.entries(),
                            extra=[(f"extra{i}", p) for i, p in enumerate(extra_plugins)])
-        pm.hook.vmm_validate_config(config=config)
+        pm.hook.vmm_validate_config(config=config, pluginmanager=pm)
         vm = Vm(config, pm, ModelBackend(fakearch.FakeModel()), console=io.BytesIO())
         made.append(vm)
         return vm

@@ -174,5 +174,5 @@ def test_arm64_pci_node_comes_from_the_arch_plugin_with_our_intx_lines(model_vm)
 def test_x86_refuses_virtio_mmio(vmm_vm):
     from vmm.core.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="x86 guests find virtio devices on PCI only"):
+    with pytest.raises(ConfigError, match="x86 guests find virtio devices on pci only"):
         vmm_vm("x86", options={"rng": True, "virtio_transport": "mmio"})

@@ -2,56 +2,34 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from importlib.metadata import entry_points
-from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import pluggy
-
-from vmm import NAME
 from vmm.core.nested.spec import EmulatedHost
 
-HOOK_MODULE = "emulated_host"
+if TYPE_CHECKING:
+    from vmm.core.options import OptionGroup
 
 
-def _candidate_modules() -> list[ModuleType]:
-    """Import every module that may implement ``vmm_emulated_host``.
+def nested_option_groups() -> list[OptionGroup]:
+    """The options plugins add to ``vmm nested`` (``vmm_nested_addoption``), one group
+    per plugin, from every installed plugin."""
+    from vmm.core.options import collect_option_groups
+    from vmm.core.plugins import catalogue
 
-    That is each plugin registered in the ``vmm`` entry-point group and, so that a
-    source checkout works without being installed, each ``plugins.*.emulated_host``
-    module next to the core.
+    return collect_option_groups(catalogue("vmm_nested_addoption"), hook="vmm_nested_addoption")
+
+
+def find_emulated_host(arch: str, options: dict[str, Any] | None = None) -> EmulatedHost | None:
+    """Return the emulated host the installed plugins describe for ``arch``, or None.
+
+    Every installed plugin is asked (the ``vmm`` entry points, through the plugin
+    manager of :func:`vmm.core.plugins.catalogue`), whatever ``--arch`` the inner
+    ``vmm`` will get: a host plugin need not be an arch plugin.
+
+    :param options: values of the plugins' ``vmm nested`` options, by destination.
     """
-    modules: list[ModuleType] = []
-    for entry in entry_points(group=NAME):
-        try:
-            modules.append(importlib.import_module(entry.value.split(":")[0]))
-        except ImportError:
-            continue
-    try:
-        plugins_package = importlib.import_module("vmm.plugins")
-    except ImportError:
-        return modules
-    for info in pkgutil.iter_modules(plugins_package.__path__, "vmm.plugins."):
-        try:
-            modules.append(importlib.import_module(f"{info.name}.{HOOK_MODULE}"))
-        except ImportError:
-            continue
-    return modules
+    from vmm.core.plugins import catalogue
 
-
-def find_emulated_host(arch: str) -> EmulatedHost | None:
-    """Return the emulated host the plugins describe for ``arch``, or None."""
-    from vmm import hookspecs
-
-    manager = pluggy.PluginManager(NAME)
-    manager.add_hookspecs(hookspecs)
-    for module in _candidate_modules():
-        if manager.is_registered(module):
-            continue
-        try:
-            manager.register(module)
-        except ValueError:
-            continue
-    host: EmulatedHost | None = manager.hook.vmm_emulated_host(arch=arch)
-    return host
+    result: EmulatedHost | None = catalogue("vmm_emulated_host").hook.vmm_emulated_host(
+        arch=arch, options=dict(options or {}))
+    return result

@@ -22,6 +22,10 @@ Fixtures:
 - ``vmm_arch``: parametrizes a test over every installed architecture (arm64, riscv, x86...).
 - ``require_kvm``: skips unless /dev/kvm is usable (``VMM_REQUIRE_KVM=1``, set by CI,
   turns the skip into a failure).
+- ``vmm_kvm_guest``: ``vmm_kvm_guest(image, *options, arch=..., timeout=...) ->
+  GuestRun`` boots a real guest (image bytes or a path) with ``vmm run`` on
+  /dev/kvm and returns its exit status and output (:mod:`.kvm_guest`); without
+  /dev/kvm, skipped (failed under ``VMM_REQUIRE_KVM=1``).
 - ``hugetlbfs_dir``: a private hugetlbfs mount with free 2 MiB pages (root; the pool
   and the mount are restored; without root, skipped, or failed under
   ``VMM_REQUIRE_KVM=1``).
@@ -31,7 +35,8 @@ Fixtures:
 
 :class:`ModelVm` drives exits (``exit``, ``mmio_read``/``mmio_write``,
 ``pio_read``/``pio_write``) and shows what happened (``ioctl_names``, ``ioctl_log``,
-``hooks_called``, ``completed_reads``, ``exit_code``, ``console_output``).
+``hooks_called``, ``calls``, ``completed_reads``, ``exit_code``, ``console_output``,
+``device_tree``).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import pytest
 
 from ..plugins import known_arches
 from .images import minimal_kernel
+from .kvm_guest import GuestRun, GuestTimeoutError, run_guest, write_image
 from .model_vm import GivenModel, ModelVm, NoModelError, make_model_vm
 
 REQUIRE_ENV = "VMM_REQUIRE_KVM"
@@ -90,6 +96,22 @@ def require_kvm() -> None:
 
 
 @pytest.fixture
+def vmm_kvm_guest(require_kvm: None, tmp_path) -> Callable[..., GuestRun]:
+    """Boot a real guest on /dev/kvm: ``vmm_kvm_guest(image, *options, **kwargs)``.
+
+    ``image`` is bytes (written to the test's directory) or a path; the other
+    arguments are :func:`.kvm_guest.run_guest`'s.
+    """
+
+    def boot(image: bytes | str | os.PathLike[str], *options: str, **kwargs: Any) -> GuestRun:
+        if isinstance(image, (bytes, bytearray)):
+            image = write_image(tmp_path, bytes(image))
+        return run_guest(image, *options, **kwargs)
+
+    return boot
+
+
+@pytest.fixture
 def hugetlbfs_dir() -> Iterator[str]:
     """A private hugetlbfs mount with free huge pages (see :mod:`.hugetlbfs`)."""
     from .hugetlbfs import mounted_hugetlbfs
@@ -130,13 +152,17 @@ def vmm_vm(tmp_path: Path) -> Iterator[Callable[..., ModelVm]]:
 
 __all__ = [
     "GivenModel",
+    "GuestRun",
+    "GuestTimeoutError",
     "ModelVm",
     "NoModelError",
     "kvm_usable",
     "make_model_vm",
     "minimal_kernel",
     "require_kvm",
+    "run_guest",
     "skip_or_fail",
     "vmm_arch",
+    "vmm_kvm_guest",
     "vmm_vm",
 ]
