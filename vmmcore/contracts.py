@@ -46,9 +46,10 @@ class Irqchip(Protocol):
 class DeviceTreeIrqchip(Irqchip, Protocol):
     """An :class:`Irqchip` of an arch whose guests find devices in a device tree."""
 
-    def fdt_interrupt(self, line: int) -> list[int]:
-        """The ``interrupts`` property cells of ``line`` (an implementation may take
-        an ``edge=`` keyword for lines pulsed through an irqfd)."""
+    def fdt_interrupt(self, line: int, edge: bool = False) -> list[int]:
+        """The ``interrupts`` property cells of ``line``; ``edge`` is true for a line
+        pulsed through an irqfd (a controller whose cells carry no trigger type
+        ignores it)."""
         ...
 
 

@@ -10,6 +10,7 @@ from vmm.core.images import LoadedImage
 from vmm.core.options import write_output_file
 
 from . import layout as mm
+from .irqchip import arm64_vgic
 from .options import arm64_options
 from .state import arm64_state
 
@@ -29,7 +30,7 @@ def vmm_dev_init(vm: Vm) -> None:
     from vmm.core.devices.uart8250 import Uart8250
 
     state = arm64_state(vm)
-    chip = vm.irqchip
+    chip = arm64_vgic(vm)
     line = chip.allocate()
     uart = Uart8250(vm.write_console, lambda level: chip.set_level(line, level))
     vm.mmio.register(mm.UART_BASE, mm.UART_SIZE, uart, owner="uart")
@@ -82,7 +83,7 @@ def vmm_late_init(vm: Vm) -> None:
     from .vcpu import init_pmus
 
     state = arm64_state(vm)
-    vm.irqchip.initialize()
+    arm64_vgic(vm).initialize()
     init_pmus(vm)
     state.mpidrs = [vcpu.get_reg("mpidr_el1") for vcpu in vm.vcpus]
     psci_0_2 = bool(state.vcpu_features >> u.KVM_ARM_VCPU_PSCI_0_2 & 1)

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vmm.core.errors import ConfigError, KvmError
+from vmm.core.errors import ConfigError, KvmError, PluginError
 
 from . import layout as mm
 from . import uapi as u
@@ -24,6 +24,7 @@ from . import uapi as u
 if TYPE_CHECKING:
     from vmm.core.fdt import FdtBuilder
     from vmm.core.kvm.fds import DeviceFd, VmFd
+    from vmm.core.vm import Vm
 
 log = logging.getLogger(__name__)
 
@@ -204,3 +205,13 @@ def create_vgic(vmfd: VmFd, choice: str, cpus: int) -> Vgic:
     raise ConfigError(
         f"this host's KVM has no in-kernel {choice.upper()}: use --irqchip {other} or auto"
     )
+
+
+def arm64_vgic(vm: Vm) -> Vgic:
+    """``vm.irqchip`` as the arm64 plugin's :class:`Vgic` (the generic contract
+    lacks the GIC's own members); a PluginError if it is anything else."""
+    chip = vm.irqchip
+    if not isinstance(chip, Vgic):
+        raise PluginError(f"vm.irqchip is {type(chip).__name__}, not the arm64 vGIC "
+                          "(vmm_create_irqchip has not run for this VM)")
+    return chip

@@ -72,8 +72,9 @@ class PlicIrqchip(RiscvIrqchip):
             self._relay = EventfdRelay("plic-irqfd")
         self._relay.add(eventfd, partial(plic.pulse, line))
 
-    def fdt_interrupt(self, line: int) -> list[int]:
-        """``<line>``: the PLIC has one interrupt cell."""
+    def fdt_interrupt(self, line: int, edge: bool = False) -> list[int]:
+        """``<line>``: the PLIC has one interrupt cell (no trigger type, so ``edge``
+        changes nothing)."""
         self._check_line(line)
         return [line]
 

@@ -13,7 +13,6 @@ the driver acknowledges.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from typing import TYPE_CHECKING
@@ -78,14 +77,11 @@ class LineInterrupt:
         """The ``interrupts`` cells of this line, from the arch's facade.
 
         An irqfd line is pulsed, so it is described as edge triggered where the
-        facade takes an ``edge`` flag (arm64); others decide on their own.
+        controller's cells carry a trigger type.
         """
         if not isinstance(self.chip, DeviceTreeIrqchip):
             raise TypeError(f"{type(self.chip).__name__} describes no device-tree interrupts")
-        describe = self.chip.fdt_interrupt
-        if self.eventfd is not None and "edge" in inspect.signature(describe).parameters:
-            return list(describe(self.line, edge=True))
-        return list(describe(self.line))
+        return list(self.chip.fdt_interrupt(self.line, edge=self.eventfd is not None))
 
     def close(self) -> None:
         if self.eventfd is not None:

@@ -23,10 +23,11 @@ def vmm_dev_init(vm: Vm) -> None:
     from vmm.core.devices.uart8250 import REGISTER_COUNT, Uart8250
 
     from .i8042 import COMMAND, I8042
+    from .irqchip import x86_irqchip
     from .rtc import Rtc
     from .state import x86_state
 
-    irqchip = vm.irqchip
+    irqchip = x86_irqchip(vm)
     uart = Uart8250(vm.write_console, lambda level: irqchip.set_level(m.COM1_IRQ, level))
     vm.pio.register(m.COM1_PORT, REGISTER_COUNT, uart, owner="com1")
     keyboard = I8042(lambda: vm.request_stop(0), irqchip.set_level)
@@ -54,9 +55,10 @@ def vmm_firmware_init(vm: Vm) -> None:
     """Write the MP table (how the guest finds its CPUs and IOAPIC) and finish the
     kernel's boot structure (e820 map, command line, initrd)."""
     from .bootinfo import finish_boot_structures
+    from .irqchip import x86_irqchip
     from .mptable import write_mptable
 
-    write_mptable(vm.memory, len(vm.vcpus), vm.irqchip.allocated)
+    write_mptable(vm.memory, len(vm.vcpus), x86_irqchip(vm).allocated)
     finish_boot_structures(vm)
 
 

@@ -4,22 +4,27 @@ transports, and neither virtio nor the core asks which arch it runs on."""
 
 from __future__ import annotations
 
+import inspect
 import re
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 import vmm
 from vmm.core.config import Config
 from vmm.core.contracts import DeviceTreeIrqchip, Irqchip
-from vmm.core.errors import ConfigError
+from vmm.core.errors import ConfigError, PluginError
 from vmm.core.options import collect_option_groups
 from vmm.core.plugins import build_manager
-from vmm.plugins.arm64.irqchip import Vgic
+from vmm.plugins.arm64.irqchip import Vgic, arm64_vgic
 from vmm.plugins.riscv.aia import AiaIrqchip
+from vmm.plugins.riscv.irqchip import riscv_irqchip
 from vmm.plugins.riscv.plic_chip import PlicIrqchip
 from vmm.plugins.virtio.wiring import choose_transport
-from vmm.plugins.x86.irqchip import IrqChip
+from vmm.plugins.x86.irqchip import IrqChip, x86_irqchip
 
 PACKAGE = Path(vmm.__file__).resolve().parent
 
@@ -75,3 +80,19 @@ def test_virtio_and_the_core_do_not_branch_on_the_arch() -> None:
              for number, line in enumerate(path.read_text().splitlines(), 1)
              if asks.search(line)]
     assert found == []
+
+
+@pytest.mark.parametrize("chip_class", [Vgic, AiaIrqchip, PlicIrqchip])
+def test_device_tree_irqchips_take_the_edge_flag(chip_class: type) -> None:
+    # virtio describes an irqfd line with edge=True: every device-tree chip accepts it.
+    assert "edge" in inspect.signature(chip_class.fdt_interrupt).parameters
+
+
+@pytest.mark.parametrize(("accessor", "arch"), [(arm64_vgic, "arm64 vGIC"),
+                                                (riscv_irqchip, "RISC-V interrupt controller"),
+                                                (x86_irqchip, "x86 PIC/IOAPIC")])
+def test_an_arch_accessor_refuses_another_chip(accessor: Callable[[Any], object],
+                                               arch: str) -> None:
+    vm = SimpleNamespace(irqchip=None)
+    with pytest.raises(PluginError, match=f"vm.irqchip is NoneType, not .*{arch}"):
+        accessor(vm)
