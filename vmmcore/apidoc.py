@@ -63,7 +63,7 @@ def render() -> str:
         out += ["", f"#### `{class_name}` ({seen_as})", ""]
         out += [paragraph.replace("``", "`") + "\n" for paragraph in _paragraphs(protocol.__doc__)]
         for name, member in members(protocol):
-            paragraphs = _paragraphs(member.__doc__)  # type: ignore[union-attr]
+            paragraphs = _paragraphs(member.__doc__)
             text = " ".join(paragraphs).replace("``", "`")
             out.append(f"- `{_signature(name, member)}`: {text}")
     return "\n".join(out) + "\n"

@@ -196,7 +196,7 @@ class FdtBuilder:
                   parent.get("#size-cells", DEFAULT_SIZE_CELLS))
         cells: list[int] = []
         for pair in ranges:
-            for value, width in zip(pair, widths):
+            for value, width in zip(pair, widths, strict=True):
                 if not 0 <= value < 1 << (32 * width):
                     raise FdtError(f"property {name!r}: {value:#x} does not fit in {width} cells")
                 cells += [(value >> (32 * i)) & U32_MAX for i in reversed(range(width))]

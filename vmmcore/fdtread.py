@@ -60,6 +60,10 @@ class FdtNode:
             raise FdtError(f"{self.path}: {name} has {len(values)} cells, not 1")
         return values[0]
 
+    def u32_or(self, name: str, default: int) -> int:
+        """Property ``name`` as one cell, or ``default`` where the node lacks it."""
+        return self.u32(name) if name in self.properties else default
+
     def strings(self, name: str) -> list[str]:
         """Property ``name`` as a list of NUL-terminated strings (``compatible``)."""
         value = self._value(name)
@@ -74,10 +78,8 @@ class FdtNode:
     def reg(self, name: str = "reg") -> list[tuple[int, int]]:
         """``(address, size)`` pairs of ``reg``, in the parent's cell sizes."""
         owner = self.parent if self.parent is not None else self
-        widths = (owner.properties.get("#address-cells") and owner.u32("#address-cells"),
-                  owner.properties.get("#size-cells") and owner.u32("#size-cells"))
-        address_cells = DEFAULT_ADDRESS_CELLS if widths[0] is None else widths[0]
-        size_cells = DEFAULT_SIZE_CELLS if widths[1] is None else widths[1]
+        address_cells = owner.u32_or("#address-cells", DEFAULT_ADDRESS_CELLS)
+        size_cells = owner.u32_or("#size-cells", DEFAULT_SIZE_CELLS)
         values = self.cells(name)
         step = address_cells + size_cells
         if not step or len(values) % step:
@@ -128,7 +130,8 @@ def parse_fdt(blob: bytes) -> FdtNode:
     total, off_struct, off_strings = struct.unpack_from(">3I", blob, 4)
     if total > len(blob):
         raise FdtError(f"the device tree says it is {total} bytes; have {len(blob)}")
-    position, stack, root = off_struct, [], None
+    stack: list[FdtNode] = []
+    position, root = off_struct, None
     while True:
         (token,) = _WORD.unpack_from(blob, position)
         position += 4

@@ -25,7 +25,7 @@ import inspect
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 from .errors import ConfigError
 
@@ -186,14 +186,14 @@ def typer_parameter(option: Option, panel: str) -> inspect.Parameter:
 
     base: Any = option.type
     if option.choices:
-        base = Literal[option.choices]  # type: ignore[valid-type]
+        base = Literal[option.choices]
     if option.multiple:
         annotation: Any = list[base]
         default: Any = list(option.default or [])
     elif option.type is bool:
         annotation, default = bool, bool(option.default)
     else:
-        annotation, default = Optional[base], option.default
+        annotation, default = base | None, option.default
     info = typer.Option(*option.flags, help=option.help, rich_help_panel=panel,
                         metavar=option.metavar)
     return inspect.Parameter(option.dest, inspect.Parameter.KEYWORD_ONLY, default=default,

@@ -128,9 +128,11 @@ class Vcpu:
         elif reason == _EXIT_MMIO:
             self._handle_mmio(exit_)
         elif reason == _EXIT_MEMORY_FAULT:
+            from .kvm.exits import MemoryFaultExit
             from .private_memory import convert_for_fault
 
             assert self.vm.vmfd is not None
+            assert isinstance(exit_, MemoryFaultExit), "the decoder gives this reason a MemoryFaultExit"
             convert_for_fault(self.vm.vmfd, self.vm.memory, self.id, exit_)
         elif reason != _EXIT_INTR:
             handled = self.vm.hook.vmm_handle_exit(vcpu=self, exit=exit_)

@@ -150,10 +150,10 @@ def verify_command(
     plan: Annotated[Path, typer.Option("--plan", help="The realm's plan (JSON), e.g. from "
                                        "vmm run ... --dry-run --plan-out.")],
     realm_pv: Annotated[
-        Optional[str], typer.Option("--realm-pv", help="The --realm-pv the realm was launched "
+        str | None, typer.Option("--realm-pv", help="The --realm-pv the realm was launched "
                                     "with (default: none, an all-zero value).")] = None,
     challenge: Annotated[
-        Optional[str], typer.Option("--challenge", metavar="HEX",
+        str | None, typer.Option("--challenge", metavar="HEX",
                                     help="The 64-byte challenge written to inblob, in hex.")] = None,
 ) -> None:
     """Check a realm's attestation token against vmm's prediction, one line per claim.

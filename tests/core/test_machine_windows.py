@@ -5,6 +5,8 @@ overlap nothing, described in the device tree on arm64 and riscv."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from vmm import hookimpl
@@ -149,7 +151,7 @@ def test_allocations_never_overlap_and_are_in_the_device_tree(vmm_vm, arch):
     assert sorted(base for (base, _), _ in found) == sorted(one.bases + two.bases)
     every = sorted(reg for node in root.children if "reg" in node.properties
                    and not node.name.startswith("memory") for reg in node.reg())
-    for (start, size), (next_start, _) in zip(every, every[1:]):
+    for (start, size), (next_start, _) in pairwise(every):
         assert start + size <= next_start, f"{start:#x}+{size:#x} overlaps {next_start:#x}"
     window = vm.vm.layout.windows[vm.vm.layout.device_window]
     assert all(window.start <= base < window.end for base in one.bases + two.bases)

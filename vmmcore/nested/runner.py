@@ -207,8 +207,8 @@ def run_emulated_host(spec: EmulatedHost, image: HostImage, qemu: Qemu, plan: Fo
     log = open(console_log, "wb", buffering=0) if console_log else None  # tail -f works
     resources = contextlib.ExitStack()
     try:
-        boot = _firmware_boot if spec.firmware_boot else _initramfs_boot
-        command = boot(spec, image, qemu, plan, workdir, program, resources)
+        qemu_command = _firmware_boot if spec.firmware_boot else _initramfs_boot
+        command = qemu_command(spec, image, qemu, plan, workdir, program, resources)
         if verbose:
             progress("running " + " ".join(command))
         started = time.monotonic()

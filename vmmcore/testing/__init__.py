@@ -96,7 +96,7 @@ def require_kvm() -> None:
 
 
 @pytest.fixture
-def vmm_kvm_guest(require_kvm: None, tmp_path) -> Callable[..., GuestRun]:
+def vmm_kvm_guest(require_kvm: None, tmp_path: Path) -> Callable[..., GuestRun]:
     """Boot a real guest on /dev/kvm: ``vmm_kvm_guest(image, *options, **kwargs)``.
 
     ``image`` is bytes (written to the test's directory) or a path; the other

@@ -9,9 +9,10 @@ What a guest image is, per architecture (as ``vmm run -k`` loads it):
 
 - x86: with ``flat=True`` (``vmm run --flat``) the image is a flat binary, loaded
   at 0x10000 and started in 16-bit real mode at 1000:0000, as kvmtool does, with
-  the stack at 1000:8000 (without it, a bzImage or ELF vmlinux is expected). ``out`` and ``in`` reach port-I/O devices; ``cli; hlt``
-  ends the VM (vmm sees every vCPU halted with interrupts off: status 0 if the
-  guest wrote console output, else a one-line error and status 1).
+  the stack at 1000:8000 (without it, a bzImage or ELF vmlinux is expected).
+  ``out`` and ``in`` reach port-I/O devices; ``cli; hlt`` ends the VM (vmm sees
+  every vCPU halted with interrupts off: status 0 if the guest wrote console
+  output, else a one-line error and status 1).
 - arm64, riscv: a Linux ``Image`` (see :func:`vmm.core.testing.images.minimal_kernel`,
   which wraps your code in a valid header); the guest powers off through PSCI or
   SBI. This machine's /dev/kvm is x86 only.

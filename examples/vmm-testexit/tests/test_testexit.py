@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from itertools import pairwise
 
 import pytest
 from vmm_testexit.device import FINISHER_FAIL, FINISHER_PASS, MMIO_SIZE
@@ -71,7 +72,7 @@ def test_allocated_range_is_in_the_device_tree_apart_from_every_other_device(vmm
                     and other.parent is tree.root and other.name != "memory"
                     for reg in other.reg())
     assert (base, MMIO_SIZE) in ranges
-    for (start, size), (next_start, _) in zip(ranges, ranges[1:]):
+    for (start, size), (next_start, _) in pairwise(ranges):
         assert start + size <= next_start, f"{start:#x}+{size:#x} overlaps {next_start:#x}"
     assert tree.root.compatible("virtio,mmio"), "the virtio-mmio device is there too"
 
