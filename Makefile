@@ -20,7 +20,7 @@ BENCH_ARGS ?=
 # from the venv, loads it). scripts/fresh-machine proves the list complete.
 APT_TEST_PACKAGES = device-tree-compiler binutils gcc libc6-dev linux-libc-dev \
 	linux-libc-dev-riscv64-cross linux-libc-dev-arm64-cross llvm iproute2 \
-	qemu-system-x86 cpio xz-utils zstd kmod ca-certificates libseccomp2
+	qemu-system-x86 cpio xz-utils zstd kmod ca-certificates libseccomp2 passt
 
 .PHONY: run test deps venv bench
 

@@ -137,8 +137,15 @@ def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
             spec = parse_network(text)
             if config.dry_run:
                 devices.append(NetDevice(None, spec.mac, spec.tapif))
-                vm.report.append(f"virtio-net: TAP interface {spec.tapif or '(new)'} not "
-                                 "opened (dry run)")
+                backend = ("passt not started" if spec.mode == "user" else
+                           f"TAP interface {spec.tapif or '(new)'} not opened")
+                vm.report.append(f"virtio-net: {backend} (dry run)")
+                continue
+            if spec.mode == "user":
+                from .passt import start_passt
+
+                devices.append(NetDevice(start_passt(spec.guest_ip, spec.host_ip), spec.mac,
+                                         "passt"))
                 continue
             from .tap import open_tap
 
