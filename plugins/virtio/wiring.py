@@ -213,8 +213,9 @@ def _place_mmio(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None
 def msi_supported(vm: Vm) -> bool:
     """Whether the interrupt controller takes MSIs through KVM_SIGNAL_MSI.
 
-    The irqchip facade says so with ``supports_msi``; without it, x86's in-kernel
-    LAPICs do and the others (a GIC without ITS, a PLIC) are assumed not to.
+    The irqchip facade says so with ``supports_msi`` (and with ``msi_devid`` that
+    each message must carry its function's requester ID, as an ITS needs); without
+    it, x86's in-kernel LAPICs do and the others (a PLIC) are assumed not to.
     """
     declared = getattr(vm.irqchip, "supports_msi", None)
     return bool(declared) if declared is not None else vm.config.arch == "x86"
@@ -225,7 +226,7 @@ def _place_pci(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
 
     from .interrupts import LineInterrupt, require_irqchip
     from .pci.config import COMMAND_MEMORY
-    from .pci.host import PciRoot
+    from .pci.host import PciRoot, requester_id
     from .pci.virtio_pci import BAR_SIZE, VirtioPciTransport
 
     assert vm.layout is not None
@@ -244,7 +245,9 @@ def _place_pci(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
         intx = None if msi else LineInterrupt(chip, chip.allocate(), use_irqfd=False)
         transport = VirtioPciTransport(vm, device, is64=is64, msi=msi, intx=intx)
         state.transports.append(transport)
-        pci.root.add(transport)
+        slot = pci.root.add(transport)
+        if transport.msix is not None and getattr(vm.irqchip, "msi_devid", False):
+            transport.msix.devid = requester_id(slot)
         try:
             base = allocator.allocate(BAR_SIZE, BAR_SIZE)
         except ValueError:
