@@ -69,7 +69,8 @@ def _debian_packages(spec: EmulatedHost, directory: Path) -> tuple[str, list[Pat
     The resolved list is remembered so that a warm cache needs no apt call.
     """
     manifest = directory / "packages.json"
-    wanted = [spec.busybox_package, *spec.python_packages, *pydeps.DEBIAN_PACKAGES]
+    wanted = [spec.busybox_package, *spec.python_packages, *pydeps.DEBIAN_PACKAGES,
+              *spec.helper_packages]
     fingerprint = cache.digest_text(repr((spec, wanted)))  # a package added: resolve again
     if manifest.is_file():
         saved = json.loads(manifest.read_text())
