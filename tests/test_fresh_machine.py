@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from vmmcore.testing import skip_or_fail
+from vmm.core.testing import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "fresh-machine"
@@ -115,7 +115,9 @@ def test_a_failing_command_stops_the_run_with_its_status(tiny_base, tmp_path):
 def test_interrupted_run_leaves_nothing_behind(tiny_base, tmp_path, sent, status):
     """Ctrl-C reaches the whole job; CI's TERM reaches the script alone. Either way
     the processes in the root (a sleep here) die and the root goes."""
-    sleeper = "sleep 312.5"
+    # a duration of this run's own, so that another suite running at once on this
+    # machine (whose processes /proc shows too) can't be mistaken for a leftover
+    sleeper = f"sleep 312.{os.getpid()}"
     process = start(tiny_base, tmp_path, f"echo ready; {sleeper}")
     wait_for_line(process, "ready")
     if sent == "ctrl-c":

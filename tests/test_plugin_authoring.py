@@ -271,5 +271,5 @@ def test_venv_real_kvm_guest_ends_through_the_device(venv_with_example, require_
     """On this machine's /dev/kvm: a real guest reads the magic and picks vmm's exit status."""
     guest = tmp_path / "debugport-guest.bin"
     guest.write_bytes(debug_port_guest(port, status))
-    result = venv_with_example.vmm("run", "--arch", "x86", "-k", str(guest), "-m", "16", *options)
+    result = venv_with_example.vmm("run", "--arch", "x86", "--flat", "-k", str(guest), "-m", "16", *options)
     assert result.returncode == status, result.stdout + result.stderr
