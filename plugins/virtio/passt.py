@@ -117,6 +117,7 @@ def start_passt(guest_ip: str = "", host_ip: str = "") -> PasstWire:
         os.close(ready_write)
         ready_write = -1
         _wait_ready(ready_read, process, messages)
+        log.debug("passt (pid %d) is ready: %s", process.pid, " ".join(command))
         ours.setblocking(False)
         return PasstWire(ours.detach(), process, messages)
     except BaseException:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -201,3 +202,36 @@ def test_missing_passt_is_a_one_line_error(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(ConfigError, match="needs passt.*apt-get install passt"):
         start_passt()
+
+
+def processes_with_environment(marker: str) -> list[int]:
+    """Live (non-zombie) processes whose environment holds ``marker``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as environ:
+                    if marker.encode() in environ.read() and running(int(entry)):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def test_vmm_run_on_real_kvm_starts_and_ends_passt(require_kvm, passt):
+    """The built-in guest runs sandboxed with a mode=user card; passt, which inherits
+    the marked environment, is gone when vmm exits."""
+    marker = f"VMM_PASST_TEST={os.getpid()}-{time.monotonic_ns()}"
+    name, value = marker.split("=")
+    process = subprocess.run(
+        [sys.executable, "-m", "vmm", "run", "--arch", "x86", "--sandbox", "--debug",
+         "-n", "mode=user"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        env={**os.environ, name: value},
+    )
+    assert process.returncode == 0, process.stderr
+    assert "ERROR" not in process.stderr and "WARNING" not in process.stderr, process.stderr
+    started = re.search(r"passt \(pid (\d+)\) is ready", process.stderr)
+    assert started, process.stderr
+    assert not running(int(started.group(1)))
+    assert processes_with_environment(marker) == []
