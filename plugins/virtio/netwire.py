@@ -113,7 +113,12 @@ class StreamWire:
 
     @property
     def pending(self) -> bool:
-        return self._frame_end() is not None
+        if self.closed:
+            return False
+        try:
+            return self._frame_end() is not None
+        except WireClosed:
+            return True  # receive_into reports it
 
     def _frame_end(self) -> int | None:
         if len(self._incoming) < LENGTH_SIZE:
