@@ -143,6 +143,6 @@ def _wait_ready(ready: int, process: subprocess.Popen[bytes], messages: IO[bytes
         raise ConfigError(f"--network mode=user: passt was not ready after {START_TIMEOUT:.0f} s")
     process.wait()
     reason = passt_messages(messages) or f"exit status {process.returncode}"
-    if "interface" in reason:
+    if "External interface not usable" in reason:
         reason += " (passt needs a network interface with a default route on this host)"
     raise ConfigError(f"--network mode=user: passt could not start: {reason}")
