@@ -16,11 +16,12 @@ BENCH_ARGS ?=
 # kernel headers for their UAPI comparisons, llvm (llvm-mc) to cross-check
 # hand-encoded instructions, iproute2 (ip) for the TAP test, QEMU for the one
 # carried into the emulated x86 host, archive tools for the emulated hosts that
-# `vmm nested` builds, libseccomp for the sandbox the tests require (pyseccomp,
-# from the venv, loads it). scripts/fresh-machine proves the list complete.
+# `vmm nested` builds, libseccomp for the sandbox the tests require and its
+# header (a test compares the binding's constants with it). scripts/fresh-machine
+# proves the list complete. passt is --network mode=user's user-mode network stack.
 APT_TEST_PACKAGES = device-tree-compiler binutils gcc libc6-dev linux-libc-dev \
 	linux-libc-dev-riscv64-cross linux-libc-dev-arm64-cross llvm iproute2 \
-	qemu-system-x86 cpio xz-utils zstd kmod ca-certificates libseccomp2 passt
+	qemu-system-x86 cpio xz-utils zstd kmod ca-certificates libseccomp2 libseccomp-dev passt
 
 .PHONY: run test deps venv bench
 

@@ -47,6 +47,28 @@ hookspec = pluggy.HookspecMarker(NAME)
 
 
 # --------------------------------------------------------------------------
+# Plugins
+# --------------------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def vmm_addhooks(pluginmanager: pluggy.PluginManager) -> None:
+    """Add a plugin's own hooks, for the plugins registered after it to implement.
+
+    Called once for each plugin as it is registered (a historic hook: a plugin
+    registered later is called too). Call ``pluginmanager.add_hookspecs(module)``
+    with a module of ``@hookspec`` functions (``vmm.hookspecs.hookspec``) named
+    ``vmm_<plugin>_<what>``, documented as these are. This is how an arch plugin
+    offers a point for its layers to change what it does (arm64's
+    ``vmm_arm64_sve``) without their touching its options or its code.
+
+    Called for every plugin.
+
+    :param pluginmanager: The run's plugin manager.
+    """
+
+
+# --------------------------------------------------------------------------
 # Command line and configuration
 # --------------------------------------------------------------------------
 
@@ -57,8 +79,9 @@ def vmm_addoption(group: OptionGroup) -> None:
 
     Called once per plugin when the ``run`` command is built, before the command
     line is parsed; each plugin gets its own option group, shown as its own panel in
-    ``vmm run --help``. Parsed values land in ``config.plugin_options`` under each
-    option's destination name.
+    ``vmm run --help``. The plugin reads the values from its own read-only
+    namespace, ``config.options_of(name)``, one attribute per option's destination
+    name, the default for an option not given.
 
     Called for every plugin.
 
@@ -83,10 +106,10 @@ def vmm_add_commands(app: typer.Typer) -> None:
 def vmm_validate_config(config: Config) -> None:
     """Check the configuration before anything is created.
 
-    Called once after the command line is parsed and before the VM exists. Reject a
-    configuration by raising ``vmm.core.errors.ConfigError`` with a one-line reason
-    that says what was wrong and what to do. A plugin may also fill in defaults in
-    ``config.plugin_options`` here.
+    Called once after the command line is parsed and the options are bound, before
+    the VM exists. Reject a configuration by raising ``vmm.core.errors.ConfigError``
+    with a one-line reason that says what was wrong and what to do. The options are
+    read-only: a plugin keeps what it derives from them in its own state.
 
     Called for every plugin.
 
@@ -385,6 +408,22 @@ def vmm_last_exit(vm: Vm) -> None:
 
 
 @hookspec(firstresult=True)
+def vmm_builtin_guest(config: Config) -> str | None:
+    """Name the guest to boot when neither ``--kernel`` nor ``--firmware`` is given.
+
+    Called once when the kernel is loaded (and by ``vmm.core.testing`` when it
+    builds a VM) without a kernel or firmware on the command line. Return the path of
+    a kernel image the arch's ``vmm_load_kernel`` boots: the arch plugin's small
+    built-in guest that prints a greeting and powers off. Without an answer, ``vmm
+    run`` asks for ``-k``.
+
+    Stops at first non-None result.
+
+    :param config: The run's configuration.
+    """
+
+
+@hookspec(firstresult=True)
 def vmm_load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage | None:
     """Place a kernel image in guest memory and say where it went.
 
@@ -586,6 +625,24 @@ def vmm_mmio_unhandled(vcpu: Vcpu, access: Access) -> None:
 
     :param vcpu: The vCPU that made the access.
     :param access: Address, size, direction and data of the access.
+    """
+
+
+@hookspec(firstresult=True)
+def vmm_decode_exit(vcpu: Vcpu, reason: int, run: Any) -> Exit | None:
+    """Decode an exit reason only the architecture has (riscv's SBI calls).
+
+    Called on the vCPU thread after KVM_RUN returned a reason the core does not
+    decode itself (it decodes port I/O, MMIO, system events, internal errors,
+    memory faults and failed entries). Read the arch's member of ``run``'s union and return a
+    ``vmm.core.kvm.exits.Exit`` subclass, which ``vmm_handle_exit`` then gets; write
+    any answer back into ``run`` before the exit is handled.
+
+    Stops at first non-None result; without one the exit is a bare ``Exit(reason)``.
+
+    :param vcpu: The vCPU that exited.
+    :param reason: ``kvm_run.exit_reason``.
+    :param run: The vCPU's ``kvm_run`` area (cffi ``struct kvm_run *``).
     """
 
 

@@ -10,6 +10,7 @@ defect on deliberately bad hookspecs.
 
 from __future__ import annotations
 
+import importlib
 import types
 
 import pluggy
@@ -33,6 +34,20 @@ def test_every_hookspec_is_collected_for_the_docs():
 def test_hookspec_is_fully_documented(hook):
     doc = getattr(hookspecs, hook.name).__doc__ or ""
     assert problems(hook, doc) == [], f"hookspecs.{hook.name}"
+
+
+#: Plugins' own hookspecs (added through vmm_addhooks) follow the same conventions.
+PLUGIN_HOOKSPECS = ["vmm.plugins.arm64.hookspecs"]
+
+
+@pytest.mark.parametrize("module_name", PLUGIN_HOOKSPECS)
+def test_plugin_hookspecs_are_documented_the_same_way(module_name):
+    module = importlib.import_module(module_name)
+    specs = {name: value for name, value in vars(module).items()
+             if hasattr(value, f"{hookspecs.NAME}_spec")}
+    assert specs, f"{module_name} declares no hookspec"
+    for name, function in specs.items():
+        assert problems(describe(name, function), function.__doc__ or "") == [], name
 
 
 # ---------------------------------------------------------------- the checks catch defects

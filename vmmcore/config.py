@@ -1,40 +1,29 @@
 """The typed configuration of one ``vmm run``.
 
-The CLI builds it; plugins read it. Options contributed by plugins live in
-``plugin_options`` under their destination names (a plugin's own state belongs in
-the per-VM stash, never in new core fields).
+The CLI builds it; plugins read it. Each plugin reads the options it declared from
+its own read-only namespace, ``config.options_of("arm64").disable_sve`` (see
+:mod:`vmm.core.options`); a plugin's own state belongs in the per-VM stash, never
+in new core fields.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
-ARCHES = ("x86", "arm64", "riscv")
-
-_MACHINE_TO_ARCH = {
-    "x86_64": "x86",
-    "amd64": "x86",
-    "aarch64": "arm64",
-    "arm64": "arm64",
-    "riscv64": "riscv",
-}
+from .options import OptionGroup, OptionValues, bind_options
 
 DEFAULT_MEM_MIB = 256
-
-
-def host_arch() -> str:
-    """The vmm architecture name of this machine (x86, arm64 or riscv)."""
-    machine = os.uname().machine.lower()  # platform.machine(), without importing platform
-    return _MACHINE_TO_ARCH.get(machine, machine)
 
 
 @dataclass
 class Config:
     """Everything ``vmm run`` was asked to do."""
 
-    arch: str = field(default_factory=host_arch)
+    #: An installed arch plugin's ``VMM_ARCH`` (``vmm run`` defaults to the host's,
+    #: :func:`vmm.core.plugins.host_arch`).
+    arch: str
     kernel: str | None = None
     initrd: str | None = None
     params: str = ""
@@ -51,12 +40,28 @@ class Config:
     #: A hugetlbfs directory guest RAM is mapped from (kvmtool's --hugetlbfs), or None.
     hugetlbfs: str | None = None
     plugins_blocked: list[str] = field(default_factory=list)
-    plugin_options: dict[str, Any] = field(default_factory=dict)
+    #: Plugin option values given for this run, by plugin name, then destination
+    #: (``{"arm64": {"disable_sve": True}}``); the others take their defaults.
+    given_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Every loaded plugin's option namespace, set by :meth:`bind_options` once the
+    #: run's plugins are known (None until then); read it with :meth:`options_of`.
+    options: dict[str, OptionValues] | None = None
 
     @property
     def mem_bytes(self) -> int:
         return self.mem_mib << 20
 
-    def option(self, name: str, default: Any = None) -> Any:
-        """A plugin option's value (by destination name)."""
-        return self.plugin_options.get(name, default)
+    def bind_options(self, groups: Iterable[OptionGroup]) -> None:
+        """Build every plugin's namespace from the given values and the declarations
+        ``groups`` (one per loaded plugin); see :func:`vmm.core.options.bind_options`."""
+        self.options = bind_options(self.given_options, groups, self.arch)
+
+    def options_of(self, plugin: str) -> OptionValues:
+        """The option values of ``plugin`` (its registered name), read-only.
+
+        A plugin that declared no options gets an empty namespace.
+        """
+        if self.options is None:
+            raise RuntimeError("plugin options read before they were bound "
+                               "(Config.bind_options, once the run's plugins are known)")
+        return self.options.get(plugin) or OptionValues(plugin)

@@ -13,7 +13,7 @@ import os
 from typing import TYPE_CHECKING
 
 from vmm import hookimpl
-from .config import ARCHES, Config
+from .config import Config
 from .errors import ConfigError, ImageError
 from .images import read_image, require_regular_file
 
@@ -46,11 +46,8 @@ def _check_readable(path: str | None, what: str, option: str) -> None:
 
 @hookimpl
 def vmm_validate_config(config: Config) -> None:
-    """Check the generic options: architecture, memory, vCPUs, console, files."""
-    if config.arch not in ARCHES:
-        raise ConfigError(
-            f"unknown architecture {config.arch!r}: choose one of {', '.join(ARCHES)}"
-        )
+    """Check the generic options: memory, vCPUs, console, files (the architecture
+    was checked when its plugins were loaded)."""
     if config.mem_mib <= 0:
         raise ConfigError(f"-m/--mem must be at least 1 MiB (got {config.mem_mib})")
     if not config.dry_run and config.mem_bytes > _host_memory_bytes():
@@ -116,7 +113,7 @@ def map_ram_and_load_images(vm: Vm) -> None:
         if private:
             from .private_memory import back_with_guest_memfd
 
-            back_with_guest_memfd(vm, region)
+            back_with_guest_memfd(vm.vmfd, region)
         else:
             vm.vmfd.set_user_memory_region(region.slot, bank.start, bank.size, region.host_addr)
     config = vm.config
@@ -144,7 +141,7 @@ def map_ram_and_load_images(vm: Vm) -> None:
 
 def default_guest_path(vm: Vm) -> str:
     """The built-in guest the arch plugin ships, used when no kernel is given."""
-    path = vm.config.option("default_guest")
+    path = vm.hook.vmm_builtin_guest(config=vm.config)
     if not path:
         raise ConfigError(
             f"no kernel given and the {vm.config.arch} plugin has no built-in guest; "

@@ -1,14 +1,33 @@
-"""Options contributed by plugins (``vmm_addoption``), turned into typer parameters.
+"""Options contributed by plugins (``vmm_addoption``): declared, parsed, bound.
 
 Typer vendors its own Click, so plugins can't add Click options; instead each plugin
 declares options on its :class:`OptionGroup`, and the core builds the ``run``
 command's signature from them, each plugin in its own help panel.
+
+Each plugin then reads its values from its own read-only namespace,
+``config.options_of("arm64").disable_sve`` (an :class:`OptionValues`): every option
+it declared, with the declared default when not given. :func:`bind_options` builds
+the namespaces once the run's plugins are known. Nobody writes them: a plugin that
+changes what another does uses a hook or a wrapper (arm64's ``vmm_arm64_sve``), and
+a value a plugin derives from its options (a parsed address) is computed where it
+is needed or kept in the plugin's stash.
+
+Options that name a file vmm writes (``--dtb-out FILE``...) are checked when the
+configuration is validated (:func:`check_output_file`, so a bad path fails before
+the VM is built) and written with :func:`write_output_file`.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import pluggy
 
 
 @dataclass
@@ -57,3 +76,127 @@ class OptionGroup:
         self.options.append(
             Option(tuple(flags), name, type, default, help, choices, multiple, metavar)
         )
+
+
+class OptionValues:
+    """One plugin's option values, read-only: ``values.disable_sve``.
+
+    Every option the plugin declared is an attribute (by ``dest``); reading one it
+    didn't declare, or writing any, raises AttributeError naming the plugin.
+    """
+
+    __slots__ = ("_plugin", "_values")
+
+    def __init__(self, plugin: str, values: Mapping[str, Any] | None = None) -> None:
+        object.__setattr__(self, "_plugin", plugin)
+        object.__setattr__(self, "_values", dict(values or {}))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"plugin {self._plugin!r} has no option {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> NoReturn:
+        raise AttributeError(
+            f"the options of plugin {self._plugin!r} are read-only: change what a plugin "
+            "does through a hook or a wrapper"
+        )
+
+    __delattr__ = __setattr__  # type: ignore[assignment]
+
+    @property
+    def plugin(self) -> str:
+        """The name of the plugin the options belong to."""
+        return self._plugin
+
+    def as_dict(self) -> dict[str, Any]:
+        """The values by destination name (a copy)."""
+        return dict(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OptionValues):
+            return NotImplemented
+        return (self._plugin, self._values) == (other._plugin, other._values)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"OptionValues({self._plugin!r}, {self._values!r})"
+
+
+def collect_option_groups(pm: pluggy.PluginManager) -> list[OptionGroup]:
+    """Ask every registered plugin for its options, one group per plugin."""
+    groups = []
+    for name, plugin in pm.list_name_plugin():
+        impl = getattr(plugin, "vmm_addoption", None)
+        if impl is None:
+            continue
+        group = OptionGroup(name)
+        impl(group=group)
+        if group.options:
+            groups.append(group)
+    return groups
+
+
+def route_options(groups: Iterable[OptionGroup], values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Values by destination (as parsed from a command line) -> by plugin, then
+    destination; an option no plugin in ``groups`` declares is a ConfigError."""
+    plugin_of = {option.dest: group.name for group in groups for option in group.options}
+    routed: dict[str, dict[str, Any]] = {}
+    for dest, value in values.items():
+        if dest not in plugin_of:
+            raise ConfigError(f"--{dest.replace('_', '-')}: no plugin loaded for this run "
+                              "declares that option")
+        routed.setdefault(plugin_of[dest], {})[dest] = value
+    return routed
+
+
+def bind_options(given: Mapping[str, Mapping[str, Any]], groups: Iterable[OptionGroup],
+                 arch: str) -> dict[str, OptionValues]:
+    """Every plugin's option namespace: the values ``given`` (by plugin, then
+    destination), the declared default for the rest.
+
+    :param groups: the run's plugins' declarations (:func:`collect_option_groups`).
+    :param arch: the run's architecture, for the error messages.
+    :raises ConfigError: for a value of a plugin that isn't loaded, or of an option
+        its plugin doesn't declare.
+    """
+    bound = {group.name: OptionValues(group.name, {option.dest: option.default
+                                                   for option in group.options})
+             for group in groups}
+    for plugin, values in given.items():
+        declared = bound.get(plugin)
+        if declared is None:
+            names = ", ".join(f"--{dest.replace('_', '-')}" for dest in values)
+            raise ConfigError(f"{names}: an option of plugin {plugin!r}, which is not loaded "
+                              f"for --arch {arch}; drop it or choose another --arch")
+        unknown = set(values) - set(declared.as_dict())
+        if unknown:
+            raise ConfigError(f"plugin {plugin!r} has no option {sorted(unknown)[0]!r}")
+        bound[plugin] = OptionValues(plugin, {**declared.as_dict(), **values})
+    return bound
+
+
+def check_output_file(flag: str, path: str | None) -> None:
+    """Refuse an output ``path`` in a missing directory or naming a directory, in one
+    line naming ``flag``; nothing to check when ``path`` is empty."""
+    if not path:
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ConfigError(f"{flag} {path!r}: directory {directory!r} does not exist")
+    if os.path.isdir(path):
+        raise ConfigError(f"{flag} {path!r} is a directory; give a file name")
+
+
+def write_output_file(flag: str, path: str | None, data: bytes) -> None:
+    """Write ``data`` to the file ``flag`` named (nothing when ``path`` is empty); a
+    write error is a one-line ConfigError."""
+    if not path:
+        return
+    try:
+        with open(path, "wb") as handle:
+            handle.write(data)
+    except OSError as error:
+        raise ConfigError(f"{flag} {path!r}: can't write it ({error.strerror})") from None

@@ -9,11 +9,18 @@ arch (their modules set ``VMM_LAYER_FOR``), 5. other entry-point plugins. Then
 
 A plugin module may declare ``VMM_ARCHES = ("x86", ...)``: it then loads only for
 those architectures.
+
+The architectures are those of the installed arch plugins (:func:`known_arches`):
+the core has no list of its own, so a third-party arch plugin is one more choice of
+``--arch``. An arch plugin also names the host machines it runs on natively
+(``VMM_HOST_MACHINES``, ``os.uname().machine`` values), which gives ``--arch``'s
+default (:func:`host_arch`).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
@@ -24,7 +31,6 @@ import pluggy
 from vmm import hookspecs
 
 from vmm import NAME
-from .config import ARCHES
 from .entrypoints import entry_points
 from .errors import ConfigError, PluginError, UsageError
 
@@ -50,6 +56,10 @@ class PluginEntry:
     @property
     def arches(self) -> tuple[str, ...] | None:
         return getattr(self.module, "VMM_ARCHES", None)
+
+    @property
+    def host_machines(self) -> tuple[str, ...]:
+        return tuple(getattr(self.module, "VMM_HOST_MACHINES", ()))
 
 
 #: The last :func:`discover` result, with the ``entry_points`` function that produced
@@ -83,13 +93,33 @@ def _discover() -> list[PluginEntry]:
     return found
 
 
-def check_targets(entry: PluginEntry) -> None:
-    """Refuse a plugin that targets an architecture vmm doesn't know.
+def known_arches(entries: list[PluginEntry] | None = None) -> tuple[str, ...]:
+    """The architectures the arch plugins among ``entries`` (default: the installed
+    plugins) provide, sorted by name."""
+    found = entries if entries is not None else discover()
+    return tuple(sorted({entry.arch for entry in found if isinstance(entry.arch, str)}))
 
-    ``VMM_ARCH``, ``VMM_LAYER_FOR`` and every name in ``VMM_ARCHES`` must be one of
-    :data:`vmm.core.config.ARCHES`; the error names the plugin and the bad value.
+
+def host_arch() -> str:
+    """The architecture whose plugin runs natively on this machine (its
+    ``VMM_HOST_MACHINES`` names ``os.uname().machine``), else the machine's name."""
+    machine = os.uname().machine.lower()  # platform.machine(), without importing platform
+    for entry in discover():
+        if entry.arch is not None and machine in entry.host_machines:
+            return entry.arch
+    return machine
+
+
+def check_targets(entry: PluginEntry, known: tuple[str, ...]) -> None:
+    """Refuse a plugin that targets an architecture no installed plugin provides.
+
+    ``VMM_LAYER_FOR`` and every name in ``VMM_ARCHES`` must be one of ``known``
+    (:func:`known_arches`), and ``VMM_ARCH`` a name; the error names the plugin and
+    the bad value.
     """
-    declared = [("VMM_ARCH", entry.arch), ("VMM_LAYER_FOR", entry.layer_for)]
+    if entry.arch is not None and not isinstance(entry.arch, str):
+        raise PluginError(f"plugin {entry.name!r}: VMM_ARCH must be a name, got {entry.arch!r}")
+    declared = [("VMM_LAYER_FOR", entry.layer_for)]
     arches = entry.arches
     if arches is not None:
         if isinstance(arches, str) or not all(isinstance(a, str) for a in arches):
@@ -98,10 +128,10 @@ def check_targets(entry: PluginEntry) -> None:
             )
         declared += [("VMM_ARCHES", name) for name in arches]
     for attribute, value in declared:
-        if value is not None and value not in ARCHES:
+        if value is not None and value not in known:
             raise PluginError(
                 f"plugin {entry.name!r}: {attribute} names unknown architecture {value!r} "
-                f"(known: {', '.join(ARCHES)})"
+                f"(known: {', '.join(known)})"
             )
 
 
@@ -134,13 +164,14 @@ def build_manager(
     :param entries: the plugins to choose from (default: the entry points).
     :param extra: additional ``(name, plugin)`` pairs registered last (tests).
     """
-    if arch not in ARCHES:
-        raise ConfigError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHES)}")
+    all_entries = entries if entries is not None else discover()
+    arches = known_arches(all_entries)
+    if arch not in arches:
+        raise ConfigError(f"unknown architecture {arch!r}: choose one of {', '.join(arches)}")
     blocked = set(blocked)
     extra = list(extra)
     if CORE in blocked:
         raise ConfigError("the core plugin can't be blocked")
-    all_entries = entries if entries is not None else discover()
     known = {entry.name for entry in all_entries} | {name for name, _ in extra}
     unknown = sorted(blocked - known)
     if unknown:
@@ -148,11 +179,14 @@ def build_manager(
                          f"{', '.join(sorted(known))})")
     pm = pluggy.PluginManager(NAME)
     pm.add_hookspecs(hookspecs)
+    # Each plugin's vmm_addhooks runs as it registers, before the later plugins
+    # (its layers) whose implementations need its hookspecs.
+    pm.hook.vmm_addhooks.call_historic(kwargs={"pluginmanager": pm})
     for name in blocked:
         pm.set_blocked(name)
     wanted = [entry for entry in all_entries if entry.name not in blocked]
     for entry in wanted:
-        check_targets(entry)
+        check_targets(entry, arches)
     for entry in _ordered(wanted, arch):
         if entry.arches is not None and arch not in entry.arches:
             continue

@@ -18,28 +18,28 @@ from .kvm import ioctls as k
 
 if TYPE_CHECKING:
     from .kvm.exits import MemoryFaultExit
-    from .memory import RamRegion
-    from .vm import Vm
+    from .kvm.fds import VmFd
+    from .memory import GuestMemory, RamRegion
 
 PAGE_SIZE = 4096
 
 
-def back_with_guest_memfd(vm: Vm, region: RamRegion) -> None:
+def back_with_guest_memfd(vmfd: VmFd, region: RamRegion) -> None:
     """Register ``region`` as private memory: its guest_memfd, its memslot, private."""
-    assert vm.vmfd is not None
-    region.guest_memfd = vm.vmfd.create_guest_memfd(region.size)
-    vm.vmfd.set_user_memory_region2(region.slot, region.guest_start, region.size,
-                                    region.host_addr, region.guest_memfd)
-    vm.vmfd.set_memory_attributes(region.guest_start, region.size, k.KVM_MEMORY_ATTRIBUTE_PRIVATE)
+    region.guest_memfd = vmfd.create_guest_memfd(region.size)
+    vmfd.set_user_memory_region2(region.slot, region.guest_start, region.size,
+                                 region.host_addr, region.guest_memfd)
+    vmfd.set_memory_attributes(region.guest_start, region.size, k.KVM_MEMORY_ATTRIBUTE_PRIVATE)
 
 
-def convert_for_fault(vm: Vm, vcpu_id: int, fault: MemoryFaultExit) -> None:
+def convert_for_fault(vmfd: VmFd, memory: GuestMemory, vcpu_id: int,
+                      fault: MemoryFaultExit) -> None:
     """Make the faulting range private or shared, as the guest's access asked.
 
     A range that is not whole pages of one private-capable RAM bank is the guest's
     error: the VM stops with a :class:`GuestError` instead of touching anything else.
     """
-    region = vm.memory.region_at(fault.gpa)
+    region = memory.region_at(fault.gpa)
     end = fault.gpa + fault.size
     if (region is None or region.guest_memfd is None or end > region.guest_end
             or fault.size == 0 or fault.gpa % PAGE_SIZE or fault.size % PAGE_SIZE):
@@ -47,6 +47,5 @@ def convert_for_fault(vm: Vm, vcpu_id: int, fault: MemoryFaultExit) -> None:
             f"vCPU {vcpu_id}: memory fault on {fault.gpa:#x}+{fault.size:#x}, which is not "
             "private guest RAM"
         )
-    assert vm.vmfd is not None
     attributes = k.KVM_MEMORY_ATTRIBUTE_PRIVATE if fault.private else 0
-    vm.vmfd.set_memory_attributes(fault.gpa, fault.size, attributes)
+    vmfd.set_memory_attributes(fault.gpa, fault.size, attributes)

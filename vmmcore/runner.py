@@ -25,6 +25,16 @@ def choose_backend(config: Config, pm) -> Backend:
     return ModelBackend(arch_model)
 
 
+def validate_config(config: Config, pm: Any) -> None:
+    """Bind the plugins' options (unless bound for ``pm`` already), then let every
+    plugin check the configuration (``vmm_validate_config``)."""
+    if config.options is None:
+        from .options import collect_option_groups
+
+        config.bind_options(collect_option_groups(pm))
+    pm.hook.vmm_validate_config(config=config)
+
+
 def run_config(config: Config, console=None, pm: Any = None) -> int:
     """Build, run and tear down the VM ``config`` describes; return its exit code.
 
@@ -41,7 +51,7 @@ def run_config(config: Config, console=None, pm: Any = None) -> int:
     )
     if pm is None:
         pm = build_manager(config.arch, blocked=config.plugins_blocked)
-    pm.hook.vmm_validate_config(config=config)
+    validate_config(config, pm)
     backend = choose_backend(config, pm)
     vm = Vm(config, pm, backend, console=console)
     code = run_vm(vm, start=not config.dry_run)

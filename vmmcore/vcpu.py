@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import threading
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .bus import Access
@@ -12,8 +13,13 @@ from .errors import GuestError, KvmError
 from .kvm import ioctls as k
 
 if TYPE_CHECKING:
-    from .kvm.fds import VcpuFd
-    from .vm import Vm
+    import pluggy
+
+    from .bus import Bus
+    from .config import Config
+    from .kvm.fds import VcpuFd, VmFd
+    from .memory import GuestMemory
+    from .stash import Stash
 
 _ALL_ONES = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 _EXIT_IO = k.KVM_EXIT_IO
@@ -30,10 +36,34 @@ class RegisterAccess(Protocol):
     def get(self, name: str) -> int: ...
 
 
+class VcpuOwner(Protocol):
+    """The VM as its vCPUs, and the hooks handed a vCPU, see it (``vcpu.vm``).
+
+    :class:`vmm.core.vm.Vm` is the implementation. Naming here what a vCPU needs,
+    rather than importing ``Vm``, keeps this module below vm.py (which imports it for
+    its vCPUs) instead of in an import cycle with it.
+    """
+
+    config: Config
+    hook: pluggy.HookRelay
+    pio: Bus
+    mmio: Bus
+    memory: GuestMemory
+    vmfd: VmFd | None
+    stash: Stash
+    #: The arch plugin's interrupt controller facade.
+    irqchip: Any
+    stopping: threading.Event
+
+    def request_stop(self, code: int = 0, error: BaseException | None = None) -> None: ...
+
+    def write_console(self, data: bytes) -> None: ...
+
+
 class Vcpu:
     """One vCPU: its fd, the arch's register access, and its run loop."""
 
-    def __init__(self, vm: Vm, vcpu_id: int, fd: VcpuFd) -> None:
+    def __init__(self, vm: VcpuOwner, vcpu_id: int, fd: VcpuFd) -> None:
         self.vm = vm
         self.id = vcpu_id
         self.fd = fd
@@ -45,6 +75,9 @@ class Vcpu:
         self.stall_check = 0
         #: (round, reason) of the last stall check: reason None when not stalled.
         self.stall_answer: tuple[int, str | None] = (0, None)
+        decode = vm.hook.vmm_decode_exit
+        if decode.get_hookimpls():
+            fd.exits.arch_decoder = partial(_decode_arch_exit, decode, self)
 
     def set_reg(self, name: str, value: int) -> None:
         if self.registers is None:
@@ -94,7 +127,8 @@ class Vcpu:
         elif reason == _EXIT_MEMORY_FAULT:
             from .private_memory import convert_for_fault
 
-            convert_for_fault(self.vm, self.id, exit_)
+            assert self.vm.vmfd is not None
+            convert_for_fault(self.vm.vmfd, self.vm.memory, self.id, exit_)
         elif reason != _EXIT_INTR:
             handled = self.vm.hook.vmm_handle_exit(vcpu=self, exit=exit_)
             if not handled:
@@ -145,6 +179,10 @@ class Vcpu:
         """Make a blocked KVM_RUN return so the loop sees the stop request."""
         if self.fd.kvm_run is not None:
             self.fd.kvm_run.immediate_exit = 1
+
+
+def _decode_arch_exit(decode: Any, vcpu: Vcpu, reason: int, run: Any) -> Any:
+    return decode(vcpu=vcpu, reason=reason, run=run)
 
 
 def describe_exit(exit_: Any) -> str:

@@ -22,9 +22,10 @@ Points to hook:
   computation and its "memory too large" check.
 - ``vmm_core_init`` (plain): MTE, then the vGIC. A layer's plain ``vmm_core_init``
   runs before it (layers are registered later, so called first).
-- ``vmm_vcpu_features``: the KVM_ARM_VCPU_INIT feature bits (:func:`.vcpus.vcpu_features`);
-  a ``wrapper=True`` layer adds its own. ``config.plugin_options["disable_sve"]`` turns
-  SVE off.
+- ``vmm_vcpu_features``: the KVM_ARM_VCPU_INIT feature bits (:func:`.vcpu.vcpu_features`);
+  a ``wrapper=True`` layer adds its own. SVE is among them when KVM has it and
+  ``vmm_arm64_sve`` says so (arm64's own hook, :mod:`.hookspecs`: "unless
+  --disable-sve"; a layer answers first).
 - ``vmm_vcpu_init``: KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT with those features.
 - ``vmm_vcpu_boot_registers``: ``{"pstate", "x0".."x3", "pc"}`` for vCPU 0,
   ``{"pstate"}`` for the others, in that order; a wrapper may drop "pstate".
@@ -34,7 +35,7 @@ Points to hook:
 - ``vmm_psci_method``: "hvc"; ``vmm_register_dump``: the readable dump.
 - The model: :class:`.model.Arm64Model` with small extension points (see its module).
 
-Devices get interrupts from ``vm.irqchip`` (:class:`.gic.Vgic`: ``allocate``,
+Devices get interrupts from ``vm.irqchip`` (:class:`.irqchip.Vgic`: ``allocate``,
 ``set_level``, ``irqfd``, ``fdt_interrupt``) and add device tree nodes through
 ``vmm_device_tree``; ``layout.windows`` names "virtio_mmio", "pci_ecam", "pci_mmio"
 (see :mod:`.pci_node` for the PCI host bridge contract).
@@ -47,15 +48,17 @@ a run on another architecture never imports them.
 from vmm.core.lazyhooks import lazy_hooks
 
 VMM_ARCH = "arm64"
+#: ``os.uname().machine`` of the hosts where this is the native arch (--arch's default).
+VMM_HOST_MACHINES = ("aarch64", "arm64")
 
 __getattr__, __dir__ = lazy_hooks(__name__, {
-    ".boot": ("vmm_load_firmware", "vmm_load_initrd", "vmm_load_kernel"),
-    ".devices": ("vmm_dev_exit", "vmm_dev_init"),
+    ".boot": ("vmm_builtin_guest", "vmm_load_firmware", "vmm_load_initrd", "vmm_load_kernel"),
+    ".devices": ("vmm_dev_exit", "vmm_dev_init", "vmm_late_init"),
     ".emulated_host": ("vmm_emulated_host",),
-    ".late": ("vmm_late_init",),
+    ".hookspecs": ("vmm_addhooks",),
     ".machine": ("vmm_core_init", "vmm_kvm_model", "vmm_memory_layout", "vmm_vm_type"),
     ".options": ("vmm_addoption", "vmm_validate_config"),
-    ".vcpus": ("vmm_base_exit", "vmm_base_init", "vmm_handle_exit", "vmm_psci_method",
-               "vmm_register_dump", "vmm_vcpu_boot_registers", "vmm_vcpu_features",
-               "vmm_vcpu_finalize", "vmm_vcpu_init"),
+    ".vcpu": ("vmm_arm64_sve", "vmm_base_exit", "vmm_base_init", "vmm_handle_exit",
+              "vmm_psci_method", "vmm_register_dump", "vmm_vcpu_boot_registers",
+              "vmm_vcpu_features", "vmm_vcpu_finalize", "vmm_vcpu_init"),
 })

@@ -1,4 +1,5 @@
-"""Hooks that put the kernel, firmware and initrd in guest RAM (see :mod:`.images`)."""
+"""Hooks that put the kernel, firmware and initrd in guest RAM (see :mod:`.image`),
+and the built-in guest booted without a kernel (:mod:`.guest`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import TYPE_CHECKING
 from vmm import hookimpl
 from vmm.core.errors import ImageError
 
-from .images import place_firmware, place_initrd, place_kernel
+from .image import place_firmware, place_initrd, place_kernel
 from .state import arm64_state
 
 if TYPE_CHECKING:
+    from vmm.core.config import Config
     from vmm.core.images import LoadedImage
     from vmm.core.vm import Vm
 
@@ -19,6 +21,14 @@ def _ram(vm: Vm) -> tuple[int, int]:
     assert vm.layout is not None
     bank = vm.layout.banks[0]
     return bank.start, bank.size
+
+
+@hookimpl
+def vmm_builtin_guest(config: Config) -> str:
+    """The built-in arm64 guest: a greeting on the UART, then PSCI SYSTEM_OFF."""
+    from .guest import GUEST_PATH
+
+    return str(GUEST_PATH)
 
 
 @hookimpl

@@ -1,13 +1,16 @@
-"""arm64 platform devices: the 8250 UART at kvmtool's address and the CFI flash."""
+"""arm64 platform devices: the 8250 UART at kvmtool's address and the CFI flash;
+in the late stage vGIC CTRL_INIT, the PMUs, then the device tree in guest RAM."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from vmm import hookimpl
+from vmm.core.images import LoadedImage
+from vmm.core.options import write_output_file
 
-from . import memory_map as mm
-from .options import FLASH
+from . import layout as mm
+from .options import arm64_options
 from .state import arm64_state
 
 if TYPE_CHECKING:
@@ -32,8 +35,9 @@ def vmm_dev_init(vm: Vm) -> None:
     state.devices["uart"] = uart
     state.devices["uart_line"] = line
     start_serial_input(vm, uart.feed_input)
-    if vm.config.option(FLASH):
-        _add_flash(vm, vm.config.option(FLASH))
+    flash = arm64_options(vm.config).flash
+    if flash:
+        _add_flash(vm, flash)
 
 
 def _add_flash(vm: Vm, path: str) -> None:
@@ -67,3 +71,23 @@ def vmm_dev_exit(vm: Vm) -> None:
     flash = arm64_state(vm).devices.pop("flash", None)
     if flash is not None:
         flash.close()
+
+
+@hookimpl
+def vmm_late_init(vm: Vm) -> None:
+    """Initialise the vGIC and the PMUs, build the DTB, write it, announce it."""
+    from . import uapi as u
+    from .devicetree import build_device_tree
+    from .vcpu import init_pmus
+
+    state = arm64_state(vm)
+    vm.irqchip.initialize()
+    init_pmus(vm)
+    state.mpidrs = [vcpu.get_reg("mpidr_el1") for vcpu in vm.vcpus]
+    psci_0_2 = bool(state.vcpu_features >> u.KVM_ARM_VCPU_PSCI_0_2 & 1)
+    blob = build_device_tree(vm, state, psci_0_2)
+    state.dtb = blob
+    vm.memory.write(state.dtb_address, blob)
+    vm.dtb = LoadedImage("dtb", state.dtb_address, len(blob), mm.DTB_WINDOW, format="dtb")
+    vm.hook.vmm_image_loaded(vm=vm, image=vm.dtb)
+    write_output_file("--dtb-out", arm64_options(vm.config).dtb_out, blob)

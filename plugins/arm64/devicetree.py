@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from vmm.core.errors import ImageError
 from vmm.core.fdt import FdtBuilder
 
-from . import memory_map as mm
-from .gic import PMU_PPI, TIMER_PPIS, Vgic, reg_cells
+from . import layout as mm
+from .irqchip import PMU_PPI, TIMER_PPIS, Vgic, reg_cells
 from .pci_node import write_pci_node
 from .state import Arm64State
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from vmm.core.errors import ConfigError, VmmError
 
-from .memory_map import FLASH_MAX_SIZE
+from .layout import FLASH_MAX_SIZE
 
 BUS_WIDTH = 4
 BLOCK_SIZE = 64 * 1024

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from vmm.core.errors import ConfigError, KvmError
 
-from . import memory_map as mm
+from . import layout as mm
 from . import uapi as u
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from vmm import hookimpl
 from vmm.core.errors import ConfigError
 
-from . import memory_map as mm
-from .options import DISABLE_MTE, FLASH, IRQCHIP, MODEL_HOST
+from . import layout as mm
+from .options import arm64_options
 from .state import arm64_state
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def vmm_kvm_model(config: Config) -> ArchModel:
     from .model import Arm64Model
     from .model_host import model_host_from_options
 
-    return Arm64Model(model_host_from_options(config.option(MODEL_HOST)))
+    return Arm64Model(model_host_from_options(arm64_options(config).model_host))
 
 
 def compute_ipa_bits(vm: Vm) -> int:
@@ -73,11 +73,11 @@ def vmm_vm_type(vm: Vm) -> int:
 @hookimpl
 def vmm_core_init(vm: Vm) -> None:
     """Enable MTE if wanted and possible, then create the vGIC (before any vCPU)."""
-    from .gic import create_vgic
+    from .irqchip import create_vgic
 
     _enable_mte(vm)
     assert vm.vmfd is not None
-    vgic = create_vgic(vm.vmfd, vm.config.option(IRQCHIP) or "auto", vm.config.cpus)
+    vgic = create_vgic(vm.vmfd, arm64_options(vm.config).irqchip or "auto", vm.config.cpus)
     arm64_state(vm).irqchip = vgic.kind
     vm.irqchip = vgic
 
@@ -87,13 +87,14 @@ def _enable_mte(vm: Vm) -> None:
     from . import uapi as u
 
     assert vm.kvm is not None and vm.vmfd is not None
-    if vm.config.option(DISABLE_MTE):
+    options = arm64_options(vm.config)
+    if options.disable_mte:
         log.debug("MTE disabled by the user")
         return
     if not vm.kvm.check_extension(u.KVM_CAP_ARM_MTE):
         log.debug("MTE is not available on this host")
         return
-    if vm.config.option(FLASH):
+    if options.flash:
         log.debug(MTE_FLASH_MESSAGE)
         vm.compat_messages.append(MTE_FLASH_MESSAGE)
         return

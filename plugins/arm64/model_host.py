@@ -1,7 +1,8 @@
 """What the modelled arm64 KVM host offers: a profile tests and ``--model-host`` set.
 
 ``--model-host "ipa=36,sve=0,gicv3=0,gicv2=1"`` changes the defaults for one
-``--dry-run``; tests pass a :class:`ModelHost` directly in ``plugin_options``.
+``--dry-run``; tests give a model built on a :class:`ModelHost` through a plugin of
+their own (``vmm_kvm_model``).
 """
 
 from __future__ import annotations
@@ -58,10 +59,6 @@ class ModelHost:
         return replace(cls(), **values)  # type: ignore[arg-type]
 
 
-def model_host_from_options(option: object) -> ModelHost:
-    """The profile from ``config.plugin_options["model_host"]`` (text, object or None)."""
-    if option is None or option == "":
-        return ModelHost()
-    if isinstance(option, ModelHost):
-        return option
-    return ModelHost.parse(str(option))
+def model_host_from_options(option: str | None) -> ModelHost:
+    """The profile ``--model-host`` describes (the default one when not given)."""
+    return ModelHost.parse(option) if option else ModelHost()

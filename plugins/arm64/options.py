@@ -1,30 +1,28 @@
 """The arm64 plugin's command-line options and their validation.
 
-Option destinations (``config.plugin_options[...]``) other plugins may read:
-``irqchip``, ``disable_sve``, ``pmu``, ``no_pvtime``, ``disable_mte``, ``flash``,
-``dtb_out``, ``model_host``.
+The values are in ``arm64_options(config)`` (``config.options_of("arm64")``), which
+layers may read: ``irqchip``, ``disable_sve``, ``pmu``, ``no_pvtime``,
+``disable_mte``, ``flash``, ``dtb_out``, ``model_host``. Nobody writes them; a layer
+that needs another SVE decision implements ``vmm_arm64_sve`` (:mod:`.hookspecs`).
 """
 
 from __future__ import annotations
 
-import os
-
 from vmm import hookimpl
 from vmm.core.config import Config
 from vmm.core.errors import ConfigError
-from vmm.core.options import OptionGroup
+from vmm.core.options import OptionGroup, OptionValues, check_output_file
 
 from .flash import check_flash_file
 
-IRQCHIP = "irqchip"
-DISABLE_SVE = "disable_sve"
-PMU = "pmu"
-NO_PVTIME = "no_pvtime"
-DISABLE_MTE = "disable_mte"
-FLASH = "flash"
-DTB_OUT = "dtb_out"
-MODEL_HOST = "model_host"
+#: The plugin's name (its entry point), under which its options are bound.
+PLUGIN = "arm64"
 IRQCHIP_CHOICES = ("auto", "gicv3", "gicv2", "gicv3-its")
+
+
+def arm64_options(config: Config) -> OptionValues:
+    """The arm64 options of ``config``, read-only."""
+    return config.options_of(PLUGIN)
 
 
 @hookimpl
@@ -48,33 +46,17 @@ def vmm_addoption(group: OptionGroup) -> None:
 
 @hookimpl
 def vmm_validate_config(config: Config) -> None:
-    """Check the arm64 options (flash file, --dtb-out, --model-host); without a kernel
-    or firmware, boot the built-in guest."""
-    options = config.plugin_options
-    if not config.kernel and not config.firmware:
-        from .builtin_guest import GUEST_PATH
-
-        options.setdefault("default_guest", str(GUEST_PATH))
-    choice = options.get(IRQCHIP) or "auto"
+    """Check the arm64 options (flash file, --dtb-out, --model-host)."""
+    options = arm64_options(config)
+    choice = options.irqchip or "auto"
     if choice not in IRQCHIP_CHOICES:
         raise ConfigError(f"--irqchip must be one of {', '.join(IRQCHIP_CHOICES)} (got {choice!r})")
-    if options.get(FLASH):
-        check_flash_file(options[FLASH])
-    _check_output(options.get(DTB_OUT))
-    model_host = options.get(MODEL_HOST)
-    if model_host:
+    if options.flash:
+        check_flash_file(options.flash)
+    check_output_file("--dtb-out", options.dtb_out)
+    if options.model_host:
         if not config.dry_run:
             raise ConfigError("--model-host only makes sense with --dry-run")
-        from .model_host import model_host_from_options
+        from .model_host import ModelHost
 
-        model_host_from_options(model_host)
-
-
-def _check_output(path: str | None) -> None:
-    if not path:
-        return
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise ConfigError(f"--dtb-out {path!r}: directory {directory!r} does not exist")
-    if os.path.isdir(path):
-        raise ConfigError(f"--dtb-out {path!r} is a directory; give a file name")
+        ModelHost.parse(options.model_host)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .gic import Vgic, reg_cells
+from .irqchip import Vgic, reg_cells
 
 if TYPE_CHECKING:
     from vmm.core.fdt import FdtBuilder

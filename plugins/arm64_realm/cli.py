@@ -119,7 +119,8 @@ def measure_command(
             kernel=kernel, initrd=initrd, firmware=firmware, params=params, mem_mib=mem,
             cpus=cpus, realm_options={"measurement_algo": measurement_algo,
                                       "realm_pv": realm_pv, "sve_vl": sve_vl, "rmm": rmm,
-                                      "realm_uabi": realm_uabi, "pmu": pmu or None},
+                                      "realm_uabi": realm_uabi},
+            arm64_options={"pmu": pmu or None},
         ))
     typer.echo(render_measurement(loaded, as_json=as_json))
 

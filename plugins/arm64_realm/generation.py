@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from vmm.core.errors import ConfigError
 from vmm.core.kvm import ioctls as k
+from vmm.core.stash import StashKey
 
 from .options import RFC_V1, V7, check_pairing
 from .uapi import KVM_CAP_ARM_RME
@@ -81,6 +82,16 @@ class RealmGeneration:
     def activate(self, vm: Vm, state: RealmState) -> None:
         """Last step before the first KVM_RUN: the realm must end up active."""
         raise NotImplementedError
+
+
+#: The stash key of the UABI generation driving a realm VM (set when the VM type is
+#: computed, with the realm state); absent for a normal VM.
+GENERATION_KEY = StashKey[RealmGeneration]()
+
+
+def realm_generation(vm: Vm) -> RealmGeneration | None:
+    """The generation driving the VM's realm, or None (not a realm, or not yet chosen)."""
+    return vm.stash.get(GENERATION_KEY)
 
 
 _CLASSES = {RFC_V1: ("rfc_v1.lifecycle", "RfcV1"), V7: ("v7.lifecycle", "V7")}

@@ -19,6 +19,7 @@ from vmm import hookimpl
 from vmm.core.errors import ConfigError
 
 from . import uapi
+from .generation import GENERATION_KEY, RealmGeneration, realm_generation
 from .state import realm_state, start_realm_state
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,15 +28,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from vmm.core.vcpu import Vcpu
     from vmm.core.vm import Vm
 
-    from .generation import RealmGeneration
+    from .state import RealmState
 
 #: The register KVM refuses to set on a realm vCPU (the RMM resets it itself).
 PSTATE = "pstate"
 
 
-def _generation(vm: Vm) -> RealmGeneration | None:
-    state = realm_state(vm)
-    return state.generation if state is not None else None
+def _generation(vm: Vm) -> tuple[RealmGeneration, RealmState] | tuple[None, None]:
+    """The realm's generation and state, or (None, None) for a normal VM."""
+    state, generation = realm_state(vm), realm_generation(vm)
+    return (generation, state) if state is not None and generation is not None else (None, None)
 
 
 @hookimpl(wrapper=True)
@@ -49,7 +51,7 @@ def vmm_vm_type(vm: Vm) -> Generator[None, int | None, int | None]:
     from .generation import choose
 
     assert vm.kvm is not None
-    state.generation = choose(vm.kvm, state)
+    vm.stash[GENERATION_KEY] = choose(vm.kvm, state)
     ipa_bits = (vm_type or 0) & uapi.KVM_VM_TYPE_ARM_IPA_SIZE_MASK
     if ipa_bits:
         ipa_bits += 1  # the top IPA bit selects the unprotected (shared) half
@@ -73,7 +75,7 @@ def _check_ipa_limit(vm: Vm, ipa_bits: int) -> None:
 @hookimpl
 def vmm_private_memory(vm: Vm) -> bool | None:
     """A v7 realm's RAM is guest_memfd (private, until the guest shares some)."""
-    generation = _generation(vm)
+    generation = realm_generation(vm)
     return True if generation is not None and generation.private_memory else None
 
 
@@ -81,17 +83,17 @@ def vmm_private_memory(vm: Vm) -> bool | None:
 def vmm_core_init(vm: Vm) -> None:
     """The generation's first step, before arm64 creates its vGIC (RFC-v1: CONFIG
     items and CREATE_RD)."""
-    state = realm_state(vm)
-    if state is not None and state.generation is not None:
-        state.generation.vm_created(vm, state)
+    generation, state = _generation(vm)
+    if generation is not None:
+        generation.vm_created(vm, state)
 
 
 @hookimpl
 def vmm_memory_allocated(vm: Vm, region: RamRegion) -> None:
     """Realm RAM as the generation wants it (RFC-v1: locked in memory)."""
-    state = realm_state(vm)
-    if state is not None and state.generation is not None:
-        state.generation.ram_allocated(vm, state, region)
+    generation, state = _generation(vm)
+    if generation is not None:
+        generation.ram_allocated(vm, state, region)
 
 
 @hookimpl
@@ -107,16 +109,16 @@ def vmm_image_loaded(vm: Vm, image: LoadedImage) -> None:
 
 
 def _image_loaded(vm: Vm, image: LoadedImage) -> None:
-    state = realm_state(vm)
-    if state is not None and state.generation is not None:
-        state.generation.image_loaded(vm, state, image)
+    generation, state = _generation(vm)
+    if generation is not None:
+        generation.image_loaded(vm, state, image)
 
 
 @hookimpl(wrapper=True)
 def vmm_vcpu_features(vm: Vm) -> Generator[None, int | None, int | None]:
     """Add the generation's vCPU features (v7: KVM_ARM_VCPU_REC) to arm64's."""
     features = yield
-    generation = _generation(vm)
+    generation = realm_generation(vm)
     if generation is None or features is None:
         return features
     return features | generation.vcpu_features
@@ -125,9 +127,19 @@ def vmm_vcpu_features(vm: Vm) -> Generator[None, int | None, int | None]:
 @hookimpl(trylast=True)
 def vmm_vcpu_init(vm: Vm, vcpu: Vcpu) -> None:
     """After arm64's KVM_ARM_VCPU_INIT (v7: the SVE vector lengths)."""
+    generation, state = _generation(vm)
+    if generation is not None:
+        generation.vcpu_initialised(vm, state, vcpu)
+
+
+@hookimpl
+def vmm_arm64_sve(vm: Vm) -> bool | None:
+    """A realm's vCPUs get SVE only with ``--sve-vl`` (patch 16: the RMM is then told
+    the vector length); a normal VM leaves the choice to arm64."""
     state = realm_state(vm)
-    if state is not None and state.generation is not None:
-        state.generation.vcpu_initialised(vm, state, vcpu)
+    if state is None:
+        return None
+    return state.settings.sve_vq is not None
 
 
 @hookimpl(wrapper=True)
@@ -142,19 +154,19 @@ def vmm_vcpu_boot_registers(vm: Vm, vcpu: Vcpu) -> Generator[None, dict | None, 
 @hookimpl(trylast=True)
 def vmm_vcpu_finalize(vm: Vm, vcpu: Vcpu) -> None:
     """After arm64's finalize (RFC-v1: FINALIZE(REC), patch 20)."""
-    state = realm_state(vm)
-    if state is not None and state.generation is not None:
-        state.generation.vcpu_finalized(vm, state, vcpu)
+    generation, state = _generation(vm)
+    if generation is not None:
+        generation.vcpu_finalized(vm, state, vcpu)
 
 
 @hookimpl(trylast=True)
 def vmm_last_init(vm: Vm) -> None:
     """Activate the realm (patch 22; v7 builds it here); report a dry run's RIM."""
-    state = realm_state(vm)
-    if state is None or state.generation is None:
+    generation, state = _generation(vm)
+    if generation is None:
         return
     from .report import report_realm
 
-    state.generation.activate(vm, state)
+    generation.activate(vm, state)
     state.active = True
     report_realm(vm, state)

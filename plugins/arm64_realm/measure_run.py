@@ -27,29 +27,41 @@ def realm_run_config(
     mem_mib: int,
     cpus: int,
     realm_options: dict[str, Any],
+    arm64_options: dict[str, Any] | None = None,
 ) -> Config:
     """The Config of ``vmm run --arch arm64 --realm --dry-run`` with these values.
 
-    Options not given keep ``vmm run``'s defaults, so both builds match.
+    ``realm_options`` are the layer's (``--sve-vl``...), ``arm64_options`` the arm64
+    plugin's (``--pmu``), each as that command line would give them. Options not
+    given (or None) keep ``vmm run``'s defaults, so both builds match.
     """
     from vmm.core.config import Config
+    from vmm.plugins.arm64.options import PLUGIN as ARM64
 
-    options = {"realm": True, **{key: value for key, value in realm_options.items()
-                                 if value is not None}}
+    from .options import PLUGIN
+
+    given = {PLUGIN: {"realm": True, **_given(realm_options)},
+             ARM64: _given(arm64_options or {})}
     return Config(arch="arm64", kernel=kernel, initrd=initrd, firmware=firmware, params=params,
-                  mem_mib=mem_mib, cpus=cpus, dry_run=True, plugin_options=options)
+                  mem_mib=mem_mib, cpus=cpus, dry_run=True,
+                  given_options={plugin: values for plugin, values in given.items() if values})
+
+
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    """The options given: those whose value is not None."""
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def dry_run_plan(config: Config) -> Plan:
     """Build the realm ``config`` describes against the model; return its RMI plan."""
-    from vmm.core.runner import choose_backend
+    from vmm.core.runner import choose_backend, validate_config
     from vmm.core.plugins import build_manager
     from vmm.core.vm import Vm, run_vm
 
     from .report import modelled_realm
 
     pm = build_manager(config.arch, blocked=config.plugins_blocked)
-    pm.hook.vmm_validate_config(config=config)
+    validate_config(config, pm)
     vm = Vm(config, pm, choose_backend(config, pm), console=io.BytesIO())
     run_vm(vm, start=False)
     realm = modelled_realm(vm)

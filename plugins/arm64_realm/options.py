@@ -26,9 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
     from .rmm import HashAlgorithm, RmmProfile
 
-# Destinations of the arm64 plugin's options that a realm reads or forces.
-ARM64_DISABLE_SVE = "disable_sve"
-ARM64_AARCH32 = "aarch32"
+#: The layer's name (its entry point), under which its options are bound.
+PLUGIN = "arm64_realm"
 
 #: The host UABI generations vmm drives, and what a model without realm support is.
 RFC_V1, V7, NO_RME = "rfc-v1", "v7", "none"
@@ -101,10 +100,9 @@ def vmm_addoption(group: OptionGroup) -> None:
 
 @hookimpl
 def vmm_validate_config(config: Config) -> None:
-    """Check the realm options; for a realm without ``--sve-vl``, turn SVE off."""
-    settings = realm_settings(config)
-    if settings is not None and settings.sve_vq is None:
-        config.plugin_options[ARM64_DISABLE_SVE] = True
+    """Check the realm options (a realm without ``--sve-vl`` gets no SVE: see
+    ``vmm_arm64_sve`` in :mod:`.lifecycle`)."""
+    realm_settings(config)
 
 
 def realm_settings(config: Config) -> RealmSettings | None:
@@ -115,14 +113,12 @@ def realm_settings(config: Config) -> RealmSettings | None:
     """
     from .rmm import HashAlgorithm, MeasurementError, RmmProfile
 
-    options = config.plugin_options
-    sve_vl = options.get("sve_vl") or 0
-    if not options.get("realm"):
+    options = config.options_of(PLUGIN)
+    sve_vl = options.sve_vl or 0
+    if not options.realm:
         _refuse_realm_only_options(config, sve_vl)
         return None
-    if options.get(ARM64_AARCH32):
-        raise ConfigError("Realms supported only for 64bit guests: drop --aarch32")
-    algo_name = options.get("measurement_algo")
+    algo_name = options.measurement_algo
     if algo_name is None:
         hash_algo = HashAlgorithm.SHA256
     elif algo_name in ("sha256", "sha512"):
@@ -132,20 +128,20 @@ def realm_settings(config: Config) -> RealmSettings | None:
             f"unknown realm measurement algorithm {algo_name!r}: use sha256 or sha512"
         )
     sve_vq = _sve_vq(config, sve_vl)
-    rpv = _rpv(options.get("realm_pv"))
-    rmm_label = options.get("rmm")
+    rpv = _rpv(options.realm_pv)
+    rmm_label = options.rmm
     try:
         rmm = RmmProfile.from_label(rmm_label) if rmm_label is not None else None
     except MeasurementError as error:
         raise ConfigError(f"--rmm: {error}") from None
-    uabi = _choice(options.get("realm_uabi"), "--realm-uabi", UABIS)
-    model_rme = _choice(options.get("model_rme"), "--model-rme", (*UABIS, NO_RME))
+    uabi = _choice(options.realm_uabi, "--realm-uabi", UABIS)
+    model_rme = _choice(options.model_rme, "--model-rme", (*UABIS, NO_RME))
     if model_rme is not None and not config.dry_run:
         raise ConfigError("--model-rme only makes sense with --dry-run (it describes the model of KVM)")
     for flag, generation in (("--realm-uabi", uabi), ("--model-rme", model_rme)):
         if rmm is not None and generation in UABIS:
             check_pairing(rmm, generation, flag)
-    plan_out = options.get("plan_out")
+    plan_out = options.plan_out
     if plan_out is not None:
         _check_plan_out(config, plan_out)
     return RealmSettings(hash_algo, rpv, sve_vq, rmm, uabi, model_rme, plan_out)
@@ -180,16 +176,16 @@ def _check_plan_out(config: Config, plan_out: str) -> None:
 
 def _refuse_realm_only_options(config: Config, sve_vl: int) -> None:
     """kvmtool's first check: realm options without ``--realm``."""
-    options = config.plugin_options
-    if options.get("measurement_algo") is not None:
+    options = config.options_of(PLUGIN)
+    if options.measurement_algo is not None:
         raise ConfigError("--measurement-algo valid only with --realm: add --realm or drop it")
-    if options.get("realm_pv") is not None:
+    if options.realm_pv is not None:
         raise ConfigError("--realm-pv valid only with --realm: add --realm or drop it")
     if sve_vl:
         raise ConfigError("--sve-vl valid only with --realm: add --realm or drop it")
     for flag, dest in (("--rmm", "rmm"), ("--realm-uabi", "realm_uabi"),
                        ("--model-rme", "model_rme"), ("--plan-out", "plan_out")):
-        if options.get(dest) is not None:
+        if getattr(options, dest) is not None:
             raise ConfigError(f"{flag} valid only with --realm: add --realm or drop it")
 
 
@@ -197,7 +193,7 @@ def _sve_vq(config: Config, sve_vl: int) -> int | None:
     """The SVE VL as VQ - 1, or None when no VL was asked for (SVE then stays off)."""
     if not sve_vl:
         return None
-    if config.plugin_options.get(ARM64_DISABLE_SVE):
+    if config.options_of("arm64").disable_sve:
         raise ConfigError("SVE VL requested when SVE is disabled: drop --disable-sve or --sve-vl")
     if sve_vl % SVE_VL_GRANULE:
         raise ConfigError(

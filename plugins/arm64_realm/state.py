@@ -11,7 +11,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from vmm.core.vm import Vm
 
     from .calls import AbortInjector
-    from .generation import RealmGeneration
     from .options import RealmSettings
 
 
@@ -26,8 +25,6 @@ class RealmState:
 
     settings: RealmSettings
     ipa_bits: int = 0
-    #: The UABI generation driving this realm (chosen when the VM type is computed).
-    generation: RealmGeneration | None = None
     #: Set once ACTIVATE_REALM succeeded: the vCPUs may run, nothing may be reset.
     active: bool = False
     #: Why realm RAM is not locked (a dry run, or a failure the model goes on from).

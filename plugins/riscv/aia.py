@@ -24,7 +24,7 @@ from vmm.core.kvm.fds import DeviceFd, VmFd
 
 from . import layout, uapi
 from .eventfd_relay import EventfdRelay
-from .options import AIA_MODES
+from .options import AIA_MODES, riscv_options
 from .irqchip import IRQ_S_EXT, IRQ_TYPE_EDGE_RISING, IRQ_TYPE_LEVEL_HIGH, RiscvIrqchip
 from .uapi import ffi
 
@@ -85,7 +85,7 @@ class AiaIrqchip(RiscvIrqchip):
     def attach(self, vm: Vm) -> None:
         """Mode (when --aia-mode asks), sources, harts and addresses, then CTRL_INIT."""
         self.nr_harts = len(vm.vcpus)
-        mode = vm.config.option("aia_mode")
+        mode = riscv_options(vm.config).aia_mode
         if mode is not None:
             self._set(uapi.KVM_DEV_RISCV_AIA_GRP_CONFIG, uapi.KVM_DEV_RISCV_AIA_CONFIG_MODE,
                       "uint32_t", AIA_MODES.index(mode))

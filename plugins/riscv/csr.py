@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from .exits import set_csr_return
+
 if TYPE_CHECKING:
-    from vmm.core.kvm.exits import RiscvCsrExit
     from vmm.core.vcpu import Vcpu
+
+    from .exits import RiscvCsrExit
 
 CSR_SEED = 0x015
 SEED_OPST_ES16 = 0b10 << 30  # OPST field: 16 bits of entropy follow
@@ -24,5 +27,5 @@ def handle_csr(vcpu: Vcpu, access: RiscvCsrExit) -> bool:
     if access.csr_num != CSR_SEED:
         return False
     entropy = int.from_bytes(os.urandom(SEED_ENTROPY_BYTES), "little")
-    vcpu.fd.exits.set_riscv_csr_return(SEED_OPST_ES16 | entropy)
+    set_csr_return(vcpu, SEED_OPST_ES16 | entropy)
     return True

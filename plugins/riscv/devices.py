@@ -1,24 +1,41 @@
-"""The riscv board's own device: the 8250 UART (ns16550a) on the MMIO bus."""
+"""The riscv board's devices: the irqchip set up for the vCPUs, the 8250 UART
+(ns16550a) on the MMIO bus, and the device tree once every device exists."""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import TYPE_CHECKING
 
-
-from .layout import UART
-from .state import riscv_state
+from vmm import hookimpl
 
 if TYPE_CHECKING:
     from vmm.core.vm import Vm
 
 
-def add_uart(vm: Vm) -> None:
-    """Put the UART at 0x3f8 of the MMIO space, on an interrupt line of its own."""
+@hookimpl
+def vmm_dev_base_init(vm: Vm) -> None:
+    """Configure the irqchip for the vCPUs that now exist (AIA: CTRL_INIT)."""
+    vm.irqchip.attach(vm)
+
+
+@hookimpl
+def vmm_dev_init(vm: Vm) -> None:
+    """The 8250 UART at 0x3f8 of the MMIO space, on an interrupt line of its own."""
     from vmm.core.devices.uart8250 import Uart8250
+
+    from .layout import UART
+    from .state import riscv_state
 
     line = vm.irqchip.allocate()
     uart = Uart8250(output=vm.write_console, set_irq=partial(vm.irqchip.set_level, line))
     vm.mmio.register(UART.start, UART.size, uart)
     state = riscv_state(vm)
     state.uart, state.uart_line = uart, line
+
+
+@hookimpl(trylast=True)
+def vmm_late_init(vm: Vm) -> None:
+    """Build the device tree once every device exists; place it at the top of RAM."""
+    from .devicetree import place_device_tree
+
+    place_device_tree(vm)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vmm.core.errors import ConfigError, ImageError
+from vmm.core.errors import ImageError
 from vmm.core.images import LoadedImage
+from vmm.core.options import write_output_file
 
 from .image import FDT_MAX_SIZE, fdt_address
 from .layout import UART, reg_cells
@@ -113,14 +114,6 @@ def build_device_tree(vm: Vm) -> bytes:
     return fdt.finish()
 
 
-def _write_dtb_out(path: str, blob: bytes) -> None:
-    try:
-        with open(path, "wb") as handle:
-            handle.write(blob)
-    except OSError as error:
-        raise ConfigError(f"--dtb-out {path!r}: can't write it ({error.strerror})") from None
-
-
 def place_device_tree(vm: Vm) -> None:
     """Build the device tree, place it at the top of RAM, write --dtb-out."""
     blob = build_device_tree(vm)
@@ -129,9 +122,10 @@ def place_device_tree(vm: Vm) -> None:
             f"the device tree is {len(blob)} bytes, more than the {FDT_MAX_SIZE} bytes "
             "reserved for it; use fewer devices"
         )
-    dtb_out = vm.config.option("dtb_out")
-    if dtb_out:
-        _write_dtb_out(dtb_out, blob)
+    from .options import riscv_options
+
+    dtb_out = riscv_options(vm.config).dtb_out
+    write_output_file("--dtb-out", dtb_out, blob)
     address = fdt_address(vm)
     vm.memory.write(address, blob)
     vm.dtb = LoadedImage("dtb", address, len(blob), FDT_MAX_SIZE, path=dtb_out or "",

@@ -1,30 +1,22 @@
-"""The riscv interrupt controller facade on ``vm.irqchip`` and its choice.
+"""The riscv interrupt controller facade on ``vm.irqchip``.
 
 Devices (the UART here, virtio transports elsewhere) code against four methods:
 ``allocate() -> line``, ``set_level(line, level)``, ``irqfd(line, eventfd)`` and
 ``fdt_interrupt(line) -> list[int]`` (the ``interrupts`` cells of a device node; the
 root node's ``interrupt-parent`` points at the controller). Two implementations:
-KVM's in-kernel AIA (:mod:`.aia`) and a PLIC emulated in the VMM (:mod:`.plic_chip`).
-``--irqchip auto`` takes the AIA when KVM offers it (KVM_CAP_IRQCHIP) and the guest
-keeps the ssaia extension.
+KVM's in-kernel AIA (:mod:`.aia`) and a PLIC emulated in the VMM (:mod:`.plic_chip`),
+chosen by :func:`.machine.choose_irqchip`.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
-from vmm.core.errors import ConfigError, KvmError
-
-from . import uapi
-from .isa import disable_dest
-from .options import irqchip_choice
+from vmm.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from vmm.core.fdt import FdtBuilder
     from vmm.core.vm import Vm
-
-log = logging.getLogger(__name__)
 
 #: Interrupt lines 1..NR_LINES (0 means "no interrupt" on both controllers).
 NR_LINES = 63
@@ -82,28 +74,3 @@ class RiscvIrqchip:
     def close(self) -> None:
         """Release threads and fds."""
 
-
-def choose_irqchip(vm: Vm) -> RiscvIrqchip:
-    """The AIA or the PLIC, as ``--irqchip`` asks and KVM allows."""
-    from .aia import AiaIrqchip
-    from .plic_chip import PlicIrqchip
-
-    assert vm.vmfd is not None
-    choice = irqchip_choice(vm.config)
-    if choice == "plic":
-        return PlicIrqchip()
-    if choice == "auto":
-        if vm.config.option(disable_dest("ssaia")):
-            return PlicIrqchip()
-        if not vm.vmfd.check_extension(uapi.KVM_CAP_IRQCHIP):
-            return PlicIrqchip()
-    try:
-        return AiaIrqchip.create(vm)
-    except KvmError as error:
-        if choice == "aia":
-            raise ConfigError(
-                f"--irqchip aia: KVM can't create the in-kernel AIA here ({error}); "
-                "use --irqchip plic"
-            ) from None
-        log.debug("no in-kernel AIA (%s): emulating a PLIC", error)
-        return PlicIrqchip()

@@ -40,7 +40,7 @@ BASE_LETTER_ORDER = "imafdqcbkjpvh"
 
 
 def disable_dest(name: str) -> str:
-    """The ``config.plugin_options`` key of ``--disable-<name>``."""
+    """The destination of ``--disable-<name>`` (an attribute of the riscv options)."""
     return f"disable_{name}"
 
 

@@ -10,11 +10,13 @@ scripted exit gives an SBI SRST shutdown, as a guest that powers off.
 from __future__ import annotations
 
 import errno
+import struct
 from dataclasses import dataclass
 from typing import Any
 
 from vmm.core.model.base import ArchModel, ModelErrno
 from vmm.core.model.decode import UserMemory, iow
+from vmm.core.model.runarea import EXIT_REASON, EXIT_UNION
 from vmm.core.model.state import VcpuState, VmState
 
 from .model_aia import AiaDeviceModel
@@ -35,6 +37,9 @@ SBI_EXTS = 14  # enum KVM_RISCV_SBI_EXT_ID
 SBI_EXT_DBCN = 9
 SBI_EXT_EXPERIMENTAL, SBI_EXT_VENDOR = 7, 8
 KVM_INTERRUPT_SET = 0xFFFF_FFFF
+#: Exit reasons riscv KVM forwards (include/uapi/linux/kvm.h), restated for the model.
+EXIT_RISCV_SBI = 35
+EXIT_RISCV_CSR = 36
 KVM_INTERRUPT_UNSET = 0xFFFF_FFFE
 
 #: enum KVM_RISCV_ISA_EXT_ID, restated for the model.
@@ -254,6 +259,21 @@ class RiscvModel(AiaDeviceModel, ArchModel):
     def idle_exit(self, vcpu: VcpuState) -> tuple[str, dict[str, Any]]:
         """The guest asks SBI SRST for a shutdown."""
         return ("riscv_sbi", {"extension_id": 0x5352_5354, "function_id": 0, "args": [0, 0]})
+
+    def write_exit(self, area: bytearray, kind: str, fields: dict[str, Any]) -> None:
+        """riscv's exits: ``riscv_sbi`` (``extension_id``, ``function_id``, ``args``)
+        and ``riscv_csr`` (``csr_num``, ``new_value``, ``write_mask``)."""
+        if kind == "riscv_sbi":
+            args = list(fields.get("args", [])) + [0] * 6
+            struct.pack_into("<I", area, EXIT_REASON, EXIT_RISCV_SBI)
+            struct.pack_into("<QQ6Q", area, EXIT_UNION, fields["extension_id"],
+                             fields["function_id"], *args[:6])
+        elif kind == "riscv_csr":
+            struct.pack_into("<I", area, EXIT_REASON, EXIT_RISCV_CSR)
+            struct.pack_into("<QQQ", area, EXIT_UNION, fields["csr_num"],
+                             fields.get("new_value", 0), fields.get("write_mask", 0))
+        else:
+            super().write_exit(area, kind, fields)
 
     def new_vm(self, vm: VmState) -> None:
         """No AIA device yet."""

@@ -1,4 +1,4 @@
-"""The riscv plugin's command-line options and their checks.
+"""The riscv plugin's command-line options and their checks (hooks).
 
 ``--irqchip aia|plic|auto``, ``--dtb-out FILE`` and one ``--disable-<ext>`` flag per
 multi-letter ISA extension, as kvmtool has them, plus F, D, V and H.
@@ -6,23 +6,29 @@ multi-letter ISA extension, as kvmtool has them, plus F, D, V and H.
 
 from __future__ import annotations
 
-import os
-
+from vmm import hookimpl
 from vmm.core.config import Config
 from vmm.core.errors import ConfigError
-from vmm.core.options import OptionGroup
+from vmm.core.options import OptionGroup, OptionValues, check_output_file
 
 from .isa import DISABLE_OPTIONS, disable_dest
 
+#: The plugin's name (its entry point), under which its options are bound.
+PLUGIN = "riscv"
 IRQCHIPS = ("auto", "aia", "plic")
 #: KVM's AIA modes: trap-and-emulate IMSICs, IMSIC guest files, or guest files when free.
 AIA_MODES = ("emul", "hwaccel", "auto")
-#: ``config.plugin_options`` key of the model profile tests may give (not an option).
-MODEL_PROFILE_KEY = "riscv_model_profile"
 
 
-def add_options(group: OptionGroup) -> None:
-    """Declare --irqchip, --dtb-out and the --disable-<ext> flags."""
+def riscv_options(config: Config) -> OptionValues:
+    """The riscv options of ``config``, read-only."""
+    return config.options_of(PLUGIN)
+
+
+@hookimpl
+def vmm_addoption(group: OptionGroup) -> None:
+    """--irqchip, --aia-mode, --dtb-out and one --disable-<ext> per multi-letter ISA
+    extension."""
     group.addoption(
         "--irqchip", choices=IRQCHIPS, default="auto", metavar="aia|plic|auto",
         help="riscv interrupt controller: KVM's in-kernel AIA (APLIC + IMSIC), a PLIC "
@@ -42,34 +48,28 @@ def add_options(group: OptionGroup) -> None:
 
 def disabled_extensions(config: Config) -> list[str]:
     """The extensions the user asked to hide, in ISA_EXT id order."""
-    return [name for name in DISABLE_OPTIONS if config.option(disable_dest(name))]
+    options = riscv_options(config)
+    return [name for name in DISABLE_OPTIONS if getattr(options, disable_dest(name))]
 
 
 def irqchip_choice(config: Config) -> str:
     """The ``--irqchip`` value (``auto`` by default)."""
-    return config.option("irqchip") or "auto"
+    return riscv_options(config).irqchip or "auto"
 
 
-def validate_config(config: Config) -> None:
-    """Refuse an unknown --irqchip, an AIA without ssaia, a --dtb-out in no directory;
-    name the built-in guest for a run without a kernel."""
-    from .guest import GUEST_PATH
-
-    config.plugin_options.setdefault("default_guest", str(GUEST_PATH))
+@hookimpl
+def vmm_validate_config(config: Config) -> None:
+    """Refuse an unknown --irqchip, an AIA without ssaia, a --dtb-out in no directory
+    in one line."""
+    options = riscv_options(config)
     choice = irqchip_choice(config)
     if choice not in IRQCHIPS:
         raise ConfigError(f"--irqchip {choice!r}: choose one of {', '.join(IRQCHIPS)}")
-    if choice == "aia" and config.option(disable_dest("ssaia")):
+    if choice == "aia" and getattr(options, disable_dest("ssaia")):
         raise ConfigError("--irqchip aia needs the ssaia extension: drop --disable-ssaia")
-    aia_mode = config.option("aia_mode")
+    aia_mode = options.aia_mode
     if aia_mode is not None and aia_mode not in AIA_MODES:
         raise ConfigError(f"--aia-mode {aia_mode!r}: choose one of {', '.join(AIA_MODES)}")
     if aia_mode is not None and choice == "plic":
         raise ConfigError("--aia-mode needs the AIA: drop --irqchip plic")
-    dtb_out = config.option("dtb_out")
-    if dtb_out:
-        directory = os.path.dirname(os.path.abspath(dtb_out))
-        if not os.path.isdir(directory):
-            raise ConfigError(f"--dtb-out {dtb_out!r}: directory {directory!r} does not exist")
-        if os.path.isdir(dtb_out):
-            raise ConfigError(f"--dtb-out {dtb_out!r} is a directory; give a file name")
+    check_output_file("--dtb-out", options.dtb_out)

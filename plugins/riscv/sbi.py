@@ -9,14 +9,19 @@ resets (which current KVM reports as KVM_EXIT_SYSTEM_EVENT instead).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from vmm.core.errors import GuestError
 from vmm.core.kvm import ioctls as k
 from vmm.core.memory import GuestMemoryError
 
+from .exits import set_sbi_return
+
 if TYPE_CHECKING:
-    from vmm.core.kvm.exits import Exit, RiscvSbiExit, SystemEventExit
+    from vmm.core.kvm.exits import Exit, SystemEventExit
+
+    from .exits import RiscvSbiExit
     from vmm.core.vcpu import Vcpu
 
 SBI_EXT_0_1_CONSOLE_PUTCHAR = 0x01
@@ -50,7 +55,7 @@ def _putchar(vcpu: Vcpu, value: int) -> None:
 def handle_sbi(vcpu: Vcpu, call: RiscvSbiExit) -> bool:
     """Answer one forwarded SBI call; the return registers are set before re-entry."""
     ext, fid, args = call.extension_id, call.function_id, call.args
-    ret = vcpu.fd.exits.set_riscv_sbi_return
+    ret = partial(set_sbi_return, vcpu)
     if ext == SBI_EXT_VMM_CONSOLE and fid == SBI_VMM_CONSOLE_PUTCHAR:
         _putchar(vcpu, args[0])
         ret(SBI_SUCCESS, 0)
@@ -76,7 +81,7 @@ def handle_sbi(vcpu: Vcpu, call: RiscvSbiExit) -> bool:
 
 def _debug_console(vcpu: Vcpu, fid: int, args: list[int]) -> None:
     """DBCN: write a guest buffer, write a byte; reading returns nothing."""
-    ret = vcpu.fd.exits.set_riscv_sbi_return
+    ret = partial(set_sbi_return, vcpu)
     if fid == SBI_DBCN_WRITE:
         length = min(args[0], DBCN_WRITE_LIMIT)
         address = args[1] | args[2] << 64  # base_addr_lo | base_addr_hi << XLEN

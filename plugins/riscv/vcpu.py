@@ -5,27 +5,30 @@ are switched off on every vCPU (ISA_EXT registers) before it first runs; vCPU 0 
 reports what the guest will see (CONFIG ``isa``, one ISA_EXT register per extension,
 ``satp_mode``, the TIMER ``frequency``) for the device tree. At boot, a0 holds the
 hart id, a1 the device tree's address, and pc the kernel's entry; KVM keeps every
-hart but the first stopped until the guest starts it with SBI HSM.
+hart but the first stopped until the guest starts it with SBI HSM. The SBI calls
+KVM forwards are handled in :mod:`.sbi`.
+
+The cffi declarations are imported inside the functions, so registering the plugin
+(``vmm run --arch riscv --help``) doesn't parse them.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from vmm import hookimpl
 from vmm.core.errors import ConfigError, KvmError
 
-from . import uapi
-from .isa import ISA_EXT_ID, MULTI_LETTER, CpuFeatures, isa_bitmap_letters
-from .options import disabled_extensions
-from .regs import RiscvRegisters, dump, isa_ext_id, sbi_ext_id
-from .state import riscv_state
-
 if TYPE_CHECKING:
+    from vmm.core.kvm.exits import Exit
     from vmm.core.kvm.fds import VcpuFd
     from vmm.core.vcpu import Vcpu
     from vmm.core.vm import Vm
+
+    from .isa import CpuFeatures
+    from .registers import RiscvRegisters
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,8 @@ _ABSENT = (errno.ENOENT, errno.EINVAL)
 
 def _get_optional(fd: VcpuFd, reg_id: int) -> int | None:
     """A ONE_REG value, or None when this KVM (or host) has no such register."""
+    from . import uapi
+
     try:
         return fd.get_one_reg(reg_id, uapi.ULONG_SIZE)
     except KvmError as error:
@@ -44,6 +49,10 @@ def _get_optional(fd: VcpuFd, reg_id: int) -> int | None:
 
 def disable_extension(fd: VcpuFd, name: str) -> None:
     """Switch ISA extension ``name`` off (nothing to do when the host lacks it)."""
+    from . import uapi
+    from .isa import ISA_EXT_ID
+    from .registers import isa_ext_id
+
     reg_id = isa_ext_id(ISA_EXT_ID[name])
     if not _get_optional(fd, reg_id):
         return
@@ -60,6 +69,9 @@ def disable_extension(fd: VcpuFd, name: str) -> None:
 
 def enable_debug_console(fd: VcpuFd) -> None:
     """Let the guest use the SBI debug console (forwarded to vmm), if KVM has it."""
+    from . import uapi
+    from .registers import sbi_ext_id
+
     try:
         fd.set_one_reg(sbi_ext_id(uapi.KVM_RISCV_SBI_EXT_DBCN), 1, uapi.ULONG_SIZE)
     except KvmError as error:
@@ -70,6 +82,10 @@ def enable_debug_console(fd: VcpuFd) -> None:
 
 def read_features(registers: RiscvRegisters) -> CpuFeatures:
     """What KVM gives the guest: base letters, extensions, MMU modes, timebase."""
+    from . import uapi
+    from .isa import ISA_EXT_ID, MULTI_LETTER, CpuFeatures, isa_bitmap_letters
+    from .registers import isa_ext_id
+
     fd = registers.fd
     features = CpuFeatures(
         xlen=8 * uapi.ULONG_SIZE,
@@ -87,8 +103,13 @@ def read_features(registers: RiscvRegisters) -> CpuFeatures:
     return features
 
 
-def init_vcpu(vm: Vm, vcpu: Vcpu) -> None:
-    """Register access, hidden extensions, DBCN on; vCPU 0 reports the features."""
+@hookimpl
+def vmm_vcpu_init(vm: Vm, vcpu: Vcpu) -> None:
+    """ONE_REG access, --disable-<ext>, SBI DBCN on; vCPU 0 reports the features."""
+    from .options import disabled_extensions
+    from .registers import RiscvRegisters
+    from .state import riscv_state
+
     registers = RiscvRegisters(vcpu.fd)
     vcpu.registers = registers
     for name in disabled_extensions(vm.config):
@@ -98,15 +119,35 @@ def init_vcpu(vm: Vm, vcpu: Vcpu) -> None:
         riscv_state(vm).features = read_features(registers)
 
 
-def boot_registers(vm: Vm, vcpu: Vcpu) -> dict[str, int]:
+@hookimpl
+def vmm_vcpu_boot_registers(vm: Vm, vcpu: Vcpu) -> dict[str, int]:
     """pc = kernel entry, a0 = hart id, a1 = device tree address."""
     assert vm.kernel is not None and vm.dtb is not None
     entry = vm.kernel.entry if vm.kernel.entry is not None else vm.kernel.guest_start
     return {"pc": entry, "a0": vcpu.id, "a1": vm.dtb.guest_start}
 
 
-def register_dump(vcpu: Vcpu) -> str | None:
-    """The core registers, read with ONE_REG."""
+@hookimpl
+def vmm_register_dump(vcpu: Vcpu) -> str | None:
+    """The core registers (pc, x1..x31, mode), read with ONE_REG."""
+    from .registers import RiscvRegisters, dump
+
     if isinstance(vcpu.registers, RiscvRegisters):
         return dump(vcpu.registers)
     return None
+
+
+@hookimpl
+def vmm_decode_exit(vcpu: Vcpu, reason: int, run: Any) -> Exit | None:
+    """Forwarded SBI calls and CSR accesses (:mod:`.exits`)."""
+    from .exits import decode_exit
+
+    return decode_exit(reason, run)
+
+
+@hookimpl
+def vmm_handle_exit(vcpu: Vcpu, exit: Exit) -> bool | None:
+    """Forwarded SBI calls (console, DBCN, SRST), system events, the seed CSR."""
+    from .sbi import handle_exit
+
+    return handle_exit(vcpu, exit)

@@ -103,6 +103,9 @@ class MmioTransport(Transport):
     # ------------------------------------------------------------ registers
 
     def _get(self, name: str) -> int:
+        role = _COMMON_READS.get(name)
+        if role is not None:
+            return self.read_common(role)
         queue = self.selected_queue
         if name == "magic_value":
             return MAGIC_VALUE
@@ -112,29 +115,24 @@ class MmioTransport(Transport):
             return self.device.device_id
         if name == "vendor_id":
             return VENDOR_ID
-        if name == "device_features":
-            return self.read_device_features()
         if name == "queue_num_max":
             return queue.max_size if queue is not None else 0
         if name == "queue_ready":
             return int(queue is not None and queue.ready)
         if name == "interrupt_status":
             return self.interrupt_status
-        if name == "status":
-            return self.status
         if name in ("shm_len_low", "shm_len_high", "shm_base_low", "shm_base_high"):
             return NO_SHM
-        if name == "config_generation":
-            return self.config_generation
-        if name in ("device_features_sel", "driver_features_sel", "queue_sel", "shm_sel"):
-            return getattr(self, name)
+        if name == "shm_sel":
+            return self.shm_sel
         return 0  # write-only registers read as zero
 
     def _set(self, name: str, value: int) -> None:
-        if name in ("device_features_sel", "driver_features_sel", "queue_sel", "shm_sel"):
-            setattr(self, name, value)
-        elif name == "driver_features":
-            self.write_driver_features(value)
+        role = _COMMON_WRITES.get(name)
+        if role is not None:
+            self.write_common(role, value)
+        elif name == "shm_sel":
+            self.shm_sel = value
         elif name == "queue_notify":
             self.notify(value)
         elif name == "interrupt_ack":
@@ -142,8 +140,6 @@ class MmioTransport(Transport):
                 self.interrupt_status &= ~value
                 if not self.interrupt_status:
                     self.irq.deassert_line()
-        elif name == "status":
-            self.write_status(value & 0xFF)
         else:
             self._set_queue(name, value)
 
@@ -151,9 +147,7 @@ class MmioTransport(Transport):
         queue = self.queue_configurable()
         if queue is None:
             return
-        if name == "queue_num":
-            queue.size = value
-        elif name == "queue_ready":
+        if name == "queue_ready":
             queue.ready = bool(value & 1)
         elif name in _ADDRESS_FIELDS:
             attribute, high = _ADDRESS_FIELDS[name]
@@ -183,6 +177,25 @@ class MmioTransport(Transport):
         self.interrupt_status = 0
         self.irq.deassert_line()
 
+
+#: virtio-mmio's names of the registers every transport has -> their role
+#: (:meth:`Transport.read_common`). DriverFeatures and QueueNum are write-only here.
+_COMMON_WRITES = {
+    "device_features_sel": "device_features_sel",
+    "driver_features_sel": "driver_features_sel",
+    "driver_features": "driver_features",
+    "queue_sel": "queue_sel",
+    "queue_num": "queue_size",
+    "status": "status",
+}
+_COMMON_READS = {
+    "device_features": "device_features",
+    "device_features_sel": "device_features_sel",
+    "driver_features_sel": "driver_features_sel",
+    "queue_sel": "queue_sel",
+    "status": "status",
+    "config_generation": "config_generation",
+}
 
 _ADDRESS_FIELDS = {
     "queue_desc_low": ("desc_addr", False),

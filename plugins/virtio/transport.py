@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 WORD_BITS = 32
 WORD_MASK = (1 << WORD_BITS) - 1
+#: Registers that select what other registers show (4.1.4.3, 4.2.2), by role.
+SELECTORS = ("device_features_sel", "driver_features_sel", "queue_sel")
 
 
 def host_features(vm: Vm, device: VirtioDevice) -> int:
@@ -149,6 +151,39 @@ class Transport:
                 return
             self.status |= STATUS_DEVICE_NEEDS_RESET
         self.signal_config()
+
+    # ------------------------------------------------------------ registers
+
+    def read_common(self, role: str) -> int:
+        """A register every transport has, by role: a selector (:data:`SELECTORS`),
+        the selected 32 bits of ``device_features`` or ``driver_features``,
+        ``status``, ``config_generation`` or the selected queue's ``queue_size``.
+
+        Each transport maps its own register names to these roles (virtio-mmio's
+        DeviceFeaturesSel is virtio-pci's device_feature_select).
+        """
+        if role == "device_features":
+            return self.read_device_features()
+        if role == "driver_features":
+            return self.read_driver_features()
+        if role == "queue_size":
+            queue = self.selected_queue
+            return queue.size if queue is not None else 0
+        return int(getattr(self, role))
+
+    def write_common(self, role: str, value: int) -> None:
+        """A driver's write of a register every transport has (see :meth:`read_common`);
+        writes of read-only ones (``device_features``, ``config_generation``) are ignored."""
+        if role == "driver_features":
+            self.write_driver_features(value)
+        elif role == "status":
+            self.write_status(value & 0xFF)
+        elif role == "queue_size":
+            queue = self.queue_configurable()
+            if queue is not None:
+                queue.size = value
+        elif role in SELECTORS:
+            setattr(self, role, value)
 
     # ------------------------------------------------------------ queues
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from vmm.core.config import Config
     from vmm.core.devices.console_input import RawTerminal
     from vmm.core.layout import Bank
+    from vmm.core.options import OptionValues
     from vmm.core.vm import Vm
 
     from .device import VirtioDevice
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The plugin's name (its entry point), under which its options are bound.
+PLUGIN = "virtio"
 TRANSPORTS = ("mmio", "pci")
 MMIO_WINDOW = "virtio_mmio"
 ECAM_WINDOW = "pci_ecam"
@@ -64,9 +67,14 @@ class VirtioState:
 KEY = StashKey[VirtioState]()
 
 
+def virtio_options(config: Config) -> OptionValues:
+    """The virtio options of ``config`` (--disk, --rng, --network...), read-only."""
+    return config.options_of(PLUGIN)
+
+
 def choose_transport(config: Config) -> str:
     """x86: PCI; arm64 and riscv: ``--virtio-transport`` (default mmio)."""
-    chosen = config.option("virtio_transport")
+    chosen = virtio_options(config).virtio_transport
     if chosen is not None and chosen not in TRANSPORTS:
         raise ConfigError(f"--virtio-transport {chosen!r}: choose mmio or pci")
     if config.arch == "x86":
@@ -82,7 +90,8 @@ def choose_transport(config: Config) -> str:
 def validate(config: Config) -> None:
     """Parse every virtio option now, so that mistakes stop vmm before anything runs."""
     choose_transport(config)
-    disks, networks = config.option("disk") or [], config.option("network") or []
+    options = virtio_options(config)
+    disks, networks = options.disk or [], options.network or []
     if disks:
         from .blk import file_identity, parse_disk
     if networks:
@@ -108,6 +117,7 @@ def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
     locks only checked, and no TAP interface is opened or created.
     """
     config = vm.config
+    options = virtio_options(config)
     devices: list[VirtioDevice] = []
     try:
         if config.console == "virtio":
@@ -119,7 +129,7 @@ def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
             devices.append(ConsoleDevice(vm.write_console, input_fd))
             if input_fd is not None:
                 state.terminal = RawTerminal(input_fd)
-        for text in config.option("disk") or []:
+        for text in options.disk or []:
             from .blk import BlockDevice, parse_disk
 
             spec = parse_disk(text)
@@ -127,11 +137,11 @@ def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
             if config.dry_run:
                 vm.report.append(f"virtio-blk: {spec.path} opened read-only, its lock "
                                  "only checked (dry run)")
-        if config.option("rng"):
+        if options.rng:
             from .rng import RngDevice
 
             devices.append(RngDevice())
-        for text in config.option("network") or []:
+        for text in options.network or []:
             from .net import NetDevice, parse_network
 
             spec = parse_network(text)

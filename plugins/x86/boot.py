@@ -1,31 +1,41 @@
-"""The boot vCPU's start state for each boot protocol, and the boot structures
-(GDT, identity map) the protected- and long-mode protocols need in guest memory."""
+"""x86 image hooks: kernels and initrds (the formats live in :mod:`.image`), and the
+built-in guest booted without a kernel (:mod:`.guest`)."""
 
 from __future__ import annotations
 
-from vmm.core.errors import ImageError
-from vmm.core.vm import Vm
+from typing import TYPE_CHECKING
 
-from . import cpumodes
-from . import machine as m
-from .state import LINUX_64, PVH, REAL_MODE, x86_state
+from vmm import hookimpl
+
+if TYPE_CHECKING:
+    from vmm.core.config import Config
+    from vmm.core.images import LoadedImage
+    from vmm.core.vm import Vm
 
 
-def boot_registers(vm: Vm) -> dict[str, int]:
-    """Registers that start the loaded kernel per its protocol (see :mod:`.state`)."""
-    boot = x86_state(vm).boot
-    if boot is None:
-        raise ImageError("no x86 kernel was loaded")
-    if boot.protocol == REAL_MODE:
-        return cpumodes.real_mode_registers(m.REAL_MODE_SEGMENT, boot.entry, m.REAL_MODE_STACK)
-    gdt = cpumodes.write_boot_gdt(vm.memory)
-    if boot.protocol == PVH:
-        registers = cpumodes.protected_mode_registers(gdt, boot.entry)
-        registers["rbx"] = boot.boot_struct
-        return registers
-    if boot.protocol == LINUX_64:
-        cr3 = cpumodes.write_identity_page_tables(vm.memory)
-        registers = cpumodes.long_mode_registers(gdt, cr3, boot.entry)
-        registers["rsi"] = boot.boot_struct
-        return registers
-    raise ImageError(f"unknown x86 boot protocol {boot.protocol!r}")
+@hookimpl
+def vmm_builtin_guest(config: Config) -> str:
+    """The built-in x86 guest: a flat real-mode binary that greets on COM1 and resets."""
+    from .guest import builtin_guest_path
+
+    return str(builtin_guest_path())
+
+
+@hookimpl
+def vmm_load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage:
+    """A bzImage (64-bit boot protocol), an ELF64 vmlinux (PVH entry when its Xen
+    note has one, else the 64-bit protocol), or with ``--flat`` (and for the built-in
+    guest) a flat real-mode binary at 1000:0000; anything else is a one-line
+    ImageError."""
+    from .image import load_kernel
+
+    return load_kernel(vm, data, path)
+
+
+@hookimpl
+def vmm_load_initrd(vm: Vm, data: bytes, path: str) -> LoadedImage:
+    """The initrd as high in low RAM as the kernel's protocol allows, above the
+    kernel; a one-line ImageError when it does not fit."""
+    from .image import load_initrd
+
+    return load_initrd(vm, data, path)

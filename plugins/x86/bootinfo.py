@@ -9,10 +9,10 @@ from typing import Any
 from vmm.core.errors import ConfigError
 from vmm.core.vm import Vm
 
-from . import machine as m
+from . import layout as m
 from .bzimage import BOOT_FLAG, HDRS_MAGIC
-from .cdefs import ffi
-from .layout import build_e820, log_e820
+from .uapi import ffi
+from .e820 import build_e820, log_e820
 from .state import LINUX_64, PVH, E820Entry, x86_state
 
 LOADER_TYPE_UNDEFINED = 0xFF  # "a boot loader without an assigned id"

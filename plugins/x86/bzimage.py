@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from vmm.core.errors import ImageError
 
-from .cdefs import ffi
+from .uapi import ffi
 
 SETUP_HEADER_OFFSET = ffi.offsetof("struct boot_params", "hdr")
 BOOT_FLAG = 0xAA55

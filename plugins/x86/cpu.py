@@ -7,8 +7,8 @@ from typing import Any
 from vmm.core.errors import VmmError
 from vmm.core.kvm.fds import Kvm, VcpuFd
 
-from . import ioctls as x
-from .cdefs import ffi
+from . import uapi as x
+from .uapi import ffi
 
 CPUID_LEAF_FEATURES = 0x1
 CPUID_LEAF_TOPOLOGY = 0xB

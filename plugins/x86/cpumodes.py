@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from vmm.core.memory import GuestMemory
 
-from . import machine as m
+from . import layout as m
 
 PAGE_PRESENT = 1 << 0
 PAGE_WRITABLE = 1 << 1

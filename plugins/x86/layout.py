@@ -1,70 +1,96 @@
-"""The x86 guest physical address map and the e820 memory map built from it.
+"""The x86 guest physical address map: where vmm puts what in guest physical memory.
 
-RAM starts at 0 and runs up to the 32-bit PCI/MMIO hole (at most 3 GiB); the rest
-starts at 4 GiB. The hole holds named windows the device plugins allocate from
-(``vmm.core.layout.WindowAllocator``), named as on the other architectures:
+Low memory, as a PC BIOS leaves it::
+
+    0x0000_0500  GDT (flat code32, code64, data, TSS)
+    0x0000_7000  zero page (boot_params) / PVH start info
+    0x0000_9000  page tables: PML4, PDPT, 4 page directories (identity map, 4 GiB)
+    0x0001_0000  flat real-mode binary (1000:0000)
+    0x0002_0000  kernel command line
+    0x0009_fc00  EBDA: MP floating pointer
+    0x000a_0000  VGA hole and BIOS area (reserved in the e820 map)
+    0x000f_0000  MP configuration table (in the BIOS area Linux also scans)
+    0x0010_0000  protected-mode kernel (bzImage), or the ELF's own addresses
+
+Above RAM's first bank (at most 3 GiB) is the 32-bit hole with the MMIO windows,
+the IOAPIC and local APIC, and the TSS / identity-map pages KVM needs; the rest of
+RAM starts at 4 GiB. The hole's named windows are what the device plugins allocate
+from (``vmm.core.layout.WindowAllocator``), named as on the other architectures:
 "pci_mmio" (PCI BARs), "virtio_mmio" (virtio-mmio and other platform devices) and
-"pci_ecam" (PCI configuration space), then the IOAPIC and the local APIC.
+"pci_ecam" (PCI configuration space).
 """
 
 from __future__ import annotations
 
-import logging
-
 from vmm.core.layout import Bank, MemoryLayout
 
-from . import machine as m
-from .state import E820Entry
+KiB = 1 << 10
+MiB = 1 << 20
+GiB = 1 << 30
 
-log = logging.getLogger(__name__)
+GDT_ADDR = 0x500
+ZERO_PAGE_ADDR = 0x7000
+BOOT_STACK_POINTER = 0x8FF0
+PML4_ADDR = 0x9000
+PDPT_ADDR = 0xA000
+PD_ADDR = 0xB000  # four page directories follow: 0xB000..0xEFFF
+IDENTITY_MAPPED_GIB = 4
+CMDLINE_ADDR = 0x20000
+CMDLINE_MAX = 0x10000
+EBDA_ADDR = 0x9FC00
+MP_TABLE_ADDR = 0xF0000
+BIOS_AREA_END = 0x100000
+VGA_HOLE_START = 0xA0000
+HIGH_MEMORY = 1 * MiB
 
-E820_RAM = 1
-E820_RESERVED = 2
-E820_TYPE_NAMES = {E820_RAM: "usable", E820_RESERVED: "reserved"}
+# Real mode flat binaries, as kvmtool loads them.
+REAL_MODE_SEGMENT = 0x1000
+REAL_MODE_STACK = 0x8000
+
+# Guest physical map above low RAM.
+LOW_RAM_LIMIT = 3 * GiB
+HIGH_RAM_START = 4 * GiB
+PCI_MMIO_WINDOW = (0xC000_0000, 0x1000_0000)
+VIRTIO_MMIO_WINDOW = (0xD000_0000, 0x1000_0000)
+PCI_ECAM_WINDOW = (0xE000_0000, 0x1000_0000)
+IOAPIC_ADDR = 0xFEC0_0000
+LAPIC_ADDR = 0xFEE0_0000
+IDENTITY_MAP_ADDR = 0xFFFB_C000  # one page for KVM (real mode on VMX)
+TSS_ADDR = 0xFFFB_D000  # three pages for KVM
+
+# GDT selectors (the 64-bit boot protocol wants __BOOT_CS 0x10 and __BOOT_DS 0x18).
+CODE32_SELECTOR = 0x08
+CODE64_SELECTOR = 0x10
+DATA_SELECTOR = 0x18
+TSS_SELECTOR = 0x20
+
+# Control registers and flags.
+CR0_PE = 1 << 0
+CR0_ET = 1 << 4
+CR0_PG = 1 << 31
+CR4_PAE = 1 << 5
+EFER_LME = 1 << 8
+EFER_LMA = 1 << 10
+RFLAGS_RESERVED = 1 << 1
+RFLAGS_IF = 1 << 9
+
+# Serial, keyboard controller and CMOS real-time clock.
+COM1_PORT = 0x3F8
+COM1_IRQ = 4
+I8042_DATA_PORT = 0x60
+I8042_COMMAND_PORT = 0x64
+RTC_INDEX_PORT = 0x70  # the data port follows at 0x71
 
 
 def memory_layout(mem_bytes: int) -> MemoryLayout:
     """RAM banks below the 32-bit hole and above 4 GiB, plus the device windows."""
-    low = min(mem_bytes, m.LOW_RAM_LIMIT)
+    low = min(mem_bytes, LOW_RAM_LIMIT)
     banks = [Bank(0, low)]
     if mem_bytes > low:
-        banks.append(Bank(m.HIGH_RAM_START, mem_bytes - low))
+        banks.append(Bank(HIGH_RAM_START, mem_bytes - low))
     windows = {
-        "pci_mmio": Bank(*m.PCI_MMIO_WINDOW),
-        "virtio_mmio": Bank(*m.VIRTIO_MMIO_WINDOW),
-        "pci_ecam": Bank(*m.PCI_ECAM_WINDOW),
+        "pci_mmio": Bank(*PCI_MMIO_WINDOW),
+        "virtio_mmio": Bank(*VIRTIO_MMIO_WINDOW),
+        "pci_ecam": Bank(*PCI_ECAM_WINDOW),
     }
     return MemoryLayout(banks, windows)
-
-
-def build_e820(layout: MemoryLayout) -> list[E820Entry]:
-    """The e820 map of ``layout``: base memory, the BIOS hole, then the RAM banks.
-
-    The EBDA (where the MP table lives) and the VGA/BIOS area up to 1 MiB are
-    reserved; RAM above 1 MiB in the first bank and every other bank is usable.
-    """
-    first = layout.banks[0]
-    if first.start != 0 or first.size <= m.HIGH_MEMORY:
-        raise ValueError("x86 needs RAM from address 0 past 1 MiB")
-    entries = [
-        E820Entry(0, m.EBDA_ADDR, E820_RAM),
-        E820Entry(m.EBDA_ADDR, m.HIGH_MEMORY - m.EBDA_ADDR, E820_RESERVED),
-        E820Entry(m.HIGH_MEMORY, first.end - m.HIGH_MEMORY, E820_RAM),
-    ]
-    entries += [E820Entry(bank.start, bank.size, E820_RAM) for bank in layout.banks[1:]]
-    return entries
-
-
-def format_e820(entries: list[E820Entry]) -> list[str]:
-    """The map as Linux prints it (``BIOS-e820: [mem 0x...-0x...] usable``)."""
-    return [
-        f"BIOS-e820: [mem {entry.addr:#018x}-{entry.end - 1:#018x}] "
-        f"{E820_TYPE_NAMES.get(entry.type, f'type {entry.type}')}"
-        for entry in entries
-    ]
-
-
-def log_e820(entries: list[E820Entry]) -> None:
-    """Log the map vmm built at debug level (``--debug`` shows it)."""
-    for line in format_e820(entries):
-        log.debug("e820: %s", line)

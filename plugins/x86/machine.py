@@ -1,76 +1,49 @@
-"""The x86 machine's fixed addresses: where vmm puts what in guest physical memory.
-
-Low memory, as a PC BIOS leaves it::
-
-    0x0000_0500  GDT (flat code32, code64, data, TSS)
-    0x0000_7000  zero page (boot_params) / PVH start info
-    0x0000_9000  page tables: PML4, PDPT, 4 page directories (identity map, 4 GiB)
-    0x0001_0000  flat real-mode binary (1000:0000)
-    0x0002_0000  kernel command line
-    0x0009_fc00  EBDA: MP floating pointer
-    0x000a_0000  VGA hole and BIOS area (reserved in the e820 map)
-    0x000f_0000  MP configuration table (in the BIOS area Linux also scans)
-    0x0010_0000  protected-mode kernel (bzImage), or the ELF's own addresses
-
-Above RAM's first bank (at most 3 GiB) is the 32-bit hole with the MMIO windows,
-the IOAPIC and local APIC, and the TSS / identity-map pages KVM needs.
-"""
+"""The x86 machine: memory map, the model of KVM, the in-kernel irqchip and PIT,
+KVM's TSS and identity-map pages, and the CPUID KVM supports."""
 
 from __future__ import annotations
 
-KiB = 1 << 10
-MiB = 1 << 20
-GiB = 1 << 30
+from typing import TYPE_CHECKING, Any
 
-GDT_ADDR = 0x500
-ZERO_PAGE_ADDR = 0x7000
-BOOT_STACK_POINTER = 0x8FF0
-PML4_ADDR = 0x9000
-PDPT_ADDR = 0xA000
-PD_ADDR = 0xB000  # four page directories follow: 0xB000..0xEFFF
-IDENTITY_MAPPED_GIB = 4
-CMDLINE_ADDR = 0x20000
-CMDLINE_MAX = 0x10000
-EBDA_ADDR = 0x9FC00
-MP_TABLE_ADDR = 0xF0000
-BIOS_AREA_END = 0x100000
-VGA_HOLE_START = 0xA0000
-HIGH_MEMORY = 1 * MiB
+from vmm import hookimpl
 
-# Real mode flat binaries, as kvmtool loads them.
-REAL_MODE_SEGMENT = 0x1000
-REAL_MODE_STACK = 0x8000
+from . import layout as m
 
-# Guest physical map above low RAM.
-LOW_RAM_LIMIT = 3 * GiB
-HIGH_RAM_START = 4 * GiB
-PCI_MMIO_WINDOW = (0xC000_0000, 0x1000_0000)
-VIRTIO_MMIO_WINDOW = (0xD000_0000, 0x1000_0000)
-PCI_ECAM_WINDOW = (0xE000_0000, 0x1000_0000)
-IOAPIC_ADDR = 0xFEC0_0000
-LAPIC_ADDR = 0xFEE0_0000
-IDENTITY_MAP_ADDR = 0xFFFB_C000  # one page for KVM (real mode on VMX)
-TSS_ADDR = 0xFFFB_D000  # three pages for KVM
+if TYPE_CHECKING:
+    from vmm.core.config import Config
+    from vmm.core.layout import MemoryLayout
+    from vmm.core.vm import Vm
 
-# GDT selectors (the 64-bit boot protocol wants __BOOT_CS 0x10 and __BOOT_DS 0x18).
-CODE32_SELECTOR = 0x08
-CODE64_SELECTOR = 0x10
-DATA_SELECTOR = 0x18
-TSS_SELECTOR = 0x20
 
-# Control registers and flags.
-CR0_PE = 1 << 0
-CR0_ET = 1 << 4
-CR0_PG = 1 << 31
-CR4_PAE = 1 << 5
-EFER_LME = 1 << 8
-EFER_LMA = 1 << 10
-RFLAGS_RESERVED = 1 << 1
-RFLAGS_IF = 1 << 9
+@hookimpl
+def vmm_kvm_model(config: Config) -> Any:
+    """The x86 part of the model of KVM (for ``--dry-run`` and tests)."""
+    from .model import X86Model
 
-# Serial, keyboard controller and CMOS real-time clock.
-COM1_PORT = 0x3F8
-COM1_IRQ = 4
-I8042_DATA_PORT = 0x60
-I8042_COMMAND_PORT = 0x64
-RTC_INDEX_PORT = 0x70  # the data port follows at 0x71
+    return X86Model()
+
+
+@hookimpl
+def vmm_memory_layout(config: Config) -> MemoryLayout:
+    """RAM below the 32-bit hole (at most 3 GiB) and above 4 GiB; device windows."""
+    return m.memory_layout(config.mem_bytes)
+
+
+@hookimpl
+def vmm_core_init(vm: Vm) -> None:
+    """Create the in-kernel irqchip and PIT, place KVM's TSS and identity-map pages,
+    and read the CPUID KVM supports (once, for every vCPU)."""
+    from . import uapi as x
+    from .uapi import ffi
+    from .cpu import supported_cpuid
+    from .irqchip import IrqChip
+    from .state import x86_state
+
+    assert vm.vmfd is not None and vm.kvm is not None
+    vmfd = vm.vmfd
+    vmfd.call(x.KVM_SET_TSS_ADDR, m.TSS_ADDR)
+    vmfd.call(x.KVM_SET_IDENTITY_MAP_ADDR, ffi.new("uint64_t *", m.IDENTITY_MAP_ADDR))
+    vmfd.create_irqchip()
+    vmfd.call(x.KVM_CREATE_PIT2, ffi.new("struct kvm_pit_config *", {"flags": x.KVM_PIT_SPEAKER_DUMMY}))
+    vm.irqchip = IrqChip(vmfd)
+    x86_state(vm).supported_cpuid = supported_cpuid(vm.kvm)

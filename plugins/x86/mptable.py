@@ -15,8 +15,8 @@ from typing import Any, Iterable
 from vmm.core.errors import ConfigError
 from vmm.core.memory import GuestMemory
 
-from . import machine as m
-from .cdefs import ffi
+from . import layout as m
+from .uapi import ffi
 
 MP_PROCESSOR, MP_BUS, MP_IOAPIC, MP_INTSRC, MP_LINTSRC = 0, 1, 2, 3, 4
 MP_SPEC_REV = 4  # version 1.4

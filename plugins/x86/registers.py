@@ -14,8 +14,8 @@ from typing import Any
 
 from vmm.core.kvm.fds import VcpuFd
 
-from . import ioctls as x
-from .cdefs import ffi
+from . import uapi as x
+from .uapi import ffi
 
 GENERAL = tuple(field for field, _ in ffi.typeof("struct kvm_regs").fields)
 SEGMENTS = ("cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt")
@@ -23,14 +23,6 @@ SEGMENT_FIELDS = tuple(field for field, _ in ffi.typeof("struct kvm_segment").fi
 TABLES = ("gdt", "idt")
 TABLE_FIELDS = ("base", "limit")
 SPECIAL = ("cr0", "cr2", "cr3", "cr4", "cr8", "efer", "apic_base")
-
-
-def register_names() -> list[str]:
-    """Every name :class:`X86Registers` knows."""
-    names = list(GENERAL) + list(SPECIAL)
-    names += [f"{seg}.{field}" for seg in SEGMENTS for field in SEGMENT_FIELDS if field != "padding"]
-    names += [f"{table}.{field}" for table in TABLES for field in TABLE_FIELDS]
-    return names
 
 
 class X86Registers:

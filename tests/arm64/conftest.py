@@ -11,9 +11,9 @@ from typing import Any, Callable
 
 import pytest
 
+from vmm.plugins.arm64.model import Arm64Model
 from vmm.plugins.arm64.model_host import ModelHost
-from vmm.plugins.arm64.options import MODEL_HOST
-from vmm.core.testing import ModelVm, minimal_kernel, skip_or_fail
+from vmm.core.testing import GivenModel, ModelVm, minimal_kernel, skip_or_fail
 
 
 @pytest.fixture
@@ -22,9 +22,9 @@ def arm64_vm(vmm_vm) -> Callable[..., ModelVm]:
 
     def factory(host: ModelHost | None = None, options: dict[str, Any] | None = None,
                 **kwargs: Any) -> ModelVm:
-        options = dict(options or {})
         if host is not None:
-            options[MODEL_HOST] = host
+            kwargs["extra_plugins"] = [*kwargs.get("extra_plugins", ()),
+                                       ("arm64-host", GivenModel(Arm64Model(host)))]
         kwargs.setdefault("kernel", minimal_kernel("arm64"))
         kwargs.setdefault("mem_mib", 64)
         return vmm_vm("arm64", options=options, **kwargs)

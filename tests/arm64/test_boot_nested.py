@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from boot.l2_images import L2_MARKER, l2_initramfs
-from vmm.plugins.arm64.builtin_guest import GREETING
+from vmm.plugins.arm64.guest import GREETING
 from vmm.core.testing import skip_or_fail
 
 pytestmark = pytest.mark.boot

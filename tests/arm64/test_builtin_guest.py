@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import struct
 
-from vmm.plugins.arm64 import builtin_guest
-from vmm.plugins.arm64.images import parse_image_header
-from vmm.plugins.arm64.memory_map import UART_BASE
+from vmm.plugins.arm64 import guest as builtin_guest
+from vmm.plugins.arm64.image import parse_image_header
+from vmm.plugins.arm64.layout import UART_BASE
 
 
 def test_shipped_guest_matches_the_generator():

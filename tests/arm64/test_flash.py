@@ -8,7 +8,7 @@ import errno
 import pytest
 
 from vmm.plugins.arm64 import flash as cfi
-from vmm.plugins.arm64.memory_map import FLASH_BASE
+from vmm.plugins.arm64.layout import FLASH_BASE
 from vmm.plugins.arm64.state import arm64_state
 from vmm.core.errors import VmmError
 

@@ -8,7 +8,7 @@ import errno
 import pytest
 
 from vmm.core.errors import ConfigError, KvmError
-from vmm.plugins.arm64 import memory_map as mm
+from vmm.plugins.arm64 import layout as mm
 from vmm.plugins.arm64 import uapi as u
 from vmm.plugins.arm64.its import ITS_FRAME_SIZE, its_base
 from vmm.plugins.arm64.model_host import ModelHost

@@ -152,7 +152,7 @@ def test_vgic_rules():
 
 
 def test_pmu_init_needs_an_initialised_vgic():
-    from vmm.plugins.arm64.vcpus import set_vcpu_attr
+    from vmm.plugins.arm64.vcpu import set_vcpu_attr
 
     vmfd = new_kvm().create_vm(0)
     vmfd.create_device(u.KVM_DEV_TYPE_ARM_VGIC_V3)
@@ -164,7 +164,7 @@ def test_pmu_init_needs_an_initialised_vgic():
 
 
 def test_pvtime_address_must_be_in_a_memslot_and_aligned():
-    from vmm.plugins.arm64.vcpus import set_vcpu_attr
+    from vmm.plugins.arm64.vcpu import set_vcpu_attr
 
     vmfd = new_kvm().create_vm(0)
     vcpu = init_vcpu(vmfd, 0)

@@ -7,7 +7,7 @@ import errno
 
 import pytest
 
-from vmm.plugins.arm64 import memory_map as mm
+from vmm.plugins.arm64 import layout as mm
 from vmm.plugins.arm64 import uapi as u
 from vmm.plugins.arm64.model import mpidr_of
 from vmm.plugins.arm64.model_host import ModelHost

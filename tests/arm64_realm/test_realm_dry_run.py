@@ -25,7 +25,7 @@ def dry_run(capsys, kernel: str, initrd: str, **options) -> str:
     """``vmm run --arch arm64 --realm -c 2 --dry-run ...``: its printed report."""
     config = Config(arch="arm64", kernel=kernel, initrd=initrd, cpus=2, mem_mib=256,
                     params="console=ttyS0", dry_run=True,
-                    plugin_options={"realm": True, **options})
+                    given_options={"arm64_realm": {"realm": True, **options}})
     assert run_config(config) == 0
     return capsys.readouterr().out
 

@@ -16,9 +16,11 @@ from realm_rim_vectors import PAGE_BYTE, PAGE_FILE, SERIES, plan_document
 from typer.testing import CliRunner
 
 from vmm import hookspecs
+import vmm.plugins.arm64
 import vmm.plugins.arm64_realm
 from vmm.plugins.arm64_realm.cli import vmm_add_commands
 from vmm.plugins.arm64_realm.rmm import MeasurementError
+from vmm.core.lazyhooks import resolve_lazy_hooks
 from vmm.core.testing import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,9 +76,13 @@ def test_bad_override_is_a_vmm_error(v2_plan: Path) -> None:
 
 
 def test_plugin_adds_the_realm_commands_through_its_hook() -> None:
+    # The layer needs arm64's own hookspecs (vmm_arm64_sve), as in every run.
     manager = pluggy.PluginManager(hookspecs.NAME)
     manager.add_hookspecs(hookspecs)
-    manager.register(vmm.plugins.arm64_realm, name="arm64_realm")
+    manager.hook.vmm_addhooks.call_historic(kwargs={"pluginmanager": manager})
+    for name, plugin in (("arm64", vmm.plugins.arm64), ("arm64_realm", vmm.plugins.arm64_realm)):
+        resolve_lazy_hooks(plugin)
+        manager.register(plugin, name=name)
     manager.check_pending()
     app = typer.Typer()
     manager.hook.vmm_add_commands(app=app)

@@ -9,7 +9,7 @@ import pytest
 
 from vmm.plugins.arm64_realm import lifecycle, memory_lock
 from vmm.plugins.arm64_realm.options import RealmSettings
-from vmm.plugins.arm64_realm.generation import make_generation
+from vmm.plugins.arm64_realm.generation import GENERATION_KEY, make_generation
 from vmm.plugins.arm64_realm.rmm import HashAlgorithm
 from vmm.plugins.arm64_realm.state import REALM_KEY, RealmState
 from vmm.core.testing import skip_or_fail
@@ -20,8 +20,8 @@ from vmm.core.stash import Stash
 def realm_vm(backend: str) -> SimpleNamespace:
     """An RFC-v1 realm VM (only RFC-v1 locks realm RAM; v7's is guest_memfd)."""
     stash = Stash()
-    stash[REALM_KEY] = RealmState(RealmSettings(HashAlgorithm.SHA256, None, None),
-                                  generation=make_generation("rfc-v1"))
+    stash[REALM_KEY] = RealmState(RealmSettings(HashAlgorithm.SHA256, None, None))
+    stash[GENERATION_KEY] = make_generation("rfc-v1")
     return SimpleNamespace(stash=stash, backend=SimpleNamespace(name=backend),
                            config=SimpleNamespace(dry_run=False))
 

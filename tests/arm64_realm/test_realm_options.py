@@ -10,10 +10,16 @@ from vmm.plugins.arm64_realm.options import realm_settings, vmm_validate_config
 from vmm.plugins.arm64_realm.rmm import HashAlgorithm, RmmProfile
 from vmm.core.config import Config
 from vmm.core.errors import ConfigError
+from vmm.core.options import collect_option_groups, route_options
+from vmm.core.plugins import build_manager
 
 
 def config(dry_run: bool = True, **options) -> Config:
-    return Config(arch="arm64", dry_run=dry_run, plugin_options=options)
+    """An arm64 configuration with these option values, bound as for ``vmm run``."""
+    groups = collect_option_groups(build_manager("arm64"))
+    result = Config(arch="arm64", dry_run=dry_run, given_options=route_options(groups, options))
+    result.bind_options(groups)
+    return result
 
 
 @pytest.mark.parametrize(
@@ -27,7 +33,6 @@ def config(dry_run: bool = True, **options) -> Config:
         # kvmtool checks the algorithm first, then SVE, then the RPV
         ({"realm": True, "measurement_algo": "SHA256", "sve_vl": 100, "realm_pv": "x" * 65},
          "unknown realm measurement algorithm 'SHA256': use sha256 or sha512"),
-        ({"realm": True, "aarch32": True}, "Realms supported only for 64bit guests"),
         ({"realm": True, "sve_vl": 256, "disable_sve": True},
          "SVE VL requested when SVE is disabled"),
         ({"realm": True, "sve_vl": 200, "realm_pv": "x" * 65}, "SVE VL is not aligned to 128bit"),
@@ -66,10 +71,10 @@ def test_plan_out_needs_a_dry_run_and_an_existing_directory(tmp_path: Path) -> N
     assert realm_settings(config(realm=True, plan_out=str(tmp_path / "p.json"))).plan_out
 
 
-def test_defaults_turn_sve_off_for_a_realm() -> None:
+def test_defaults_and_no_write_to_arm64s_options() -> None:
     realm = config(realm=True)
     vmm_validate_config(realm)
-    assert realm.plugin_options["disable_sve"] is True
+    assert realm.options_of("arm64").disable_sve is False  # SVE is off through vmm_arm64_sve
     settings = realm_settings(realm)
     assert settings is not None
     assert (settings.hash_algo, settings.rpv, settings.sve_vq, settings.rmm, settings.uabi) == (
@@ -77,7 +82,6 @@ def test_defaults_turn_sve_off_for_a_realm() -> None:
     assert settings.model_generation == "rfc-v1"
     normal = config()
     vmm_validate_config(normal)
-    assert "disable_sve" not in normal.plugin_options
     assert realm_settings(normal) is None
 
 
@@ -85,7 +89,6 @@ def test_values_are_encoded_as_the_kernel_takes_them() -> None:
     with_vl = config(realm=True, sve_vl=512, realm_pv="x" * 64, measurement_algo="sha512",
                      rmm="rel0")
     vmm_validate_config(with_vl)
-    assert "disable_sve" not in with_vl.plugin_options
     settings = realm_settings(with_vl)
     assert settings is not None
     assert settings.sve_vq == 3  # VL / 128 - 1

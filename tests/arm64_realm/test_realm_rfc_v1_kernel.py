@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from vmm.core.config import Config
+from vmm.core.options import collect_option_groups, route_options
+from vmm.core.plugins import build_manager
 from vmm.core.runner import run_config
 from vmm.core.testing.images import arm64_image
 from vmm.plugins.arm64 import uapi as arm64_uapi
@@ -33,8 +35,9 @@ def kernel_file(tmp_path: Path, size: int = 3 * MIB, image_size: int | None = No
 def dry_run(capsys, kernel: str, mem_mib: int = 256, **options) -> tuple[str, dict]:
     """``vmm run --arch arm64 --realm --dry-run --plan-out plan.json``: report and plan."""
     plan = Path(kernel).with_name("plan.json")
-    config = Config(arch="arm64", kernel=kernel, mem_mib=mem_mib, dry_run=True,
-                    plugin_options={"realm": True, "plan_out": str(plan), **options})
+    groups = collect_option_groups(build_manager("arm64"))
+    given = route_options(groups, {"realm": True, "plan_out": str(plan), **options})
+    config = Config(arch="arm64", kernel=kernel, mem_mib=mem_mib, dry_run=True, given_options=given)
     assert run_config(config) == 0
     return capsys.readouterr().out, json.loads(plan.read_text())
 
@@ -66,7 +69,7 @@ def test_no_pmu_in_a_realm_unless_asked(capsys, tmp_path) -> None:
     kernel = kernel_file(tmp_path, size=0x3040)
     for pmu in (False, True):
         config = Config(arch="arm64", kernel=kernel, dry_run=True,
-                        plugin_options={"realm": True, "pmu": pmu})
+                        given_options={"arm64_realm": {"realm": True}, "arm64": {"pmu": pmu}})
         assert run_config(config) == 0
         report = capsys.readouterr().out
         init = next(line for line in report.splitlines() if "vcpu0: KVM_ARM_VCPU_INIT(" in line)
@@ -99,7 +102,8 @@ def test_a_legacy_image_gets_an_empty_init_ipa(capsys, tmp_path) -> None:
     """kvmtool reads image_size from the header in guest memory: 0 for a legacy Image."""
     kernel = tmp_path / "legacy"
     kernel.write_bytes(arm64_image(code=b"\x11" * 0x3000, image_size=0))
-    config = Config(arch="arm64", kernel=str(kernel), dry_run=True, plugin_options={"realm": True})
+    config = Config(arch="arm64", kernel=str(kernel), dry_run=True,
+                    given_options={"arm64_realm": {"realm": True}})
     assert run_config(config) == 0
     report = capsys.readouterr().out
     assert "INIT_IPA_REALM(base=0x80080000 size=0x0)" in report  # text_offset 0x80000

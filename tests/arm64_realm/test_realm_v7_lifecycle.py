@@ -16,14 +16,13 @@ from realm_vm import DTB, RAM_START, build_realm, rme
 from vmm.core.errors import ConfigError, GuestError, KvmError
 from vmm.core.kvm import ioctls as k
 from vmm.plugins.arm64.model import mpidr_of
-from vmm.plugins.arm64.model_host import ModelHost
 from vmm.plugins.arm64.registers import REGISTER_IDS
 from vmm.plugins.arm64.state import arm64_state
 from vmm.plugins.arm64_realm.model import RmeState, realm_vcpu
+from vmm.plugins.arm64_realm.generation import realm_generation
 from vmm.plugins.arm64_realm.report import modelled_realm
 from vmm.plugins.arm64_realm.rmm import RealmParams, RmmProfile
 from vmm.plugins.arm64_realm.rmm.realm_params import FLAG_PMU, FLAG_SVE
-from vmm.plugins.arm64_realm.state import realm_state
 from vmm.plugins.arm64_realm.v7 import calls as v7_calls
 
 LIFECYCLE_CALLS = {"KVM_CREATE_VM", "KVM_ENABLE_CAP", "KVM_CREATE_GUEST_MEMFD",
@@ -68,7 +67,7 @@ def test_a_two_vcpu_realm_follows_the_v7_order(vmm_vm, tmp_path: Path) -> None:
     realm = modelled_realm(vm.vm)
     assert realm.state is RmeState.ACTIVE and realm.recs == [0, 1]
     assert realm.recorder.rmm is RmmProfile.REL0
-    assert realm_state(vm.vm).generation.name == "v7"
+    assert realm_generation(vm.vm).name == "v7"
 
 
 @pytest.mark.parametrize("kernel, expected", [("v7", "v7"), ("rfc-v1", "rfc-v1")])
@@ -77,7 +76,7 @@ def test_the_uabi_is_detected_from_guest_memfd(vmm_vm, tmp_path, kernel: str, ex
     log = vm.ioctl_log()
     assert log.index("kvm: KVM_CHECK_EXTENSION(cap=300)") < log.index("kvm: KVM_CHECK_EXTENSION(cap=234)") \
         < log.index("kvm: KVM_CREATE_VM(type=0x121)")
-    assert realm_state(vm.vm).generation.name == expected
+    assert realm_generation(vm.vm).name == expected
     create = "CREATE_REALM" if expected == "v7" else "CREATE_RD"
     assert any(create in line for line in log)
 
@@ -109,7 +108,7 @@ def test_memory_faults_convert_private_and_shared(vmm_vm, tmp_path) -> None:
 
 def test_sve_vector_lengths_pmu_and_debug_counts_reach_the_realm_params(vmm_vm, tmp_path) -> None:
     vm = build_realm(vmm_vm, tmp_path, realm_uabi="v7", sve_vl=256, pmu=True,
-                     model_host=ModelHost(bps=4, wps=2, pmu_counters=5))
+                     model_host="bps=4,wps=2,pmu_counters=5")
     log = lifecycle(vm)
     # Each vCPU's vector lengths limited to 256 bits, then arm64's FINALIZE(SVE), all
     # before CREATE_REALM reads them.
@@ -123,7 +122,7 @@ def test_sve_vector_lengths_pmu_and_debug_counts_reach_the_realm_params(vmm_vm, 
 
 def test_an_sve_vl_the_host_lacks_is_a_config_error(vmm_vm, tmp_path) -> None:
     with pytest.raises(ConfigError, match="--sve-vl 256: this host's KVM gives vCPUs no SVE"):
-        build_realm(vmm_vm, tmp_path, realm_uabi="v7", sve_vl=256, model_host=ModelHost(sve=False))
+        build_realm(vmm_vm, tmp_path, realm_uabi="v7", sve_vl=256, model_host="sve=0")
     driver = V7Driver()
     try:
         vcpu = driver.vcpu(features=1 << 2 | 1 << 8 | 1 << 4)  # PSCI, REC, SVE

@@ -18,6 +18,8 @@ from vmm.core.model.base import ArchModel
 from vmm.core.plugins import PluginEntry
 
 RAM_START = {"x86": 0, "arm64": 0x8000_0000, "riscv": 0x8000_0000}
+#: Where the stand-in puts RAM for an architecture vmm has no plugin of its own for.
+OTHER_RAM_START = 0x4000_0000
 
 
 class StandInModel(ArchModel):
@@ -41,7 +43,7 @@ class StandInArch:
     @hookimpl
     def vmm_memory_layout(self, config):
         """One RAM bank where the real arch puts its RAM."""
-        return MemoryLayout([Bank(RAM_START[self.VMM_ARCH], config.mem_bytes)])
+        return MemoryLayout([Bank(RAM_START.get(self.VMM_ARCH, OTHER_RAM_START), config.mem_bytes)])
 
     @hookimpl
     def vmm_load_kernel(self, vm, data, path):

@@ -58,13 +58,13 @@ def test_project_archive_holds_a_generated_module_for_each_ffi(tmp_path: Path) -
 
     # The keys are those this machine's load_ffi uses (same cffi), so L1's match its own.
     from vmm.plugins.arm64_realm import memory_lock
-    from vmm.plugins.x86 import cdefs as x86_cdefs
+    from vmm.plugins.x86 import uapi as x86_uapi
     loaded = {spec.module_name + ".py" for spec in ffiload.declared_ffis()}
     assert {name for name in modules if "x86" in name or "mlock2" in name} <= loaded
     generated: dict = {}
     exec(modules[next(n for n in modules if n.startswith(f"{ffiload.MODULE_PREFIX}x86_"))], generated)
     for struct in ("struct kvm_run", "struct kvm_regs", "struct boot_params"):
-        assert generated["ffi"].sizeof(struct) == x86_cdefs.ffi.sizeof(struct)
+        assert generated["ffi"].sizeof(struct) == x86_uapi.ffi.sizeof(struct)
     assert memory_lock.ffi.typeof("int(*)(const void *, size_t, unsigned int)")
 
 

@@ -49,7 +49,8 @@ def test_run_receives_the_exact_config(captured, tmp_path):
 def test_defaults(captured):
     run_main(["run", "--arch", "x86"])
     [config] = captured
-    assert config == Config(arch="x86", sandbox=None, plugin_options=config.plugin_options)
+    assert config.given_options == {}  # no plugin option differs from its default
+    assert config == Config(arch="x86", sandbox=None, options=config.options)
     assert config.mem_mib == 256 and config.cpus == 1 and config.console == "serial"
 
 
@@ -80,7 +81,7 @@ def test_unknown_arch_is_one_line_exit_2(arch):
     result = cli("run", "--arch", arch)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"vmm: error: unknown architecture {arch!r}: choose one of x86, arm64, riscv"]
+        f"vmm: error: unknown architecture {arch!r}: choose one of arm64, riscv, x86"]
 
 
 def test_blocking_a_plugin_that_does_not_exist_is_one_line_exit_2():

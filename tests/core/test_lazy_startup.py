@@ -13,7 +13,7 @@ import pytest
 from vmm.core.testing.images import x86_bzimage
 
 from vmm.core import plugins as plugin_discovery
-from vmm.core.cli import command_name
+from vmm.core.cli.app import command_name
 from vmm.core.lazyhooks import lazy_hooks
 
 #: Prints the vmm modules imported after building the program for argv.
@@ -33,7 +33,7 @@ def _modules_after_build(argv: list[str]) -> set[str]:
 
 def test_run_on_x86_imports_no_other_arch_hook_module() -> None:
     modules = _modules_after_build(["run", "--arch", "x86", "--help"])
-    assert "vmm.plugins.x86.vmhooks" in modules
+    assert "vmm.plugins.x86.vcpu" in modules
     assert {"vmm.plugins.arm64", "vmm.plugins.arm64_realm", "vmm.plugins.riscv"} <= modules  # VMM_ARCH read
     assert not {m for m in modules if m.startswith(("vmm.plugins.arm64.", "vmm.plugins.arm64_realm."))}
 
@@ -43,7 +43,7 @@ def test_help_collects_commands_without_registering_every_hook() -> None:
     assert "vmm.plugins.arm64_realm.cli" in modules  # its vmm_add_commands
     assert "vmm.plugins.arm64_realm.lifecycle" not in modules
     assert "vmm.plugins.arm64.machine" not in modules
-    assert "vmm.plugins.x86.vmhooks" not in modules
+    assert "vmm.plugins.x86.vcpu" not in modules
 
 
 def test_core_commands_skip_the_plugin_commands() -> None:

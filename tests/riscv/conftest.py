@@ -10,9 +10,8 @@ from typing import Any, Callable
 
 import pytest
 
-from vmm.plugins.riscv.model import RiscvProfile
-from vmm.plugins.riscv.options import MODEL_PROFILE_KEY
-from vmm.core.testing import ModelVm, minimal_kernel, skip_or_fail
+from vmm.plugins.riscv.model import RiscvModel, RiscvProfile
+from vmm.core.testing import GivenModel, ModelVm, minimal_kernel, skip_or_fail
 
 
 @pytest.fixture
@@ -21,9 +20,9 @@ def riscv_vm(vmm_vm) -> Callable[..., ModelVm]:
 
     def factory(profile: RiscvProfile | None = None, options: dict[str, Any] | None = None,
                 **kwargs: Any) -> ModelVm:
-        options = dict(options or {})
         if profile is not None:
-            options[MODEL_PROFILE_KEY] = profile
+            kwargs["extra_plugins"] = [*kwargs.get("extra_plugins", ()),
+                                       ("riscv-profile", GivenModel(RiscvModel(profile)))]
         kwargs.setdefault("kernel", minimal_kernel("riscv"))
         return vmm_vm("riscv", options=options, **kwargs)
 

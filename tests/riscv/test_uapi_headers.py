@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from vmm.plugins.riscv import regs, uapi
+from vmm.plugins.riscv import registers as regs, uapi
 from vmm.plugins.riscv.uapi import ffi
 from vmm.core.testing import skip_or_fail
 

@@ -15,6 +15,8 @@ import pytest
 
 from vmm.core.config import Config
 from vmm.core.errors import ConfigError
+from vmm.core.options import collect_option_groups
+from vmm.core.plugins import build_manager
 from vmm.plugins.virtio.blk import BlockDevice, DiskSpec
 from vmm.plugins.virtio.wiring import validate
 
@@ -111,7 +113,8 @@ def test_the_same_file_twice_is_refused_whatever_the_path(disk_image, spelling, 
     else:
         other = str(disk_image.parent / "hardlink.img")
         os.link(disk_image, other)
-    config = Config(arch="arm64", plugin_options={"disk": [str(disk_image), f"{other},ro"]})
+    config = Config(arch="arm64", given_options={"virtio": {"disk": [str(disk_image), f"{other},ro"]}})
+    config.bind_options(collect_option_groups(build_manager("arm64")))
     with pytest.raises(ConfigError, match=f"disk image '{other}' is given twice "
                                           rf"\(also as '{disk_image}'\)"):
         validate(config)

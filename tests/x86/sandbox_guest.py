@@ -58,9 +58,8 @@ class Port80Plugin:
 
 def main() -> int:
     mode, kernel = sys.argv[1], sys.argv[2]
-    config = Config(arch="x86", kernel=kernel, sandbox=True, plugin_options={"flat": True})
+    config = Config(arch="x86", kernel=kernel, sandbox=True, given_options={"x86": {"flat": True}})
     pm = build_manager("x86", extra=[("port80", Port80Plugin(mode))])
-    pm.hook.vmm_validate_config(config=config)
     return run_config(config, pm=pm)
 
 

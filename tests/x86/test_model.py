@@ -6,8 +6,8 @@ import errno
 
 import pytest
 
-from vmm.plugins.x86 import ioctls as x
-from vmm.plugins.x86.cdefs import ffi
+from vmm.plugins.x86 import uapi as x
+from vmm.plugins.x86.uapi import ffi
 from vmm.plugins.x86.cpu import set_cpuid, set_msrs, supported_cpuid
 from vmm.plugins.x86.model import X86Model
 from vmm.core.errors import KvmError

@@ -8,10 +8,11 @@ import struct
 
 import pytest
 
-from vmm.plugins.x86 import cpumodes, machine as m
+from vmm.plugins.x86 import cpumodes, layout as m
 from vmm.plugins.x86.guest import BUILTIN_BINARY, BUILTIN_SOURCE, FLAT16_SCRIPT, build_guest
 from vmm.plugins.x86.irqchip import AllocatedLine
-from vmm.plugins.x86.layout import build_e820, format_e820, memory_layout
+from vmm.plugins.x86.e820 import build_e820, format_e820
+from vmm.plugins.x86.layout import memory_layout
 from vmm.plugins.x86.mptable import build_mptable, checksum
 from vmm.plugins.x86.state import E820Entry
 from vmm.core.testing import skip_or_fail

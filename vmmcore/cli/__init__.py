@@ -19,16 +19,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import typer
 
-#: The commands vmm itself defines: naming one skips collecting plugin commands.
-CORE_COMMANDS = ("run", "plugins", "nested")
-
-
-def command_name(argv: list[str]) -> str | None:
-    """The command named on the command line (the first word that isn't an option:
-    the program itself takes no option with a value), or None."""
-    return next((word for word in argv if not word.startswith("-")), None)
-
-
 def build_app(argv: list[str], run_options: Any = None) -> typer.Typer:
     """The typer program for ``argv`` (see :func:`.app.build_app`)."""
     from .app import build_app as build

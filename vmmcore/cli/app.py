@@ -7,10 +7,18 @@ from typing import TYPE_CHECKING
 import typer
 
 from vmm import __version__
-from . import CORE_COMMANDS, command_name
 
 if TYPE_CHECKING:
     from .run import RunOptions
+
+#: The commands vmm itself defines: naming one skips collecting plugin commands.
+CORE_COMMANDS = ("run", "plugins", "nested")
+
+
+def command_name(argv: list[str]) -> str | None:
+    """The command named on the command line (the first word that isn't an option:
+    the program itself takes no option with a value), or None."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def _version(value: bool) -> None:
@@ -35,7 +43,7 @@ def build_app(argv: list[str], run_options: RunOptions | None = None) -> typer.T
 
     :param run_options: ``vmm run``'s options, when already read for ``argv``.
     """
-    from . import nested_command, plugins_cmd, run
+    from . import nested, plugins_cmd, run
 
     app = typer.Typer(
         name="vmm",
@@ -60,7 +68,7 @@ def build_app(argv: list[str], run_options: RunOptions | None = None) -> typer.T
     command = command_name(argv)
     run.register(app, argv, with_plugin_options=command == "run", options=run_options)
     plugins_cmd.register(app, argv)
-    nested_command.register(app)
+    nested.register(app)
     if command not in CORE_COMMANDS:
         from ..plugins import catalogue
 

@@ -14,8 +14,7 @@ def register(app: typer.Typer, argv: list[str]) -> None:
         block: list[str] = typer.Option([], "--block", help="Don't load this plugin (repeatable)."),
     ) -> None:
         """List the loaded plugins, in calling order, with the hooks each implements."""
-        from ..config import host_arch
-        from ..plugins import build_manager, implemented_hooks
+        from ..plugins import build_manager, host_arch, implemented_hooks
 
         pm = build_manager(arch or host_arch(), blocked=block)
         for name, plugin in reversed(pm.list_name_plugin()):

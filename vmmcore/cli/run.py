@@ -17,8 +17,9 @@ import inspect
 import os
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
-from ..config import ARCHES, DEFAULT_MEM_MIB, Config, host_arch
-from ..options import Option, OptionGroup
+from ..config import DEFAULT_MEM_MIB, Config
+from ..options import Option, OptionGroup, collect_option_groups
+from ..plugins import host_arch, known_arches
 
 if TYPE_CHECKING:
     import typer
@@ -26,11 +27,14 @@ if TYPE_CHECKING:
 CORE_PANEL = "vmm"
 
 
-def core_options() -> OptionGroup:
-    """The core's options of ``vmm run``, in --help order."""
+def core_options(arches: tuple[str, ...] = ()) -> OptionGroup:
+    """The core's options of ``vmm run``, in --help order.
+
+    :param arches: the installed arch plugins' architectures, for ``--arch``'s help.
+    """
     group = OptionGroup(CORE_PANEL)
     add = group.addoption
-    add("--arch", "-a", help=f"Guest architecture: {', '.join(ARCHES)} (default: the host's).")
+    add("--arch", "-a", help=f"Guest architecture: {', '.join(arches)} (default: the host's).")
     add("--kernel", "-k", help="Kernel image (bzImage, vmlinux, Image, or a flat binary). "
         "Default: the built-in guest.")
     add("--initrd", "-i", help="Initial ramdisk.")
@@ -71,20 +75,6 @@ def scan_blocked(argv: list[str]) -> list[str]:
     return [argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "--block"]
 
 
-def collect_option_groups(pm: Any) -> list[OptionGroup]:
-    """Ask every registered plugin for its options, one group per plugin."""
-    groups = []
-    for name, plugin in pm.list_name_plugin():
-        impl = getattr(plugin, "vmm_addoption", None)
-        if impl is None:
-            continue
-        group = OptionGroup(name)
-        impl(group=group)
-        if group.options:
-            groups.append(group)
-    return groups
-
-
 def sandbox_choice(values: dict[str, Any]) -> bool | None:
     """``--sandbox`` True, ``--no-sandbox`` False, neither None (on where it works)."""
     from ..errors import ConfigError
@@ -96,14 +86,27 @@ def sandbox_choice(values: dict[str, Any]) -> bool | None:
     return False if values["no_sandbox"] else None
 
 
-def build_config(values: dict[str, Any]) -> Config:
-    """Turn parsed option values into the typed configuration."""
+def build_config(values: dict[str, Any], groups: list[OptionGroup]) -> Config:
+    """Turn parsed option values into the typed configuration.
+
+    :param groups: the plugins' option groups the values were parsed with; a plugin
+        option left at its default isn't kept as given (the run's plugins, which may
+        differ when the scan misread ``--arch``, supply their own defaults).
+    :raises UsageError: for an ``--arch`` no installed plugin provides ("" too: it
+        never means the host's).
+    """
     from ..errors import UsageError
 
-    plugin_options = {key: value for key, value in values.items() if key not in _CORE_DESTS}
     arch = host_arch() if values["arch"] is None else values["arch"]
-    if arch not in ARCHES:  # "" too: it never means the host's
-        raise UsageError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHES)}")
+    arches = known_arches()
+    if arch not in arches:
+        raise UsageError(f"unknown architecture {arch!r}: choose one of {', '.join(arches)}")
+    given: dict[str, dict[str, Any]] = {}
+    for group in groups:
+        for option in group.options:
+            value = values[option.dest]
+            if value != option.default and not (option.multiple and not value):
+                given.setdefault(group.name, {})[option.dest] = value
     return Config(
         arch=arch,
         kernel=values["kernel"],
@@ -119,7 +122,7 @@ def build_config(values: dict[str, Any]) -> Config:
         nocompat=values["nocompat"],
         sandbox=sandbox_choice(values),
         plugins_blocked=list(values["block"]),
-        plugin_options=plugin_options,
+        given_options=given,
     )
 
 
@@ -138,8 +141,9 @@ class RunOptions:
 
         self.arch, self.blocked = scan_arch(argv), scan_blocked(argv)
         self.pm: Any = None
-        self.groups = [core_options()]
-        if with_plugin_options and self.arch in ARCHES:  # an unknown arch is reported when run
+        arches = known_arches()
+        self.groups = [core_options(arches)]
+        if with_plugin_options and self.arch in arches:  # an unknown arch is reported when run
             self.pm = build_manager(self.arch, blocked=self.blocked)
             self.groups += collect_option_groups(self.pm)
         seen = set(_CORE_DESTS)
@@ -157,11 +161,13 @@ class RunOptions:
         """Boot a guest with the parsed option ``values``; return its exit code."""
         from ..runner import run_config
 
-        config = build_config(values)
+        config = build_config(values, self.groups[1:])
         # The manager built for the options serves the run when it was built for the
         # same arch and blocked plugins (the scan can't read every spelling).
         same = self.pm is not None and (config.arch, config.plugins_blocked) == (
             self.arch, self.blocked)
+        if same:
+            config.bind_options(self.groups[1:])
         return run_config(config, pm=self.pm if same else None)
 
 

@@ -3,10 +3,13 @@
 ``VcpuFd.run()`` returns one of these. Port I/O and MMIO exits are the hot path:
 their objects are allocated once per vCPU and refreshed in place, and their ``data``
 is a view into the shared ``kvm_run`` area, so handling an exit allocates little.
+The core decodes the exits every architecture has; an arch plugin decodes its own
+(riscv's SBI calls) through ``vmm_decode_exit``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from . import ioctls as k
@@ -78,28 +81,6 @@ class SystemEventExit(Exit):
         self.reason, self.type, self.data = reason, type, [] if data is None else data
 
 
-class RiscvSbiExit(Exit):
-    """KVM_EXIT_RISCV_SBI: an SBI call KVM forwards to user space."""
-
-    __slots__ = ("extension_id", "function_id", "args")
-
-    def __init__(self, reason: int, extension_id: int = 0, function_id: int = 0,
-                 args: list[int] | None = None) -> None:
-        self.reason, self.extension_id, self.function_id = reason, extension_id, function_id
-        self.args = [] if args is None else args
-
-
-class RiscvCsrExit(Exit):
-    """KVM_EXIT_RISCV_CSR: a CSR access KVM forwards to user space (e.g. ``seed``)."""
-
-    __slots__ = ("csr_num", "new_value", "write_mask")
-
-    def __init__(self, reason: int, csr_num: int = 0, new_value: int = 0,
-                 write_mask: int = 0) -> None:
-        self.reason, self.csr_num, self.new_value, self.write_mask = (
-            reason, csr_num, new_value, write_mask)
-
-
 class InternalErrorExit(Exit):
     """KVM_EXIT_INTERNAL_ERROR (for example an emulation failure)."""
 
@@ -147,6 +128,9 @@ class ExitDecoder:
     """
 
     def __init__(self, run: Any, area: memoryview) -> None:
+        #: Decodes the arch's own exits: ``(reason, run) -> Exit | None`` (the core's
+        #: vCPU sets it to the ``vmm_decode_exit`` hook when a plugin implements it).
+        self.arch_decoder: Callable[[int, Any], Exit | None] | None = None
         self._run = run
         self._run_io = run.io
         self._run_mmio = run.mmio
@@ -196,12 +180,6 @@ class ExitDecoder:
         if reason == k.KVM_EXIT_SYSTEM_EVENT:
             event = run.system_event
             return SystemEventExit(reason, event.type, list(event.data)[: event.ndata])
-        if reason == k.KVM_EXIT_RISCV_SBI:
-            sbi = run.riscv_sbi
-            return RiscvSbiExit(reason, sbi.extension_id, sbi.function_id, list(sbi.args))
-        if reason == k.KVM_EXIT_RISCV_CSR:
-            csr = run.riscv_csr
-            return RiscvCsrExit(reason, csr.csr_num, csr.new_value, csr.write_mask)
         if reason == k.KVM_EXIT_INTERNAL_ERROR:
             internal = run.internal
             return InternalErrorExit(reason, internal.suberror, list(internal.data)[: internal.ndata])
@@ -210,13 +188,8 @@ class ExitDecoder:
             return MemoryFaultExit(reason, fault.flags, fault.gpa, fault.size)
         if reason == k.KVM_EXIT_FAIL_ENTRY:
             return FailEntryExit(reason, run.fail_entry.hardware_entry_failure_reason)
+        if self.arch_decoder is not None:
+            decoded = self.arch_decoder(reason, run)
+            if decoded is not None:
+                return decoded
         return Exit(reason)
-
-    def set_riscv_sbi_return(self, error: int, value: int) -> None:
-        """Write the SBI return registers (a0, a1) the guest sees on re-entry."""
-        self._run.riscv_sbi.ret[0] = error & (2**64 - 1)
-        self._run.riscv_sbi.ret[1] = value & (2**64 - 1)
-
-    def set_riscv_csr_return(self, value: int) -> None:
-        """Write the value the guest's CSR instruction reads, seen on re-entry."""
-        self._run.riscv_csr.ret_value = value & (2**64 - 1)

@@ -14,7 +14,6 @@ from typing import Any
 
 from .base import ArchModel, ModelErrno
 from .decode import IoctlShape, Request, UserMemory, io, iow, iowr
-from .runarea import immediate_exit, write_exit
 from .memory import (
     KVM_CAP_GUEST_MEMFD,
     KVM_CAP_MEMORY_ATTRIBUTES,
@@ -24,6 +23,7 @@ from .memory import (
     MEMSLOT_FORMAT,
     MemoryIoctls,
 )
+from .runarea import EXIT_REASONS, immediate_exit, write_exit
 from .state import DeviceState, SystemState, VcpuState, VmState
 
 API_VERSION = 12
@@ -324,7 +324,10 @@ class ModelBackend(MemoryIoctls):
         else:
             kind, fields = self.arch.idle_exit(vcpu)
         call.detail = kind
-        vcpu.pending_read = write_exit(area, kind, fields)
+        if kind in EXIT_REASONS:
+            vcpu.pending_read = write_exit(area, kind, fields)
+        else:
+            vcpu.pending_read = self.arch.write_exit(area, kind, fields)
         if kind == "memory_fault":  # KVM_RUN reports it as -1/EFAULT
             raise ModelErrno(errno.EFAULT, "memory fault exit")
         return 0

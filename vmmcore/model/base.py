@@ -88,6 +88,13 @@ class ArchModel:
         """The exit KVM_RUN gives when no exit was scripted: the guest powers off."""
         return ("system_event", {"type": 1})
 
+    def write_exit(self, area: bytearray, kind: str,
+                   fields: dict[str, Any]) -> tuple[str, int, int, int] | None:
+        """Write an exit of the arch's own ``kind`` into the ``kvm_run`` ``area``
+        (the core's kinds are written by :mod:`.runarea`); return what a read must
+        later be collected from, as :func:`.runarea.write_exit` does."""
+        raise ValueError(f"the {self.arch} model has no exit kind {kind!r}")
+
     def handle(self, kind: str, state: Any, name: str, arg: int) -> Any:
         """Dispatch an arch ioctl to ``on_<name>``; NotImplemented if none."""
         handler = getattr(self, f"on_{name.lower()}", None)
@@ -151,6 +158,9 @@ class ArchModelLayer(ArchModel):
 
     def idle_exit(self, vcpu):
         return self.inner.idle_exit(vcpu)
+
+    def write_exit(self, area, kind, fields):
+        return self.inner.write_exit(area, kind, fields)
 
     def handle(self, kind, state, name, arg):
         handler = getattr(type(self), f"on_{name.lower()}", None)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from vmm.core.nested.cpio import CpioWriter
 from vmm.core.nested.debs import merge_usr, unpack_debs
 from vmm.core.nested.errors import PackageError
 from vmm.core.nested.modules import find_module_tree
+from vmm.core.nested.progress import progress
 from vmm.core.nested.spec import EmulatedHost
 
 #: Parts of the unpacked packages the emulated host never uses.
@@ -44,11 +44,6 @@ class HostImage:
     project_archive: Path
     kvm_modules: tuple[str, ...]
     disk_modules: tuple[str, ...]
-
-
-def progress(message: str) -> None:
-    """Tell the user what is being fetched or built (on stderr)."""
-    print(f"vmm nested: {message}", file=sys.stderr, flush=True)
 
 
 def _target_apt(spec: EmulatedHost, mirror: DebianMirror) -> PrivateApt:
@@ -215,4 +210,4 @@ def prepare_host(spec: EmulatedHost) -> HostImage:
         )
 
 
-__all__ = ["HostImage", "build_project_archive", "download_packages", "prepare_host", "progress"]
+__all__ = ["HostImage", "build_project_archive", "download_packages", "prepare_host"]

@@ -24,12 +24,12 @@ from vmm.core.nested.errors import PackageError
 DEBIAN_PROVIDED = {
     "cffi": ("python3-cffi", "python3-cffi-backend"),
     "pycparser": ("python3-pycparser", "python3-ply"),
-    # libseccomp's own bindings (module seccomp) instead of pyseccomp, which finds
-    # libseccomp with ldconfig, absent from the emulated host
-    "pyseccomp": ("python3-seccomp", "libseccomp2"),
 }
-#: Every Debian package of :data:`DEBIAN_PROVIDED`.
-DEBIAN_PACKAGES = tuple(package for packages in DEBIAN_PROVIDED.values() for package in packages)
+#: Shared libraries vmm loads with dlopen (the sandbox's libseccomp), as Debian packages.
+DEBIAN_LIBRARIES = ("libseccomp2",)
+#: Every Debian package of :data:`DEBIAN_PROVIDED`, and :data:`DEBIAN_LIBRARIES`.
+DEBIAN_PACKAGES = (*(package for packages in DEBIAN_PROVIDED.values() for package in packages),
+                   *DEBIAN_LIBRARIES)
 #: Where Debian's Python finds packages that are not part of the standard library.
 SITE_DIR = "usr/lib/python3/dist-packages"
 COMPILED_SUFFIXES = (".so", ".pyd")

@@ -14,6 +14,7 @@ from vmm.core.nested import cache
 from vmm.core.nested.apt import SYSTEM_STATUS, PrivateApt, find_debian_mirror, require_tool
 from vmm.core.nested.debs import relativize_symlinks, unpack_debs
 from vmm.core.nested.errors import MissingToolError, PackageError
+from vmm.core.nested.progress import progress
 from vmm.core.nested.spec import EmulatedHost
 
 #: Debian package with QEMU's user-mode emulators (``qemu-riscv64``...), taken
@@ -92,8 +93,6 @@ def find_qemu(spec: EmulatedHost) -> Qemu:
     with cache.locked(root.parent):
         if not (root / "usr" / "bin" / spec.qemu_binary).is_file():
             try:
-                from vmm.core.nested.hostimage import progress
-
                 progress(f"fetching QEMU ({', '.join(spec.qemu_packages)}) from backports")
                 _download_host_packages(spec.qemu_packages, root, from_backports=True)
             except PackageError as error:
@@ -120,8 +119,6 @@ def find_qemu_user(spec: EmulatedHost) -> Qemu:
     binary = spec.qemu_user_binary
     with cache.locked(root.parent):
         if not (root / "usr" / "bin" / binary).is_file():
-            from vmm.core.nested.hostimage import progress
-
             progress(f"fetching {QEMU_USER_PACKAGE} (to precompile the host's Python)")
             try:
                 _download_host_packages((QEMU_USER_PACKAGE,), root, from_backports=False)

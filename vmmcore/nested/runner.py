@@ -21,7 +21,8 @@ from vmm.core.nested.console import ConsoleRelay
 from vmm.core.nested.cpio import CpioWriter, concatenate
 from vmm.core.nested.errors import HostBootError, NestedTimeout
 from vmm.core.nested.forwarding import ForwardPlan
-from vmm.core.nested.hostimage import HostImage, progress
+from vmm.core.nested.hostimage import HostImage
+from vmm.core.nested.progress import progress
 from vmm.core.nested.initscript import INNER_VMM, init_script
 from vmm.core.nested.qemu import Qemu
 from vmm.core.nested.spec import EmulatedHost

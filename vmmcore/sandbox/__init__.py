@@ -7,9 +7,8 @@ sets no_new_privs, then loads a seccomp filter, synchronised to every thread
 (TSYNC), that allows only the calls a running VM makes (:mod:`.syscalls`). A
 forbidden call ends vmm with one line naming it (:mod:`.trap`).
 
-The filter is built with libseccomp, through its Python bindings: Debian's
-``python3-seccomp`` (module ``seccomp``) where the interpreter has it, else PyPI's
-``pyseccomp`` (the same API over ctypes), which the project installs.
+The filter is built with libseccomp (Debian's ``libseccomp2``), called through cffi
+(:mod:`.libseccomp`).
 
 ``vmm run`` turns it on by default where it works (``--sandbox`` requires it,
 ``--no-sandbox`` turns it off); a process embedding vmm as a library (pytest, a
@@ -21,12 +20,15 @@ from __future__ import annotations
 import errno
 import logging
 import os
-from types import ModuleType
-from typing import Any
+
+from typing import TYPE_CHECKING
 
 from ..errors import VmmError
 from .syscalls import (ALLOWED, IOCTL_REQUESTS, IOCTL_TYPE_MASK, IOCTL_TYPES,
                        OPEN_CALLS)
+
+if TYPE_CHECKING:
+    from .libseccomp import Filter
 
 log = logging.getLogger(__name__)
 
@@ -60,56 +62,42 @@ def wanted(setting: bool | None) -> bool:
     return setting is True or (setting is None and _program)
 
 
-def bindings() -> ModuleType:
-    """libseccomp's Python bindings: Debian's ``seccomp`` or PyPI's ``pyseccomp``."""
-    try:
-        import seccomp  # type: ignore[import-not-found]
-    except ImportError:
-        try:
-            import pyseccomp as seccomp  # type: ignore[import-not-found]
-        except (ImportError, RuntimeError) as error:  # RuntimeError: no libseccomp.so
-            raise SandboxError(f"no libseccomp bindings ({error}); pip install pyseccomp, "
-                               "or apt-get install python3-seccomp") from None
-    return seccomp
-
-
-def build_filter(seccomp: ModuleType) -> Any:
+def build_filter() -> Filter:
     """The filter: the calls of :mod:`.syscalls`, KVM and termios ioctls, read-only
     opens, threads-only clone; anything else traps (SIGSYS)."""
-    syscall_filter = seccomp.SyscallFilter(defaction=seccomp.TRAP)
-    syscall_filter.set_attr(seccomp.Attr.CTL_TSYNC, 1)  # every thread, not only this one
+    from . import libseccomp  # only a run that enters the sandbox loads it
+
+    allow, masked_eq, eq = libseccomp.ACT_ALLOW, libseccomp.CMP_MASKED_EQ, libseccomp.CMP_EQ
+    syscall_filter = libseccomp.Filter(libseccomp.ACT_TRAP)
+    syscall_filter.synchronise_threads()  # every thread, not only this one
     for names in ALLOWED.values():
         for name in names:
-            _add(syscall_filter, seccomp.ALLOW, name)
+            _add(syscall_filter, allow, name)
     for request_type in IOCTL_TYPES.values():
-        _add(syscall_filter, seccomp.ALLOW, "ioctl",
-             seccomp.Arg(1, seccomp.MASKED_EQ, IOCTL_TYPE_MASK, request_type))
+        _add(syscall_filter, allow, "ioctl", (1, masked_eq, IOCTL_TYPE_MASK, request_type))
     for request in IOCTL_REQUESTS.values():
-        _add(syscall_filter, seccomp.ALLOW, "ioctl", seccomp.Arg(1, seccomp.EQ, request))
+        _add(syscall_filter, allow, "ioctl", (1, eq, request, 0))
     for name in OPEN_CALLS:
-        _add(syscall_filter, seccomp.ALLOW, name,
-             seccomp.Arg(OPEN_FLAGS_ARGUMENT[name], seccomp.MASKED_EQ, WRITING_OPEN_FLAGS, 0))
-    _add(syscall_filter, seccomp.ALLOW, "clone",
-         seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, CLONE_THREAD))
+        _add(syscall_filter, allow, name,
+             (OPEN_FLAGS_ARGUMENT[name], masked_eq, WRITING_OPEN_FLAGS, 0))
+    _add(syscall_filter, allow, "clone", (0, masked_eq, CLONE_THREAD, CLONE_THREAD))
     # clone3's flags are behind a pointer the filter can't read: ENOSYS makes the C
     # library fall back to clone for new threads.
-    _add(syscall_filter, seccomp.ERRNO(errno.ENOSYS), "clone3")
+    _add(syscall_filter, libseccomp.act_errno(errno.ENOSYS), "clone3")
     return syscall_filter
 
 
-def _add(syscall_filter: Any, action: int, name: str, *conditions: Any) -> None:
-    try:
-        syscall_filter.add_rule(action, name, *conditions)
-    except (OSError, ValueError, RuntimeError) as error:
-        log.debug("sandbox: %s not in this architecture's filter (%s)", name, error)
+def _add(syscall_filter: Filter, action: int, name: str,
+         *conditions: tuple[int, int, int, int]) -> None:
+    if not syscall_filter.add_rule(action, name, *conditions):
+        log.debug("sandbox: %s not in this architecture's filter", name)
 
 
-def violation_message(seccomp: ModuleType, number: int) -> bytes:
+def violation_message(number: int) -> bytes:
     """The line a forbidden call ``number`` ends vmm with."""
-    try:
-        name = seccomp.resolve_syscall(seccomp.Arch.NATIVE, number).decode()
-    except Exception:  # noqa: BLE001 - a number libseccomp doesn't know
-        name = "unknown"
+    from . import libseccomp
+
+    name = libseccomp.syscall_name(number) or "unknown"
     return (f"vmm: error: the sandbox stopped a forbidden system call, {name} ({number}): "
             "a bug or an attack; report it (--no-sandbox runs without the sandbox)\n").encode()
 
@@ -128,9 +116,8 @@ def enter(required: bool) -> bool:
     # bytecode: the filter refuses mkdir and writing opens.
     sys.dont_write_bytecode = True
     try:
-        seccomp = bindings()
-        syscall_filter = build_filter(seccomp)
-        trap.install(lambda number: violation_message(seccomp, number), MESSAGE_TABLE_SIZE)
+        syscall_filter = build_filter()
+        trap.install(violation_message, MESSAGE_TABLE_SIZE)
         capabilities.drop_all()
         capabilities.set_no_new_privs()
         syscall_filter.load()

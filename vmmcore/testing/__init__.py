@@ -19,12 +19,15 @@ Fixtures:
   :func:`vmm.core.testing.images.minimal_kernel`) is loaded. When the arch plugin has
   no model of KVM yet, the test is skipped with that reason (``VMM_REQUIRE_MODELS=1``
   turns the skip into a failure).
-- ``vmm_arch``: parametrizes a test over every architecture (x86, arm64, riscv).
+- ``vmm_arch``: parametrizes a test over every installed architecture (arm64, riscv, x86...).
 - ``require_kvm``: skips unless /dev/kvm is usable (``VMM_REQUIRE_KVM=1``, set by CI,
   turns the skip into a failure).
 - ``hugetlbfs_dir``: a private hugetlbfs mount with free 2 MiB pages (root; the pool
   and the mount are restored; without root, skipped, or failed under
   ``VMM_REQUIRE_KVM=1``).
+
+:class:`GivenModel` is a test plugin that gives the model of KVM to build against
+(another modelled host: ``extra_plugins=[("host", GivenModel(Arm64Model(host)))]``).
 
 :class:`ModelVm` drives exits (``exit``, ``mmio_read``/``mmio_write``,
 ``pio_read``/``pio_write``) and shows what happened (``ioctl_names``, ``ioctl_log``,
@@ -39,9 +42,9 @@ from typing import Any
 
 import pytest
 
-from ..config import ARCHES
+from ..plugins import known_arches
 from .images import minimal_kernel
-from .model_vm import ModelVm, NoModelError, make_model_vm
+from .model_vm import GivenModel, ModelVm, NoModelError, make_model_vm
 
 REQUIRE_ENV = "VMM_REQUIRE_KVM"
 REQUIRE_MODELS_ENV = "VMM_REQUIRE_MODELS"
@@ -79,9 +82,10 @@ def hugetlbfs_dir() -> Iterator[str]:
     yield from mounted_hugetlbfs(skip_or_fail)
 
 
-@pytest.fixture(params=ARCHES)
+@pytest.fixture(params=known_arches())
 def vmm_arch(request: pytest.FixtureRequest) -> str:
-    """Each architecture in turn: a test using it runs once for x86, arm64 and riscv."""
+    """Each architecture in turn: a test using it runs once for every installed arch
+    plugin (x86, arm64 and riscv, and any other)."""
     return request.param
 
 
@@ -109,6 +113,7 @@ def vmm_vm(tmp_path) -> Iterator[Callable[..., ModelVm]]:
 
 
 __all__ = [
+    "GivenModel",
     "ModelVm",
     "NoModelError",
     "kvm_usable",

@@ -6,9 +6,12 @@ import io
 from pathlib import Path
 from typing import Any, Iterable
 
+from vmm import hookimpl
+
 from ..config import Config
 from ..errors import PluginError
 from ..model.backend import ModelBackend
+from ..options import collect_option_groups, route_options
 from ..plugins import PluginEntry, build_manager
 from ..stages import StageRunner
 from ..vm import Vm
@@ -17,6 +20,21 @@ from .images import minimal_kernel
 
 class NoModelError(PluginError):
     """The arch plugin gives no model of KVM (``vmm_kvm_model``), so no model VM."""
+
+
+class GivenModel:
+    """A test plugin giving ``model`` as the run's model of KVM (registered after the
+    arch plugin, so asked first): ``extra_plugins=[("host", GivenModel(model))]``
+    builds against another modelled host, as ``--model-host`` does from the command
+    line. Each VM needs its own model instance."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    @hookimpl
+    def vmm_kvm_model(self, config: Config) -> Any:
+        """The given model."""
+        return self.model
 
 
 class VmStoppedError(AssertionError):
@@ -78,9 +96,10 @@ class ModelVm:
 
         ``kind`` is "io" (``port``, ``size``, ``is_write``, ``data``, ``count``),
         "mmio" (``addr``, ``size``, ``is_write``, ``data``), "system_event"
-        (``type``, ``data``), "riscv_sbi" (``extension_id``, ``function_id``,
-        ``args``), "memory_fault" (``gpa``, ``size``, ``flags``), "hlt", "shutdown" or
-        "internal_error".
+        (``type``, ``data``), "memory_fault" (``gpa``, ``size``, ``flags``), "hlt",
+        "shutdown", "internal_error", or a kind of the arch's model (riscv's
+        "riscv_sbi" with ``extension_id``, ``function_id``, ``args``; see its
+        ``ArchModel.write_exit``).
         """
         if self.stopped:
             raise VmStoppedError(
@@ -190,7 +209,8 @@ def make_model_vm(
     :param blocked: names of installed plugins not to load (as ``--block``).
     :param kernel: kernel bytes (written to ``workdir``) or a path. Default: the
         arch plugin's built-in guest, else :func:`minimal_kernel` for ``arch``.
-    :param options: plugin options, as ``config.plugin_options`` (by ``dest``).
+    :param options: plugin option values by destination, as on the command line
+        (``{"disable_sve": True}``); each goes to the plugin that declares it.
     :param entries: the plugins to choose from instead of the installed entry
         points (to test against a stand-in arch plugin).
     :param validate: run ``vmm_validate_config`` first, as ``vmm run`` does.
@@ -204,15 +224,17 @@ def make_model_vm(
     if isinstance(kernel, (bytes, bytearray)):
         kernel = _write_kernel(workdir, bytes(kernel))
     config_fields.setdefault("dry_run", True)
-    config = Config(arch=arch, kernel=kernel, plugin_options=dict(options or {}),
-                    **config_fields)
     pm = build_manager(arch, blocked=blocked, entries=entries, extra=extra_plugins)
+    groups = collect_option_groups(pm)
+    config = Config(arch=arch, kernel=kernel, given_options=route_options(groups, options or {}),
+                    **config_fields)
+    config.bind_options(groups)
     if validate:
         pm.hook.vmm_validate_config(config=config)
     arch_model = pm.hook.vmm_kvm_model(config=config)
     if arch_model is None:
         raise NoModelError(f"the {arch} plugin gives no model of KVM (vmm_kvm_model)")
-    if not (config.kernel or config.firmware or config.option("default_guest")):
+    if not (config.kernel or config.firmware or pm.hook.vmm_builtin_guest(config=config)):
         config.kernel = _write_kernel(workdir, minimal_kernel(arch))
     backend = ModelBackend(arch_model)
     vm = Vm(config, pm, backend, console=io.BytesIO())

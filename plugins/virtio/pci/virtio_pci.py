@@ -264,29 +264,16 @@ class VirtioPciTransport(Transport):
     # ------------------------------------------------------------ common configuration
 
     def _common_get(self, name: str) -> int:
-        queue = self.selected_queue
-        if name == "device_feature_select":
-            return self.device_features_sel
-        if name == "device_feature":
-            return self.read_device_features()
-        if name == "driver_feature_select":
-            return self.driver_features_sel
-        if name == "driver_feature":
-            return self.read_driver_features()
+        role = _COMMON_ROLES.get(name)
+        if role is not None:
+            return self.read_common(role)
         if name == "config_msix_vector":
             return self.config_msix_vector
         if name == "num_queues":
             return len(self.device.queues)
-        if name == "device_status":
-            return self.status
-        if name == "config_generation":
-            return self.config_generation
-        if name == "queue_select":
-            return self.queue_sel
+        queue = self.selected_queue
         if queue is None:
             return NO_VECTOR if name == "queue_msix_vector" else 0
-        if name == "queue_size":
-            return queue.size
         if name == "queue_msix_vector":
             return queue.msix_vector
         if name == "queue_enable":
@@ -298,18 +285,11 @@ class VirtioPciTransport(Transport):
         return 0
 
     def _common_set(self, name: str, value: int) -> None:
-        if name == "device_feature_select":
-            self.device_features_sel = value
-        elif name == "driver_feature_select":
-            self.driver_features_sel = value
-        elif name == "driver_feature":
-            self.write_driver_features(value)
+        role = _COMMON_ROLES.get(name)
+        if role is not None:
+            self.write_common(role, value)
         elif name == "config_msix_vector":
             self.config_msix_vector = self._valid_vector(value)
-        elif name == "device_status":
-            self.write_status(value)
-        elif name == "queue_select":
-            self.queue_sel = value
         elif name == "queue_msix_vector":
             if self.selected_queue is not None:
                 self.selected_queue.msix_vector = self._valid_vector(value)
@@ -320,9 +300,7 @@ class VirtioPciTransport(Transport):
         queue = self.queue_configurable()
         if queue is None:
             return
-        if name == "queue_size":
-            queue.size = value
-        elif name == "queue_enable":
+        if name == "queue_enable":
             queue.ready = queue.ready or value == 1
         elif name in _QUEUE_ADDRESSES:
             setattr(queue, _QUEUE_ADDRESSES[name], value)
@@ -381,6 +359,19 @@ class _BarRegion:
     def io_write(self, offset: int, size: int, value: int) -> None:
         self.transport.bar_write(offset, size, value)
 
+
+#: virtio-pci's names of the registers every transport has -> their role
+#: (:meth:`Transport.read_common`).
+_COMMON_ROLES = {
+    "device_feature_select": "device_features_sel",
+    "device_feature": "device_features",
+    "driver_feature_select": "driver_features_sel",
+    "driver_feature": "driver_features",
+    "queue_select": "queue_sel",
+    "queue_size": "queue_size",
+    "device_status": "status",
+    "config_generation": "config_generation",
+}
 
 _QUEUE_ADDRESSES = {
     "queue_desc": "desc_addr",

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from vmm.core.options import OptionGroup
     from vmm.core.vm import Vm
 
+#: The plugin's name (its entry point), under which vmm binds its options.
+PLUGIN = "debugport"
 DEFAULT_PORT = 0x500
 DEFAULT_MMIO_ADDR = 0x0F00_0000
 PORT_LIMIT = 0x1_0000
@@ -62,7 +64,7 @@ def vmm_addoption(group: OptionGroup) -> None:
 
 
 def _parse_number(config: Config, dest: str, flag: str, default: int, limit: int) -> int:
-    value: Any = config.option(dest)
+    value: Any = getattr(config.options_of(PLUGIN), dest)
     if value is None:
         return default
     try:
@@ -76,15 +78,23 @@ def _parse_number(config: Config, dest: str, flag: str, default: int, limit: int
     return number
 
 
+def debug_exit_port(config: Config) -> int:
+    """``--debug-exit-port`` (decimal or 0x-hex), checked."""
+    return _parse_number(config, "debug_exit_port", "--debug-exit-port", DEFAULT_PORT, PORT_LIMIT)
+
+
+def debug_exit_addr(config: Config) -> int:
+    """``--debug-exit-addr`` (decimal or 0x-hex), checked."""
+    return _parse_number(config, "debug_exit_addr", "--debug-exit-addr", DEFAULT_MMIO_ADDR,
+                         ADDR_LIMIT)
+
+
 @hookimpl
 def vmm_validate_config(config: Config) -> None:
-    """Parse the two addresses (decimal or 0x-hex) and refuse bad ones."""
-    config.plugin_options["debug_exit_port"] = _parse_number(
-        config, "debug_exit_port", "--debug-exit-port", DEFAULT_PORT, PORT_LIMIT
-    )
-    config.plugin_options["debug_exit_addr"] = _parse_number(
-        config, "debug_exit_addr", "--debug-exit-addr", DEFAULT_MMIO_ADDR, ADDR_LIMIT
-    )
+    """Refuse bad addresses before anything is built (the options stay read-only:
+    the dev stage parses them again)."""
+    debug_exit_port(config)
+    debug_exit_addr(config)
 
 
 @hookimpl
@@ -94,9 +104,9 @@ def vmm_dev_init(vm: Vm) -> None:
 
     device = DebugExitDevice(vm.request_stop)
     if vm.config.arch in PIO_ARCHES:
-        bus, base, flag = vm.pio, vm.config.option("debug_exit_port"), "--debug-exit-port"
+        bus, base, flag = vm.pio, debug_exit_port(vm.config), "--debug-exit-port"
     else:
-        bus, base, flag = vm.mmio, vm.config.option("debug_exit_addr"), "--debug-exit-addr"
+        bus, base, flag = vm.mmio, debug_exit_addr(vm.config), "--debug-exit-addr"
         _refuse_ram(vm, base, flag)
     try:
         bus.register(base, REGISTERS_SIZE, device)
@@ -140,4 +150,4 @@ def vmm_device_tree(vm: Vm, fdt: FdtBuilder) -> None:
 @hookimpl
 def vmm_virtio_host_features(vm: Vm, device: Any) -> int:
     """VIRTIO_F_ORDER_PLATFORM when --virtio-order-platform is given, else nothing."""
-    return ORDER_PLATFORM_BIT if vm.config.option("virtio_order_platform") else 0
+    return ORDER_PLATFORM_BIT if vm.config.options_of(PLUGIN).virtio_order_platform else 0

@@ -14,14 +14,14 @@ from vmm.core.images import LoadedImage
 from vmm.core.memory import GuestMemoryError
 from vmm.core.vm import Vm
 
-from . import machine as m
+from . import layout as m
 from .bzimage import SETUP_HEADER_OFFSET, STARTUP_64_OFFSET, is_bzimage, parse_bzimage
 from .elf import is_elf, parse_elf
+from .guest import builtin_guest_path
+from .options import x86_options
 from .state import LINUX_64, PVH, REAL_MODE, BootInfo, x86_state
 
 PAGE = 4096
-#: The option's destination (``--flat``).
-FLAT_OPTION = "flat"
 #: initrd_addr_max of boot protocols before 2.03.
 OLD_INITRD_ADDR_MAX = 0x37FFFFFF
 
@@ -93,8 +93,7 @@ def load_bzimage(vm: Vm, data: bytes, path: str) -> LoadedImage:
 def load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage:
     """A flat binary when asked (``--flat``, the built-in guest), else a recognised
     bzImage or ELF64 kernel; anything else is a one-line ImageError."""
-    config = vm.config
-    if config.option(FLAT_OPTION) or path == config.option("default_guest"):
+    if x86_options(vm.config).flat or path == str(builtin_guest_path()):
         if not data:
             raise ImageError(f"flat binary {path!r} is empty")
         return load_flat(vm, data, path)

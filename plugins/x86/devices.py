@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from vmm import hookimpl
 
-from . import machine as m
+from . import layout as m
 
 if TYPE_CHECKING:
     from vmm.core.vm import Vm

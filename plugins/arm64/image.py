@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from vmm.core.errors import ImageError
 from vmm.core.images import LoadedImage
 
-from . import memory_map as mm
+from . import layout as mm
 
 IMAGE_HEADER = struct.Struct("<IIQQQQQQ4sI")
 IMAGE_MAGIC = b"ARM\x64"

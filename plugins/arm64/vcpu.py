@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from vmm import hookimpl
 from vmm.core.errors import ConfigError, GuestError
 
-from . import memory_map as mm
-from .options import DISABLE_SVE, NO_PVTIME, PMU
+from . import layout as mm
+from .options import arm64_options
 from .state import Arm64State, arm64_state
 
 if TYPE_CHECKING:
@@ -34,10 +34,11 @@ def vcpu_features(vm: Vm) -> int:
     features = 0
     if vmfd.check_extension(u.KVM_CAP_ARM_PSCI_0_2):
         features |= 1 << u.KVM_ARM_VCPU_PSCI_0_2
-    state.sve_enabled = bool(vmfd.check_extension(u.KVM_CAP_ARM_SVE)) and not vm.config.option(DISABLE_SVE)
+    state.sve_enabled = bool(vmfd.check_extension(u.KVM_CAP_ARM_SVE)) and bool(
+        vm.hook.vmm_arm64_sve(vm=vm))
     if state.sve_enabled:
         features |= 1 << u.KVM_ARM_VCPU_SVE
-    state.pmu_enabled = bool(vm.config.option(PMU))
+    state.pmu_enabled = bool(arm64_options(vm.config).pmu)
     if state.pmu_enabled:
         if not vmfd.check_extension(u.KVM_CAP_ARM_PMU_V3):
             raise ConfigError("--pmu: KVM on this host has no PMUv3 to give the vCPUs; drop --pmu")
@@ -50,8 +51,15 @@ def vcpu_features(vm: Vm) -> int:
 
 
 @hookimpl
+def vmm_arm64_sve(vm: Vm) -> bool:
+    """SVE unless ``--disable-sve`` (a layer answers first when it decides otherwise)."""
+    return not arm64_options(vm.config).disable_sve
+
+
+@hookimpl
 def vmm_vcpu_features(vm: Vm) -> int:
-    """PSCI 0.2, SVE and pointer authentication when KVM has them, the PMU with --pmu."""
+    """PSCI 0.2, SVE (when ``vmm_arm64_sve`` agrees) and pointer authentication when
+    KVM has them, the PMU with --pmu."""
     return vcpu_features(vm)
 
 
@@ -84,7 +92,7 @@ def vmm_base_init(vm: Vm) -> None:
 
     assert vm.vmfd is not None
     state = arm64_state(vm)
-    if vm.config.option(NO_PVTIME) or not vm.vmfd.check_extension(u.KVM_CAP_STEAL_TIME):
+    if arm64_options(vm.config).no_pvtime or not vm.vmfd.check_extension(u.KVM_CAP_STEAL_TIME):
         return
     if len(vm.vcpus) * mm.PVTIME_RECORD_SIZE > mm.PVTIME_SIZE:
         raise GuestError("too many vCPUs for the stolen-time area")
@@ -124,7 +132,7 @@ def set_vcpu_attr(fd: VcpuFd, group: int, attr: int, value: Any = None) -> None:
 def init_pmus(vm: Vm) -> None:
     """Give every vCPU's PMU its overflow PPI and initialise it (after the vGIC)."""
     from . import uapi as u
-    from .gic import PMU_PPI
+    from .irqchip import PMU_PPI
 
     if not arm64_state(vm).pmu_enabled:
         return

@@ -1,5 +1,5 @@
-"""x86 hooks for the VM and its vCPUs: configuration, memory map, in-kernel
-irqchip and PIT, CPUID and MSRs, boot registers, and the exits x86 handles."""
+"""x86 vCPUs: CPUID and MSRs, boot registers for each boot protocol, register
+dumps, and the exits x86 handles."""
 
 from __future__ import annotations
 
@@ -7,75 +7,15 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from vmm import hookimpl
-from vmm.core.errors import ConfigError, GuestError
+from vmm.core.errors import GuestError, ImageError
 
-from . import machine as m
+from . import layout as m
 
 if TYPE_CHECKING:
-    from vmm.core.config import Config
-    from vmm.core.layout import MemoryLayout
     from vmm.core.vcpu import Vcpu
     from vmm.core.vm import Vm
 
 log = logging.getLogger(__name__)
-
-#: Enough for low memory, the boot structures and a kernel above 1 MiB.
-MIN_MEM_MIB = 4
-
-
-@hookimpl
-def vmm_validate_config(config: Config) -> None:
-    """Refuse too little memory or too many vCPUs for an MP table; point at the
-    built-in guest when no kernel is given."""
-    if config.arch != "x86":
-        return
-    if 0 < config.mem_mib < MIN_MEM_MIB:
-        raise ConfigError(f"-m {config.mem_mib}: an x86 guest needs at least {MIN_MEM_MIB} MiB")
-    from .mptable import MAX_CPUS
-
-    if config.cpus > MAX_CPUS:
-        raise ConfigError(f"-c {config.cpus}: x86 guests find their CPUs in an MP table, "
-                          f"which describes at most {MAX_CPUS}; use fewer")
-    if not config.kernel and not config.firmware:
-        from .guest import builtin_guest_path
-
-        config.plugin_options.setdefault("default_guest", str(builtin_guest_path()))
-
-
-@hookimpl
-def vmm_kvm_model(config: Config) -> Any:
-    """The x86 part of the model of KVM (for ``--dry-run`` and tests)."""
-    from .model import X86Model
-
-    return X86Model()
-
-
-@hookimpl
-def vmm_memory_layout(config: Config) -> MemoryLayout:
-    """RAM below the 32-bit hole (at most 3 GiB) and above 4 GiB; device windows."""
-    from .layout import memory_layout
-
-    return memory_layout(config.mem_bytes)
-
-
-@hookimpl
-def vmm_core_init(vm: Vm) -> None:
-    """Create the in-kernel irqchip and PIT, place KVM's TSS and identity-map pages,
-    and read the CPUID KVM supports (once, for every vCPU)."""
-    from . import ioctls as x
-    from .cdefs import ffi
-    from .cpu import supported_cpuid
-    from .irqchip import IrqChip
-    from .state import x86_state
-
-    assert vm.vmfd is not None and vm.kvm is not None
-    vmfd = vm.vmfd
-    vmfd.call(x.KVM_SET_TSS_ADDR, m.TSS_ADDR)
-    vmfd.call(x.KVM_SET_IDENTITY_MAP_ADDR, ffi.new("uint64_t *", m.IDENTITY_MAP_ADDR))
-    vmfd.create_irqchip()
-    vmfd.call(x.KVM_CREATE_PIT2, ffi.new("struct kvm_pit_config *", {"flags": x.KVM_PIT_SPEAKER_DUMMY}))
-    vm.irqchip = IrqChip(vmfd)
-    x86_state(vm).supported_cpuid = supported_cpuid(vm.kvm)
 
 
 @hookimpl
@@ -94,11 +34,34 @@ def vmm_vcpu_init(vm: Vm, vcpu: Vcpu) -> None:
 def vmm_vcpu_boot_registers(vm: Vm, vcpu: Vcpu) -> dict[str, int] | None:
     """The boot vCPU's registers for the loaded kernel's protocol; other vCPUs wait
     for the boot vCPU's INIT/SIPI (the in-kernel local APIC holds them)."""
-    from .boot import boot_registers
-
     if vcpu.id != 0:
         return {}
     return boot_registers(vm)
+
+
+def boot_registers(vm: Vm) -> dict[str, int]:
+    """Registers that start the loaded kernel per its protocol (see :mod:`.state`),
+    with the boot structures (GDT, identity map) the protected- and long-mode
+    protocols need written to guest memory."""
+    from . import cpumodes
+    from .state import LINUX_64, PVH, REAL_MODE, x86_state
+
+    boot = x86_state(vm).boot
+    if boot is None:
+        raise ImageError("no x86 kernel was loaded")
+    if boot.protocol == REAL_MODE:
+        return cpumodes.real_mode_registers(m.REAL_MODE_SEGMENT, boot.entry, m.REAL_MODE_STACK)
+    gdt = cpumodes.write_boot_gdt(vm.memory)
+    if boot.protocol == PVH:
+        registers = cpumodes.protected_mode_registers(gdt, boot.entry)
+        registers["rbx"] = boot.boot_struct
+        return registers
+    if boot.protocol == LINUX_64:
+        cr3 = cpumodes.write_identity_page_tables(vm.memory)
+        registers = cpumodes.long_mode_registers(gdt, cr3, boot.entry)
+        registers["rsi"] = boot.boot_struct
+        return registers
+    raise ImageError(f"unknown x86 boot protocol {boot.protocol!r}")
 
 
 @hookimpl
@@ -148,8 +111,8 @@ def vmm_vcpu_stalled(vcpu: Vcpu) -> str | None:
     or an AP still waiting for its startup IPI: only another vCPU could wake it."""
     from vmm.core.errors import KvmError
 
-    from . import ioctls as x
-    from .cdefs import ffi
+    from . import uapi as x
+    from .uapi import ffi
 
     try:
         state = ffi.new("struct kvm_mp_state *")
