@@ -48,7 +48,8 @@ esac
 def guest_body(token_marker: str) -> str:
     return (
         hvc_prelude()
-        + "udhcpc -i eth0 -n -q -t 5 -T 3 -s /bin/dhcp-hook || echo DHCP-FAILED\n"
+        + "ip link set eth0 up\n"
+        + "timeout 90 udhcpc -i eth0 -n -q -t 5 -T 3 -s /bin/dhcp-hook || echo DHCP-FAILED\n"
         + "server=$(sed -n 's/^nameserver //p' /etc/resolv.conf | head -n 1)\n"
         + f"nslookup {NAME} $server > /tmp/dns 2>&1; cat /tmp/dns\n"
         + f"address=$(sed -n '/^Name:/,$ s/^Address:[[:space:]]*//p' /tmp/dns | head -n 1)\n"
