@@ -48,13 +48,17 @@ esac
 def guest_body(token_marker: str) -> str:
     return (
         hvc_prelude()
+        + "mkdir -p /tmp\n"
         + "ip link set eth0 up\n"
         + "timeout 90 udhcpc -i eth0 -n -q -t 5 -T 3 -s /bin/dhcp-hook || echo DHCP-FAILED\n"
         + "server=$(sed -n 's/^nameserver //p' /etc/resolv.conf | head -n 1)\n"
         + f"nslookup {NAME} $server > /tmp/dns 2>&1; cat /tmp/dns\n"
         + f"address=$(sed -n '/^Name:/,$ s/^Address:[[:space:]]*//p' /tmp/dns | head -n 1)\n"
         + "echo DNS-ANSWER=$address\n"
-        + f"echo {token_marker}=$(wget -q -T 20 -O - http://$address:{PORT}/token)\n"
+        # busybox's nc, not its wget (which crashes in this initramfs): the body is
+        # the reply's last line
+        + f"echo {token_marker}=$(printf 'GET /token HTTP/1.0\\r\\n\\r\\n' | "
+        + f"timeout 20 nc $address {PORT} | tail -n 1)\n"
         + "cat /proc/interrupts\n"
         + "echo GUEST-DONE\n"
         + f"{POWER_OFF[ARCH]}\n"
