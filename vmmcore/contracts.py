@@ -22,10 +22,18 @@ class Irqchip(Protocol):
     APLIC/PLIC source); :meth:`allocate` hands out free ones.
     """
 
-    #: Whether the in-kernel controller takes MSIs (KVM_SIGNAL_MSI and MSI routes):
-    #: x86's local APICs do; a GIC without ITS or a PLIC doesn't, and virtio-pci
-    #: then falls back to INTx lines.
-    supports_msi: bool
+    @property
+    def supports_msi(self) -> bool:
+        """Whether the in-kernel controller takes MSIs (KVM_SIGNAL_MSI and MSI routes):
+        x86's local APICs do, a GIC with an ITS does; a GIC without one or a PLIC
+        doesn't, and virtio-pci then falls back to INTx lines. A class attribute will do."""
+        ...
+
+    @property
+    def msi_devid(self) -> bool:
+        """Whether each MSI must carry its sender's requester ID (KVM_MSI_VALID_DEVID),
+        as KVM requires once an arm64 GIC has an ITS."""
+        ...
 
     def allocate(self) -> int:
         """A free interrupt line for one device (a ConfigError when none is left)."""

@@ -36,6 +36,8 @@ def build_device_tree(vm: Vm, state: Arm64State, psci_0_2: bool) -> bytes:
     vgic = arm64_vgic(vm)
     fdt = FdtBuilder()
     vgic.phandle = fdt.allocate_phandle()
+    if vgic.its is not None:
+        vgic.its.phandle = fdt.allocate_phandle()
     fdt.begin_node("")
     fdt.property_string("compatible", "linux,dummy-virt")
     fdt.property_u32("#address-cells", 2)

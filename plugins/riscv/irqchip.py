@@ -34,6 +34,7 @@ class RiscvIrqchip:
     kind = "none"
     #: MSIs through the IMSIC aren't wired to KVM_SIGNAL_MSI: virtio-pci uses lines.
     supports_msi = False
+    msi_devid = False
 
     def __init__(self, nr_lines: int = NR_LINES) -> None:
         self.nr_lines = nr_lines

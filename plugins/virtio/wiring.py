@@ -171,8 +171,15 @@ def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
             net = parse_network(text)
             if config.dry_run:
                 devices.append(NetDevice(None, net.mac, net.tapif))
-                vm.report.append(f"virtio-net: TAP interface {net.tapif or '(new)'} not "
-                                 "opened (dry run)")
+                backend = ("passt not started" if net.mode == "user" else
+                           f"TAP interface {net.tapif or '(new)'} not opened")
+                vm.report.append(f"virtio-net: {backend} (dry run)")
+                continue
+            if net.mode == "user":
+                from .passt import start_passt
+
+                devices.append(NetDevice(start_passt(net.guest_ip, net.host_ip), net.mac,
+                                         "passt"))
                 continue
             from .tap import open_tap
 
@@ -249,7 +256,7 @@ def _place_pci(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
 
     from .interrupts import LineInterrupt, require_irqchip
     from .pci.config import COMMAND_MEMORY
-    from .pci.host import PciRoot
+    from .pci.host import PciRoot, requester_id
     from .pci.virtio_pci import BAR_SIZE, VirtioPciTransport
 
     assert vm.layout is not None
@@ -266,7 +273,9 @@ def _place_pci(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
         intx = None if chip is None else LineInterrupt(chip, chip.allocate(), use_irqfd=False)
         transport = VirtioPciTransport(vm, device, is64=is64, msi=msi, intx=intx)
         state.transports.append(transport)
-        pci.root.add(transport)
+        slot = pci.root.add(transport)
+        if transport.msix is not None and vm.irqchip is not None and vm.irqchip.msi_devid:
+            transport.msix.devid = requester_id(slot)
         try:
             base = allocator.allocate(BAR_SIZE, BAR_SIZE)
         except ValueError:

@@ -36,6 +36,8 @@ class IrqChip:
 
     #: The in-kernel local APICs take MSIs (KVM_SIGNAL_MSI, MSI routes).
     supports_msi = True
+    #: Their MSIs carry no requester ID.
+    msi_devid = False
 
     def __init__(self, vmfd: VmFd) -> None:
         self._vmfd = vmfd

@@ -259,7 +259,9 @@ class ModelBackend(MemoryIoctls):
             raise ModelErrno(errno.EINVAL, "unknown MSI flags")
         if not vm.irqchip and not vm.devices:
             raise ModelErrno(errno.ENXIO, "no in-kernel irqchip")
-        vm.msis.append((address, data, devid if flags & MSI_VALID_DEVID else None))
+        sender = devid if flags & MSI_VALID_DEVID else None
+        self.arch.check_msi(vm, address, sender)
+        vm.msis.append((address, data, sender))
         return 1
 
     def _kvm_enable_cap(self, vm: VmState, arg: int, call: Call) -> int:

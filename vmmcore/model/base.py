@@ -81,6 +81,10 @@ class ArchModel:
     def create_device(self, vm: VmState, device_type: int, flags: int) -> DeviceState:
         raise ModelErrno(errno.ENODEV, f"device type {device_type} not modelled")
 
+    def check_msi(self, vm: VmState, address: int, devid: int | None) -> None:
+        """KVM_SIGNAL_MSI's arch rules (an arm64 ITS wants the DeviceID); raise
+        ModelErrno to refuse."""
+
     def before_run(self, vcpu: VcpuState) -> None:
         """Check KVM_RUN's preconditions (raise ModelErrno to refuse)."""
 
@@ -152,6 +156,9 @@ class ArchModelLayer(ArchModel):
 
     def create_device(self, vm: VmState, device_type: int, flags: int) -> DeviceState:
         return self.inner.create_device(vm, device_type, flags)
+
+    def check_msi(self, vm: VmState, address: int, devid: int | None) -> None:
+        return self.inner.check_msi(vm, address, devid)
 
     def before_run(self, vcpu: VcpuState) -> None:
         return self.inner.before_run(vcpu)

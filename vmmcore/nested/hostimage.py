@@ -75,7 +75,7 @@ def _debian_packages(spec: EmulatedHost, directory: Path) -> tuple[str, list[Pat
     """
     manifest = directory / "packages.json"
     wanted = [spec.busybox_package, *SHELL_PACKAGES, *spec.python_packages,
-              *pydeps.DEBIAN_PACKAGES]
+              *pydeps.DEBIAN_PACKAGES, *spec.helper_packages]
     fingerprint = cache.digest_text(repr((spec, wanted)))  # a package added: resolve again
     if manifest.is_file():
         saved = json.loads(manifest.read_text())
