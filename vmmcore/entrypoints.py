@@ -3,10 +3,10 @@
 ``importlib.metadata`` costs ~15 ms of CPU to import (it pulls in ``email``,
 ``zipfile``, ``csv`` and ``pathlib``) and every command line reads the ``vmm`` group.
 So its answer is kept (:mod:`vmm.core.startupcache`) with a stamp of where it came
-from: ``sys.path``, the modification time of each of its directories (installing,
-upgrading or removing a distribution adds, renames or removes an info directory
-there) and of each info directory's ``entry_points.txt`` (an edit in place). While
-the stamp matches, the stored ``(name, value)`` pairs are the answer; otherwise
+from: ``sys.path``, the info directories (``*.dist-info``, ``*.egg-info``) in each of
+its directories (installing, upgrading or removing a distribution adds, renames or
+removes one) and the modification time of each one's ``entry_points.txt`` (an edit
+in place). While the stamp matches, the stored ``(name, value)`` pairs are the answer; otherwise
 ``importlib.metadata.entry_points(group=...)`` is asked again. The standard library
 is the only reader of the metadata.
 
@@ -62,18 +62,15 @@ def entry_points(group: str) -> list[Any]:
         from importlib.metadata import entry_points as standard
 
         return list(standard(group=group))
-    paths = _path_stamp()
-    record = "entry-points:" + "\0".join([group, *(entry for entry, _ in paths)])
-    found = startupcache.stored(record)
-    if found is not None:
-        (stored_paths, info_files), pairs = found
-        if stored_paths == paths and _files_stamp(info_files) == info_files:
-            return [EntryPoint(name, value, group) for name, value in pairs]
-    pairs = _standard_pairs(group)
-    info_files = _files_stamp(_info_files(sys.path))
-    if _path_stamp() == paths:  # nothing was installed while we read
-        startupcache.store(record, (paths, info_files), pairs)
-    return [EntryPoint(name, value, group) for name, value in pairs]
+    paths = tuple(entry or os.getcwd() for entry in sys.path if isinstance(entry, str))
+    record = "entry-points:" + "\0".join([group, *paths])
+    stamp = _files_stamp(_info_files(paths))
+    found = startupcache.lookup(record, stamp)
+    if found is None:
+        found = _standard_pairs(group)
+        if _files_stamp(_info_files(paths)) == stamp:  # nothing was installed meanwhile
+            startupcache.store(record, stamp, found)
+    return [EntryPoint(name, value, group) for name, value in found]
 
 
 def _stampable() -> bool:
@@ -88,28 +85,19 @@ def _standard_pairs(group: str) -> tuple[tuple[str, str], ...]:
     return tuple((point.name, point.value) for point in standard(group=group))
 
 
-def _path_stamp() -> tuple[tuple[str, int], ...]:
-    """Every ``sys.path`` entry with its modification time (-1: missing)."""
-    return tuple((entry, startupcache.mtime(entry or "."))
-                 for entry in sys.path if isinstance(entry, str))
-
-
-def _info_files(paths: list[Any]) -> tuple[str, ...]:
+def _info_files(paths: tuple[str, ...]) -> tuple[str, ...]:
     """The ``entry_points.txt`` of every info directory on ``paths``."""
     found: list[str] = []
     for root in paths:
-        if not isinstance(root, str):
-            continue
         try:
-            children = os.listdir(root or ".")
+            children = os.listdir(root)
         except OSError:
             continue
-        found += [os.path.join(root or ".", child, "entry_points.txt")
+        found += [os.path.join(root, child, "entry_points.txt")
                   for child in children if child.lower().endswith(_INFO_SUFFIXES)]
     return tuple(found)
 
 
-def _files_stamp(files: Any) -> tuple[tuple[str, int], ...]:
-    """``files`` (names, or a stamp's ``(name, time)`` pairs) with their times now."""
-    names = [entry[0] if isinstance(entry, tuple) else entry for entry in files]
-    return tuple((name, startupcache.mtime(name)) for name in names)
+def _files_stamp(files: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """``files`` with their modification times now."""
+    return tuple((name, startupcache.mtime(name)) for name in files)
