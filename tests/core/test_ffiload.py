@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -190,6 +191,8 @@ def _planted(cache_home: Path, name: str) -> Path:
     (path,) = (cache_home / "vmm" / "cffi").glob(f"_vmm_ffi_{name}_*.py")
     sys.modules.pop(path.stem)
     path.write_text(FOREIGN)
+    # the bytecode of that first, legitimate import (where Python writes bytecode)
+    shutil.rmtree(path.parent / "__pycache__", ignore_errors=True)
     return path
 
 
