@@ -45,21 +45,18 @@ def _directory_trusted(directory: str) -> bool:
 
 
 def write_private(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, creating its directory and the
-    directory's parent private (0700) if missing."""
-    import tempfile
-
-    directory = os.path.dirname(path)
-    os.makedirs(os.path.dirname(directory), mode=0o700, exist_ok=True)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    handle, scratch = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
+    """Write ``data`` to ``path`` atomically (a scratch file of this process, then a
+    rename), creating the directory private (0700) if missing."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    scratch = f"{path}.{os.getpid()}.tmp"
+    descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with os.fdopen(descriptor, "wb") as stream:
             stream.write(data)
         os.replace(scratch, path)
     except BaseException:
-        try:
+        import contextlib
+
+        with contextlib.suppress(OSError):
             os.unlink(scratch)
-        except OSError:
-            pass
         raise
