@@ -15,6 +15,8 @@ from typing import Any
 from .options import OptionGroup, OptionValues, bind_options
 
 DEFAULT_MEM_MIB = 256
+#: ``--loglevel`` values, kvmtool's, least verbose first.
+LOGLEVELS = ("error", "warning", "info", "debug")
 
 
 @dataclass
@@ -32,6 +34,8 @@ class Config:
     firmware: str | None = None
     console: str = "serial"
     debug: bool = False
+    #: Which messages vmm logs (one of :data:`LOGLEVELS`); ``debug`` also sets it.
+    loglevel: str = "warning"
     dry_run: bool = False
     nocompat: bool = False
     #: The seccomp sandbox of a running VM (vmm.core.sandbox): True required, None

@@ -13,8 +13,8 @@ import os
 from typing import TYPE_CHECKING
 
 from vmm import hookimpl
-from .config import Config
-from .errors import ConfigError, ImageError
+from .config import LOGLEVELS, Config
+from .errors import ConfigError, ImageError, UnusableFileError
 from .images import read_image, require_regular_file
 
 if TYPE_CHECKING:
@@ -30,18 +30,22 @@ def _host_memory_bytes() -> int:
 def _check_readable(path: str | None, what: str, option: str) -> None:
     if path is None:
         return
+
+    def unusable(reason: str) -> UnusableFileError:
+        return UnusableFileError(reason, what, path)
+
     try:
         mode = os.stat(path).st_mode  # stat, not open: a FIFO can't block here
     except FileNotFoundError:
-        raise ConfigError(f"{what} {path!r} does not exist (check {option})") from None
+        raise unusable(f"{what} {path!r} does not exist (check {option})") from None
     except OSError as error:
-        raise ConfigError(f"can't use {what} {path!r}: {error.strerror} (check {option})") from None
+        raise unusable(f"can't use {what} {path!r}: {error.strerror} (check {option})") from None
     try:
         require_regular_file(mode, path, what)
     except ImageError as error:
-        raise ConfigError(f"{error} (check {option})") from None
+        raise unusable(f"{error} (check {option})") from None
     if not os.access(path, os.R_OK):
-        raise ConfigError(f"{what} {path!r} is not readable (check its permissions)")
+        raise unusable(f"{what} {path!r} is not readable (check its permissions)")
 
 
 @hookimpl
@@ -57,6 +61,8 @@ def vmm_validate_config(config: Config) -> None:
         )
     if config.cpus <= 0:
         raise ConfigError(f"-c/--cpus must be at least 1 (got {config.cpus})")
+    if config.loglevel not in LOGLEVELS:
+        raise ConfigError(f"--loglevel must be one of {', '.join(LOGLEVELS)}")
     if config.console not in CONSOLES:
         raise ConfigError(f"--console must be one of {', '.join(CONSOLES)}")
     if "\0" in config.params:  # the guest reads a C string: it would end there

@@ -22,6 +22,19 @@ class UsageError(ConfigError):
     """The command line itself is malformed (an unknown choice or name): exit 2."""
 
 
+class UnusableFileError(ConfigError):
+    """A file named on the command line (kernel, initrd, firmware) can't be opened.
+
+    :param what: which file (``"kernel"``, ``"initrd"``, ``"firmware"``).
+    :param path: the path as given.
+    """
+
+    def __init__(self, message: str, what: str, path: str) -> None:
+        super().__init__(message)
+        self.what = what
+        self.path = path
+
+
 class ImageError(VmmError):
     """A kernel, initrd, firmware or disk image can't be used."""
 

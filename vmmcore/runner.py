@@ -12,6 +12,10 @@ from .config import Config
 
 __all__ = ["choose_backend", "print_dry_run", "run_config", "validate_config"]
 
+#: ``--loglevel`` (kvmtool's names) to the logging module's levels.
+_LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO,
+               "debug": logging.DEBUG}
+
 
 def run_config(config: Config, console=None, pm: Any = None) -> int:
     """Build, run and tear down the VM ``config`` describes; return its exit code.
@@ -23,7 +27,7 @@ def run_config(config: Config, console=None, pm: Any = None) -> int:
     from .vm import run_vm
 
     logging.basicConfig(
-        level=logging.DEBUG if config.debug else logging.WARNING,
+        level=logging.DEBUG if config.debug else _LOG_LEVELS.get(config.loglevel, logging.WARNING),
         format="vmm: %(levelname)s: %(message)s",
     )
     vm = build_vm(config, pm, console=console)

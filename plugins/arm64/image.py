@@ -5,6 +5,10 @@ The ``Image`` header (Documentation/arch/arm64/booting.rst), little-endian::
     0   code0, code1 (u32 each)     8   text_offset (u64)   16  image_size (u64)
     24  flags (u64)                 32  reserved (3 x u64)  56  magic "ARM\\x64"
 
+A file without the header is a flat binary (kvm-unit-tests' ``.flat`` tests): loaded
+as kvmtool loads one, at RAM start + 0x80000 (the text_offset kernels before 3.17
+assumed), entered at its first byte.
+
 Placement follows kvmtool: the kernel at RAM start + text_offset, the device tree
 2 MiB-aligned below min(RAM, 256 MiB), the initrd just below the device tree; with
 ``--firmware``, the firmware at the start of RAM and the device tree after it.
@@ -22,35 +26,39 @@ from . import layout as mm
 
 IMAGE_HEADER = struct.Struct("<IIQQQQQQ4sI")
 IMAGE_MAGIC = b"ARM\x64"
+MAGIC_OFFSET = 56
 #: Flags bit 0: the kernel is big-endian.
 IMAGE_FLAG_BE = 1 << 0
-#: text_offset to assume when image_size is 0 (kernels before 3.17).
+#: text_offset to assume when image_size is 0 (kernels before 3.17), and where a
+#: flat binary without the header goes.
 LEGACY_TEXT_OFFSET = 0x80000
 INITRD_ALIGN = 4
 
 
 @dataclass(frozen=True)
 class ImageHeader:
-    """What the loader needs from an arm64 Image header."""
+    """What the loader needs from an arm64 Image header (or its absence)."""
 
     text_offset: int
     image_size: int
     flags: int
+    #: False for a flat binary without the header (a kvm-unit-tests ``.flat``).
+    has_header: bool = True
 
 
 def parse_image_header(data: bytes, path: str) -> ImageHeader:
-    """Decode the header of an arm64 ``Image``; ImageError if it is not one."""
-    if len(data) < IMAGE_HEADER.size:
-        raise ImageError(
-            f"kernel {path!r} is too short ({len(data)} bytes) to be an arm64 Image; "
-            "boot raw binaries with --firmware"
-        )
-    _, _, text_offset, image_size, flags, _, _, _, magic, _ = IMAGE_HEADER.unpack_from(data)
-    if magic != IMAGE_MAGIC:
-        raise ImageError(
-            f"kernel {path!r} is not an arm64 Image (bad magic {magic!r} at offset 56); "
-            "boot raw binaries with --firmware"
-        )
+    """Decode the header of an arm64 ``Image``.
+
+    A file without the header (too short for one, or no magic at offset 56) is a
+    flat binary, placed as kvmtool places one: at RAM start + 0x80000, entered at
+    its first byte, with x0 = the device tree. An empty file or a big-endian
+    Image is an ImageError.
+    """
+    if not data:
+        raise ImageError(f"kernel {path!r} is empty")
+    if len(data) < IMAGE_HEADER.size or data[MAGIC_OFFSET:MAGIC_OFFSET + 4] != IMAGE_MAGIC:
+        return ImageHeader(LEGACY_TEXT_OFFSET, len(data), 0, has_header=False)
+    _, _, text_offset, image_size, flags, _, _, _, _, _ = IMAGE_HEADER.unpack_from(data)
     if flags & IMAGE_FLAG_BE:
         raise ImageError(f"kernel {path!r} is a big-endian Image; vmm boots little-endian kernels")
     if image_size == 0:
@@ -74,8 +82,9 @@ def place_kernel(data: bytes, path: str, ram_start: int, ram_size: int) -> tuple
             f"kernel {path!r} ({_mib(header.image_size)} MiB with BSS) and the device tree "
             f"don't fit in {_mib(ram_size)} MiB of RAM; use -m {_mib(needed)} or more"
         )
+    kind = "arm64 Image" if header.has_header else "flat binary (no arm64 Image header)"
     image = LoadedImage("kernel", start, len(data), header.image_size, entry=start,
-                        path=path, format="arm64 Image")
+                        path=path, format=kind)
     return image, dtb
 
 

@@ -23,7 +23,8 @@ def vmm_addoption(group: OptionGroup) -> None:
     group.addoption("--rng", type=bool, help="Add a virtio entropy device (virtio-rng).")
     group.addoption(
         "--network", "-n", multiple=True, metavar="mode=tap,tapif=NAME[,guest_mac=MAC]",
-        help="A virtio network card on a TAP interface (repeatable).",
+        help="A virtio network card on a TAP interface (repeatable); mode=none: no card "
+             "(vmm's default anyway).",
     )
     group.addoption(
         "--virtio-transport", choices=("mmio", "pci"), metavar="mmio|pci",

@@ -87,11 +87,26 @@ def choose_transport(config: Config) -> str:
     return chosen or "mmio"
 
 
+#: kvmtool's ``--network`` value for "no network card" (vmm adds none unless asked).
+NO_NETWORK = "mode=none"
+
+
+def network_cards(config: Config) -> list[str]:
+    """The ``--network`` values that ask for a card: all but ``mode=none``, which
+    can't be combined with a card."""
+    networks = list(virtio_options(config).network or [])
+    cards = [text for text in networks if text != NO_NETWORK]
+    if cards and len(cards) != len(networks):
+        raise ConfigError(f"--network {NO_NETWORK} means no network card; don't combine it "
+                          f"with --network {cards[0]}")
+    return cards
+
+
 def validate(config: Config) -> None:
     """Parse every virtio option now, so that mistakes stop vmm before anything runs."""
     choose_transport(config)
     options = virtio_options(config)
-    disks, networks = options.disk or [], options.network or []
+    disks, networks = options.disk or [], network_cards(config)
     if disks:
         from .blk import file_identity, parse_disk
     if networks:
@@ -141,7 +156,7 @@ def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
             from .rng import RngDevice
 
             devices.append(RngDevice())
-        for text in options.network or []:
+        for text in network_cards(config):
             from .net import NetDevice, parse_network
 
             spec = parse_network(text)

@@ -27,14 +27,45 @@ def test_image_size_zero_means_the_legacy_text_offset():
 
 
 @pytest.mark.parametrize("data, message", [
-    (b"\0" * 16, "too short"),
-    (minimal_kernel("arm64", magic=b"ARMd"[::-1]), "bad magic"),
+    (b"", "empty"),
     (minimal_kernel("arm64", flags=1), "big-endian"),
 ])
 def test_bad_images_are_refused_in_one_line(data, message):
     with pytest.raises(ImageError, match=message) as raised:
         parse_image_header(data, "bad.img")
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("data", [
+    b"\x1f\x20\x03\xd5" * 4,                                # shorter than a header
+    minimal_kernel("arm64", magic=b"ARMd"[::-1]),           # no magic at offset 56
+])
+def test_a_headerless_kernel_is_a_flat_binary_at_0x80000(data):
+    """kvm-unit-tests' .flat files have no Image header: kvmtool loads them at RAM
+    start + 0x80000 and enters at their first byte."""
+    header = parse_image_header(data, "test.flat")
+    assert not header.has_header
+    assert (header.text_offset, header.image_size) == (0x80000, len(data))
+    kernel, dtb = place_kernel(data, "test.flat", mm.RAM_START, 64 * MIB)
+    assert kernel.guest_start == kernel.entry == mm.RAM_START + 0x80000
+    assert kernel.format.startswith("flat binary")
+    initrd = place_initrd(100, "env", kernel, dtb)  # an initrd is allowed with it
+    assert kernel.guest_start + len(data) <= initrd.guest_start < dtb
+
+
+def test_flat_kernel_boots_with_x0_at_the_dtb_and_an_initrd(arm64_vm, tmp_path):
+    from vmm.plugins.arm64.registers import REGISTER_IDS
+
+    env = tmp_path / "env"
+    env.write_bytes(b"TARGET=kvmtool\n")
+    flat = tmp_path / "test.flat"
+    flat.write_bytes(b"\x1f\x20\x03\xd5" * 16)
+    vm = arm64_vm(kernel=str(flat), initrd=str(env)).build()
+    regs = vm.backend.system.vms[-1].vcpus[0].regs
+    assert regs[REGISTER_IDS["pc"]] == mm.RAM_START + 0x80000
+    assert regs[REGISTER_IDS["x0"]] == vm.vm.dtb.guest_start
+    initrd = vm.vm.initrd
+    assert vm.vm.memory.read(initrd.guest_start, initrd.file_size) == b"TARGET=kvmtool\n"
 
 
 def test_kernel_is_loaded_at_ram_start_plus_text_offset(arm64_vm):

@@ -125,3 +125,33 @@ def test_the_mirror_comes_from_deb822_sources(tmp_path: Path) -> None:
                        "Suites: bookworm bookworm-updates\nComponents: main\n")
     mirror = find_debian_mirror((sources,))
     assert (mirror.uri, mirror.system_suite) == ("http://mirror.example/debian", "bookworm")
+
+
+def test_the_project_part_carries_the_console_scripts(tmp_path: Path) -> None:
+    """L1 runs ``vmm`` and ``vmm-lkvm`` by name (kvm-unit-tests: KVMTOOL=vmm-lkvm)."""
+    import subprocess
+    import sys
+
+    from vmm.core.nested import pydeps
+
+    scripts = pydeps.console_scripts(pydeps.project_metadata()[1])
+    assert scripts["vmm"] == "vmm.core.cli:main"
+    assert scripts["vmm-lkvm"] == "vmm.core.lkvm:main"
+    bindir = tmp_path / "usr" / "bin"
+    pydeps.install_project(tmp_path / "site", bindir)
+    launcher = bindir / "vmm-lkvm"
+    assert launcher.read_text().startswith("#!/usr/bin/python3\n")
+    assert launcher.stat().st_mode & 0o111
+    # the launcher's Python text runs here too (the shebang is L1's interpreter)
+    result = subprocess.run([sys.executable, str(launcher), "version"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("kvm tool vmm-")
+
+
+
+def test_init_script_makes_udevs_fd_links() -> None:
+    """bash's process substitution and ``tee /dev/stderr`` (kvm-unit-tests) need them."""
+    script = init_script(["--version"], [])
+    for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        assert f"ln -s {target} /dev/{link}" in script

@@ -21,8 +21,8 @@ from typing import Any, Iterable
 
 from ..options import Option
 
-#: Returned by :func:`_convert` for a value typer would reject.
-_INVALID = object()
+#: Returned by :func:`convert_value` for a value typer would reject.
+INVALID = object()
 
 
 def parse_options(words: list[str], options: Iterable[Option]) -> dict[str, Any] | None:
@@ -56,8 +56,8 @@ def parse_options(words: list[str], options: Iterable[Option]) -> dict[str, Any]
                 return None
             value = words[index]
             index += 1
-        converted = _convert(option, value)
-        if converted is _INVALID:
+        converted = convert_value(option, value)
+        if converted is INVALID:
             return None
         if option.multiple:
             values[option.dest] = [*values[option.dest], converted]
@@ -91,18 +91,18 @@ def _mirrored(option: Option) -> bool:
     if option.type not in (str, int) or (option.choices and option.type is not str):
         return False
     defaults = (option.default or []) if option.multiple else [option.default]
-    return all(value is None or _convert(option, value) == value for value in defaults)
+    return all(value is None or convert_value(option, value) == value for value in defaults)
 
 
-def _convert(option: Option, value: Any) -> Any:
-    """``value`` as typer converts it for ``option``, or :data:`_INVALID`."""
+def convert_value(option: Option, value: Any) -> Any:
+    """``value`` as typer converts it for ``option``, or :data:`INVALID`."""
     if option.choices:
-        return value if value in option.choices else _INVALID
+        return value if value in option.choices else INVALID
     if option.type is int:
         if isinstance(value, bool):
-            return _INVALID
+            return INVALID
         try:
             return int(value)
         except ValueError:
-            return _INVALID
-    return value if isinstance(value, str) else _INVALID
+            return INVALID
+    return value if isinstance(value, str) else INVALID

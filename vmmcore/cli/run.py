@@ -17,7 +17,7 @@ import inspect
 import os
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
-from ..config import DEFAULT_MEM_MIB, Config
+from ..config import DEFAULT_MEM_MIB, LOGLEVELS, Config
 from ..options import Option, OptionGroup, collect_option_groups
 from ..plugins import host_arch, known_arches
 
@@ -55,6 +55,10 @@ def core_options(arches: tuple[str, ...] = ()) -> OptionGroup:
     add("--no-sandbox", type=bool, help="Run the guest without the sandbox.")
     add("--block", multiple=True, help="Don't load the plugin of this name (repeatable).")
     add("--debug", type=bool, help="Show tracebacks and debug messages.")
+    add("--loglevel", choices=LOGLEVELS, default="warning", metavar="|".join(LOGLEVELS),
+        help="Which of vmm's messages to print (kvmtool's levels; --debug implies debug).")
+    add("--nodefaults", type=bool, help="Accepted for kvmtool's command lines: vmm adds "
+        "no implicit devices and passes -p/--params to the guest unchanged anyway.")
     return group
 
 
@@ -118,6 +122,7 @@ def build_config(values: dict[str, Any], groups: list[OptionGroup]) -> Config:
         hugetlbfs=values["hugetlbfs"],
         console=values["console"],
         debug=values["debug"],
+        loglevel=values["loglevel"],
         dry_run=values["dry_run"],
         nocompat=values["nocompat"],
         sandbox=sandbox_choice(values),

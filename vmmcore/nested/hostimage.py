@@ -29,6 +29,14 @@ from vmm.core.nested.modules import find_module_tree
 from vmm.core.nested.progress import progress
 from vmm.core.nested.spec import EmulatedHost
 
+#: Debian packages every emulated host carries besides busybox, so that a
+#: third-party harness (kvm-unit-tests' run_tests.sh) runs in it unchanged: its
+#: scripts are bash (process substitution needs /dev/fd, which /init links) and
+#: use GNU coreutils (timeout, mktemp, nproc) and getconf (libc-bin). The packages
+#: are taken as listed (no dependency resolution): each one's libraries beyond
+#: libc6 are listed too.
+SHELL_PACKAGES = ("bash", "libtinfo6", "coreutils", "libacl1", "libattr1", "libgmp10",
+                  "libselinux1", "libpcre2-8-0", "libc-bin")
 #: Parts of the unpacked packages the emulated host never uses.
 DROPPED_PATHS = ("usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/lintian",
                  "usr/lib/modules", "boot", "etc/kernel")
@@ -64,7 +72,8 @@ def _debian_packages(spec: EmulatedHost, directory: Path) -> tuple[str, list[Pat
     The resolved list is remembered so that a warm cache needs no apt call.
     """
     manifest = directory / "packages.json"
-    wanted = [spec.busybox_package, *spec.python_packages, *pydeps.DEBIAN_PACKAGES]
+    wanted = [spec.busybox_package, *SHELL_PACKAGES, *spec.python_packages,
+              *pydeps.DEBIAN_PACKAGES]
     fingerprint = cache.digest_text(repr((spec, wanted)))  # a package added: resolve again
     if manifest.is_file():
         saved = json.loads(manifest.read_text())
@@ -166,7 +175,7 @@ def build_project_archive(output: Path, python_version: str,
     with tempfile.TemporaryDirectory(prefix="vmm-nested-project-") as scratch:
         root = Path(scratch)
         site = root / pydeps.SITE_DIR
-        pydeps.install_project(site)
+        pydeps.install_project(site, root / "usr" / "bin")
         ffimodules.generate(root, site, target())
         precompile(root, root, python_version, target)
         with open(output, "wb") as stream:
@@ -192,8 +201,9 @@ def prepare_host(spec: EmulatedHost) -> HostImage:
             cache.prune_siblings(base, "base-*")
         sources = cache.project_source_files()
         target_debs = _debs_of(debs, (*spec.python_packages, *pydeps.DEBIAN_PACKAGES))
-        project_key = cache.digest_text(
+        project_key = cache.digest_text(  # entry points: the launchers in usr/bin
             spec.python_version, PRECOMPILE_FORMAT, *(p.name for p in target_debs),
+            pydeps.project_metadata()[1],
             cache.digest_files(sources, cache.package_dir()))
         project = directory / f"project-{project_key}.cpio"
         if not project.is_file():

@@ -28,6 +28,10 @@ def init_script(args: list[str], modules: list[str],
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
 /bin/busybox mount -t devtmpfs devtmpfs /dev
+/bin/busybox ln -s /proc/self/fd /dev/fd  # udev's links, which bash scripts use
+/bin/busybox ln -s /proc/self/fd/0 /dev/stdin
+/bin/busybox ln -s /proc/self/fd/1 /dev/stdout
+/bin/busybox ln -s /proc/self/fd/2 /dev/stderr
 /bin/busybox --install -s /bin
 export PATH=/usr/sbin:/usr/bin HOME={HOME} LANG=C.UTF-8
 for module in {module_list}; do

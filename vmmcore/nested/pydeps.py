@@ -150,9 +150,27 @@ def install_wheel(wheel: Path, site: Path) -> None:
         archive.extractall(site)
 
 
-def install_project(site: Path) -> None:
+def console_scripts(entry_points: str) -> dict[str, str]:
+    """The ``[console_scripts]`` of an entry_points.txt: name -> ``module:function``."""
+    import configparser
+
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(entry_points)
+    return dict(parser["console_scripts"]) if parser.has_section("console_scripts") else {}
+
+
+def launcher(target: str, python: str = "/usr/bin/python3") -> str:
+    """The text of a console script running ``module:function`` (what pip writes)."""
+    module, _, function = target.partition(":")
+    return (f"#!{python}\nimport sys\nfrom {module} import {function}\n"
+            f"sys.exit({function}())\n")
+
+
+def install_project(site: Path, bindir: Path | None = None) -> None:
     """Copy this vmm's package (links followed) and a dist-info carrying its entry
-    points into ``site``."""
+    points into ``site``; with ``bindir``, its console scripts (``vmm``,
+    ``vmm-lkvm``) there too, so that L1's commands find them on PATH."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(Path(vmm.__file__).parent, site / "vmm", ignore=ignore, dirs_exist_ok=True)
     meta, entry_points = project_metadata()
@@ -161,4 +179,11 @@ def install_project(site: Path) -> None:
     info.mkdir(parents=True, exist_ok=True)
     (info / "METADATA").write_text(meta)
     (info / "entry_points.txt").write_text(entry_points)
+    if bindir is None:
+        return
+    bindir.mkdir(parents=True, exist_ok=True)
+    for name, target in console_scripts(entry_points).items():
+        script = bindir / name
+        script.write_text(launcher(target))
+        script.chmod(0o755)
 
