@@ -2,6 +2,7 @@
 #   make run    builds .venv (pluggy, cffi, typer) and boots the built-in guest
 #   make test   installs the test tools (apt) and runs the whole test suite
 #   make bench  vmm side by side with QEMU microvm (not part of the tests)
+#   make cca-kit  rebuilds the emulated Arm CCA host (vmm nested --rme) from its sources
 # Extra arguments: make run ARGS="--arch arm64 --dry-run -k Image"; make test PYTEST_ARGS="-m 'not boot'"
 #                  make bench BENCH_ARGS="--runs 5 --json bench.json"  (--skip nested --skip blk: quick)
 
@@ -23,7 +24,7 @@ APT_TEST_PACKAGES = device-tree-compiler binutils gcc libc6-dev linux-libc-dev \
 	linux-libc-dev-riscv64-cross linux-libc-dev-arm64-cross llvm iproute2 \
 	qemu-system-x86 cpio xz-utils zstd kmod ca-certificates libseccomp2 libseccomp-dev
 
-.PHONY: run test deps venv bench
+.PHONY: run test deps venv bench cca-kit
 
 # editable_mode=compat: a plain path entry in site-packages instead of setuptools'
 # import-hook finder, which cost every vmm start ~5 ms of CPU (docs/performance.md)
@@ -66,3 +67,9 @@ test: $(VENV)/.installed deps
 # the emulated-host parts need the test tools (deps) and vmm nested's cache.
 bench: $(VENV)/.installed deps
 	$(VENV)/bin/python -m benchmarks $(BENCH_ARGS)
+
+# Needs the git hosts and a cross toolchain (scripts/build-cca-kit --help); CI uses
+# ../shared/cca instead. CCA_KIT_ARGS="--only guest" builds one part.
+CCA_KIT_ARGS ?=
+cca-kit: $(VENV)/.installed
+	$(VENV)/bin/python scripts/build-cca-kit $(CCA_KIT_ARGS)

@@ -702,15 +702,35 @@ def vmm_virtio_host_features(vm: Vm, device: Any) -> int:
 # --------------------------------------------------------------------------
 
 
+@hookspec
+def vmm_nested_addoption(group: OptionGroup) -> None:
+    """Declare command-line options for ``vmm nested`` (variants of an emulated host).
+
+    Called once per plugin when the ``nested`` command is built, before the command
+    line is parsed; each plugin gets its own option group, shown as its own panel in
+    ``vmm nested --help``. Parsed values reach ``vmm_emulated_host`` as ``options``
+    under each option's destination name.
+
+    Called for every plugin.
+
+    :param group: The plugin's option group; call ``group.addoption(...)``.
+    """
+
+
 @hookspec(firstresult=True)
-def vmm_emulated_host(arch: str) -> EmulatedHost | None:
+def vmm_emulated_host(arch: str, options: dict[str, Any]) -> EmulatedHost | None:
     """Describe how to boot an emulated KVM host of an architecture under QEMU.
 
     Called by ``vmm nested --arch ARCH`` for every installed plugin; the plugin for
     that architecture answers with the QEMU binary, machine flags, Debian packages
-    and kernel modules of the emulated host.
+    and kernel modules of the emulated host. A layer's ``wrapper=True``
+    implementation may turn that host into a variant its ``vmm_nested_addoption``
+    options ask for (for example one booted from its own firmware), or refuse the
+    options with a ``ConfigError``.
 
     Stops at first non-None result.
 
     :param arch: The architecture name given to ``--arch``.
+    :param options: The values of the options declared with ``vmm_nested_addoption``,
+        by destination name (defaults when not given).
     """

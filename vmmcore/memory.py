@@ -1,8 +1,8 @@
 """Guest RAM: host mappings with bounds-checked, zero-copy access.
 
 Every access by guest physical address goes through :meth:`GuestMemory.view`, which
-refuses a range that is not wholly inside one RAM region, so a bad guest address
-becomes a :class:`GuestMemoryError`, never an access outside guest RAM.
+refuses a range that is not wholly inside one RAM region (or one alias of it), so a bad
+guest address becomes a :class:`GuestMemoryError`, never an access outside guest RAM.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class GuestMemory:
 
     def __init__(self) -> None:
         self.regions: list[RamRegion] = []
+        #: What accesses look up, sorted by guest address: each region's window and
+        #: those of its aliases (:meth:`add_alias`).
         self._starts: list[int] = []
         self._views: list[memoryview] = []
         self._next_slot = 0
@@ -66,9 +68,7 @@ class GuestMemory:
     def add(self, guest_start: int, size: int, hugetlbfs: str | None = None) -> RamRegion:
         """Map a new RAM region at ``guest_start`` (from huge pages in the ``hugetlbfs``
         directory when given); overlapping regions are refused."""
-        for region in self.regions:
-            if guest_start < region.guest_end and region.guest_start < guest_start + size:
-                raise ValueError(f"RAM at {guest_start:#x} overlaps {region.guest_start:#x}")
+        self._check_free(guest_start, size, "RAM")
         if hugetlbfs is not None:
             from .hugetlbfs import map_hugetlbfs
 
@@ -76,18 +76,39 @@ class GuestMemory:
         else:
             mapping, address = map_anonymous(size)
         region = RamRegion(self.reserve_slot(), guest_start, size, mapping, address, hugetlbfs)
-        index = bisect.bisect(self._starts, guest_start)
-        self.regions.insert(index, region)
-        self._starts.insert(index, guest_start)
-        self._views.insert(index, memoryview(mapping))
+        self.regions.insert(bisect.bisect([r.guest_start for r in self.regions], guest_start),
+                            region)
+        self._add_window(guest_start, region)
         return region
+
+    def add_alias(self, region: RamRegion, offset: int) -> None:
+        """Let accesses also reach ``region`` at ``guest_start + offset``.
+
+        For a platform whose devices are handed RAM addresses with an extra address
+        bit (a second view of the same memory, not a second memslot): the alias
+        is only for what vmm itself reads and writes by guest address.
+        """
+        start = region.guest_start + offset
+        self._check_free(start, region.size, "alias")
+        self._add_window(start, region)
+
+    def _check_free(self, start: int, size: int, what: str) -> None:
+        for window_start, view in zip(self._starts, self._views):
+            if start < window_start + len(view) and window_start < start + size:
+                raise ValueError(f"{what} at {start:#x} overlaps {window_start:#x}")
+
+    def _add_window(self, start: int, region: RamRegion) -> None:
+        index = bisect.bisect(self._starts, start)
+        self._starts.insert(index, start)
+        self._views.insert(index, memoryview(region.mapping))
 
     @property
     def size(self) -> int:
         return sum(region.size for region in self.regions)
 
     def region_at(self, gpa: int) -> RamRegion | None:
-        index = bisect.bisect(self._starts, gpa) - 1
+        """The RAM region at ``gpa`` by its own address (aliases are not regions)."""
+        index = bisect.bisect([region.guest_start for region in self.regions], gpa) - 1
         if index >= 0 and gpa < self.regions[index].guest_end:
             return self.regions[index]
         return None
@@ -100,23 +121,23 @@ class GuestMemory:
         """A writable zero-copy view of ``length`` bytes at guest address ``gpa``."""
         index = bisect.bisect(self._starts, gpa) - 1
         if index >= 0 and length >= 0:
-            region = self.regions[index]
-            offset = gpa - region.guest_start
-            if offset + length <= region.size:
-                return self._views[index][offset : offset + length]
+            window = self._views[index]
+            offset = gpa - self._starts[index]
+            if offset + length <= len(window):
+                return window[offset : offset + length]
         raise GuestMemoryError(
             f"guest range {gpa:#x}+{length:#x} is outside guest RAM"
         )
 
     def region_view(self, gpa: int) -> tuple[int, memoryview]:
-        """The guest address and a view of the whole RAM region holding ``gpa``.
+        """The guest address and a view of the whole RAM region (or alias) holding ``gpa``.
 
         For loops that map many small buffers (a virtqueue's descriptors): slice it
         only after checking that a buffer lies inside it, and take anything else to
         :meth:`view`. Raises :class:`GuestMemoryError` if ``gpa`` is not in RAM.
         """
         index = bisect.bisect(self._starts, gpa) - 1
-        if index < 0 or gpa >= self.regions[index].guest_end:
+        if index < 0 or gpa >= self._starts[index] + len(self._views[index]):
             raise GuestMemoryError(f"guest address {gpa:#x} is outside guest RAM")
         return self._starts[index], self._views[index]
 

@@ -1,8 +1,10 @@
-"""Options contributed by plugins (``vmm_addoption``): declared, parsed, bound.
+"""Options contributed by plugins (``vmm_addoption``, ``vmm_nested_addoption``):
+declared, parsed, bound.
 
 Typer vendors its own Click, so plugins can't add Click options; instead each plugin
-declares options on its :class:`OptionGroup`, and the core builds the ``run``
-command's signature from them, each plugin in its own help panel.
+declares options on its :class:`OptionGroup`, and the core builds the ``run`` (or
+``nested``) command's signature from them (:func:`typer_parameter`), each plugin in
+its own help panel.
 
 Each plugin then reads its values from its own read-only namespace,
 ``config.options_of("arm64").disable_sve`` (an :class:`OptionValues`): every option
@@ -19,10 +21,11 @@ the VM is built) and written with :func:`write_output_file`.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, Optional
 
 from .errors import ConfigError
 
@@ -125,11 +128,16 @@ class OptionValues:
         return f"OptionValues({self._plugin!r}, {self._values!r})"
 
 
-def collect_option_groups(pm: pluggy.PluginManager) -> list[OptionGroup]:
-    """Ask every registered plugin for its options, one group per plugin."""
+def collect_option_groups(pm: pluggy.PluginManager,
+                          hook: str = "vmm_addoption") -> list[OptionGroup]:
+    """Ask every plugin registered in ``pm`` for its options, one group per plugin.
+
+    :param hook: the hook declaring them: ``vmm_addoption`` (``vmm run``) or
+        ``vmm_nested_addoption`` (``vmm nested``).
+    """
     groups = []
     for name, plugin in pm.list_name_plugin():
-        impl = getattr(plugin, "vmm_addoption", None)
+        impl = getattr(plugin, hook, None)
         if impl is None:
             continue
         group = OptionGroup(name)
@@ -137,6 +145,27 @@ def collect_option_groups(pm: pluggy.PluginManager) -> list[OptionGroup]:
         if group.options:
             groups.append(group)
     return groups
+
+
+def typer_parameter(option: Option, panel: str) -> inspect.Parameter:
+    """The keyword parameter a command's signature gets for ``option`` (typer reads
+    it), shown in the help panel ``panel``."""
+    import typer
+
+    base: Any = option.type
+    if option.choices:
+        base = Literal[option.choices]  # type: ignore[valid-type]
+    if option.multiple:
+        annotation: Any = list[base]
+        default: Any = list(option.default or [])
+    elif option.type is bool:
+        annotation, default = bool, bool(option.default)
+    else:
+        annotation, default = Optional[base], option.default
+    info = typer.Option(*option.flags, help=option.help, rich_help_panel=panel,
+                        metavar=option.metavar)
+    return inspect.Parameter(option.dest, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=Annotated[annotation, info])
 
 
 def route_options(groups: Iterable[OptionGroup], values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""``vmm realm``: realm tools that need no VM, starting with ``vmm realm measure``.
+"""``vmm realm``: realm tools that need no VM: ``vmm realm measure`` and ``vmm realm verify``.
 
 Imports of the measurement model stay inside the command functions: this module is
 imported whenever the ``vmm`` program is built, whatever the architecture.
@@ -19,14 +19,15 @@ IMAGES_PANEL = "Images and realm options (as for vmm run --arch arm64 --realm)"
 
 realm_app = typer.Typer(
     name="realm",
-    help="Arm CCA realm tools: predict a realm's initial measurement (RIM).",
+    help="Arm CCA realm tools: predict a realm's initial measurement (RIM), check an "
+         "attestation token against it.",
     no_args_is_help=True,
 )
 
 
 @hookimpl
 def vmm_add_commands(app: typer.Typer) -> None:
-    """Add the ``realm`` sub-app (``vmm realm measure``)."""
+    """Add the ``realm`` sub-app (``vmm realm measure``, ``vmm realm verify``)."""
     app.add_typer(realm_app, name="realm")
 
 
@@ -140,3 +141,31 @@ def render_measurement(plan: "Plan", *, as_json: bool) -> str:
     if as_json:
         return json.dumps({"rim": rim.hex(), "rim_b64": base64.b64encode(rim).decode("ascii")})
     return f"RIM: {rim.hex()}"
+
+
+@realm_app.command("verify")
+def verify_command(
+    token: Annotated[Path, typer.Option("--token", help="The CCA attestation token (CBOR) "
+                                        "the realm read from configfs-tsm's outblob.")],
+    plan: Annotated[Path, typer.Option("--plan", help="The realm's plan (JSON), e.g. from "
+                                       "vmm run ... --dry-run --plan-out.")],
+    realm_pv: Annotated[
+        Optional[str], typer.Option("--realm-pv", help="The --realm-pv the realm was launched "
+                                    "with (default: none, an all-zero value).")] = None,
+    challenge: Annotated[
+        Optional[str], typer.Option("--challenge", metavar="HEX",
+                                    help="The 64-byte challenge written to inblob, in hex.")] = None,
+) -> None:
+    """Check a realm's attestation token against vmm's prediction, one line per claim.
+
+    The initial measurement must equal the plan's RIM (in the token's hash algorithm),
+    the personalisation value ``--realm-pv``, the challenge ``--challenge`` when given,
+    and the platform token must be bound to the realm's key; other claims are shown.
+    Exit status 0 when all of these match, 1 otherwise (or for a bad token or plan).
+    """
+    from .verify import exit_status, verify_files
+
+    lines = verify_files(token, plan, realm_pv, challenge)
+    for line in lines:
+        typer.echo(line.render())
+    raise typer.Exit(exit_status(lines))

@@ -88,12 +88,23 @@ def vmm_core_init(vm: Vm) -> None:
         generation.vm_created(vm, state)
 
 
+#: KVM's IPA size for a VM type that gives none.
+DEFAULT_IPA_BITS = 40
+
+
 @hookimpl
 def vmm_memory_allocated(vm: Vm, region: RamRegion) -> None:
-    """Realm RAM as the generation wants it (RFC-v1: locked in memory)."""
+    """Realm RAM as the generation wants it (RFC-v1: locked in memory), and seen by
+    the devices at its unprotected alias too.
+
+    A realm shares memory with the host through the alias of its RAM with the top IPA
+    bit set, and its DMA API hands devices those addresses (an arm64 realm kernel's
+    ``dma_addr_unencrypted``): a virtqueue or buffer address may carry the bit.
+    """
     generation, state = _generation(vm)
     if generation is not None:
         generation.ram_allocated(vm, state, region)
+        vm.memory.add_alias(region, 1 << ((state.ipa_bits or DEFAULT_IPA_BITS) - 1))
 
 
 @hookimpl

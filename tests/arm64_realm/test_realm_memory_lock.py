@@ -23,7 +23,7 @@ def realm_vm(backend: str) -> SimpleNamespace:
     stash[REALM_KEY] = RealmState(RealmSettings(HashAlgorithm.SHA256, None, None))
     stash[GENERATION_KEY] = make_generation("rfc-v1")
     return SimpleNamespace(stash=stash, backend=SimpleNamespace(name=backend),
-                           config=SimpleNamespace(dry_run=False))
+                           config=SimpleNamespace(dry_run=False), memory=GuestMemory())
 
 
 @pytest.fixture

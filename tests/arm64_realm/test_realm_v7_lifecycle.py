@@ -23,6 +23,7 @@ from vmm.plugins.arm64_realm.generation import realm_generation
 from vmm.plugins.arm64_realm.report import modelled_realm
 from vmm.plugins.arm64_realm.rmm import RealmParams, RmmProfile
 from vmm.plugins.arm64_realm.rmm.realm_params import FLAG_PMU, FLAG_SVE
+from vmm.plugins.arm64_realm.state import realm_state
 from vmm.plugins.arm64_realm.v7 import calls as v7_calls
 
 LIFECYCLE_CALLS = {"KVM_CREATE_VM", "KVM_ENABLE_CAP", "KVM_CREATE_GUEST_MEMFD",
@@ -167,3 +168,34 @@ def test_psci_complete_needs_a_rec_and_a_waiting_request() -> None:
         assert realm_vcpu(vcpu_state).psci_pending is None
     finally:
         driver.close()
+
+
+def test_devices_reach_realm_ram_at_its_unprotected_alias(vmm_vm, tmp_path: Path) -> None:
+    """A realm's DMA addresses carry the top IPA bit (the shared alias): a virtqueue
+    at such an address is the same RAM, and nothing past RAM is reachable there."""
+    vm = build_realm(vmm_vm, tmp_path, realm_uabi="v7").vm
+    shared_bit = 1 << (realm_state(vm).ipa_bits - 1)
+    assert shared_bit > RAM_START + vm.memory.size
+    vm.memory.write(RAM_START | shared_bit, b"bounced")
+    assert vm.memory.read(RAM_START, 7) == b"bounced"
+    with pytest.raises(GuestError):
+        vm.memory.view((RAM_START + vm.memory.size) | shared_bit, 1)
+
+
+def test_a_v7_realm_refuses_irqfds_so_its_virtio_lines_are_levels(vmm_vm, tmp_path: Path) -> None:
+    """As the kit's v7 host does: KVM_IRQFD is EINVAL on a realm VM, so a virtio-mmio
+    line is driven as a level and the (measured) device tree says level, not edge."""
+    import subprocess
+
+    kernel, initrd = realm_vm.write_images(tmp_path)
+    out = tmp_path / "realm.dtb"
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(bytes(1 << 20))
+    vm = vmm_vm("arm64", kernel=kernel, initrd=initrd, cpus=1, dry_run=True,
+                options={"realm": True, "realm_uabi": "v7", "dtb_out": str(out),
+                         "disk": [str(disk)]}).build()
+    refused = [call for call in vm.backend.log if call.name == "KVM_IRQFD"]
+    assert refused and all(call.errno == errno.EINVAL for call in refused)
+    dts = subprocess.run(["dtc", "-I", "dtb", "-O", "dts", str(out)], capture_output=True,
+                         text=True, check=True).stdout
+    assert "interrupts = <0x00 0x01 0x04>;" in dts  # SPI 1, level high

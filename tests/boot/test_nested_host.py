@@ -41,25 +41,33 @@ def test_files_are_forwarded_and_disk_writes_land_in_the_image(
     tmp_path: Path, arch: str, show
 ) -> None:
     """One boot per host checks forwarding, a writable and a read-only disk (whose
-    argument keeps its ``,ro`` flag: the script strips it to reach the device)."""
+    argument keeps its ``,ro`` flag: the script strips it to reach the device), and a
+    ``--share`` directory read and written in place at its own path."""
     payload = tmp_path / "payload.txt"
     payload.write_text(f"forwarded to {arch}\n")
     disk = tmp_path / "disk.img"
     disk.write_bytes(b"\0" * (1 << 20))
     read_only = tmp_path / "ro.img"
     read_only.write_bytes(b"original" + b"\0" * 4088)
+    shared = tmp_path / "shared dir"
+    shared.mkdir()
+    (shared / "in.txt").write_text("from this machine\n")
     script = ('cat "$3"; [ -c /dev/kvm ] && echo kvm-present; '
               'echo "written in L1" | dd of="$2" bs=512 conv=notrunc 2>/dev/null; '
               'echo changed | dd of="${5%,ro}" conv=notrunc 2>/dev/null || echo ro-refused; '
+              'cat "$6"; echo "written in L1" > "${6%/*}/out.txt"; '
               'exit 7')
     run = run_nested(tmp_path, arch, "-c", script, "sh", "-d", str(disk), str(payload),
-                     "-d", f"{read_only},ro", options=("--shell",))
+                     "-d", f"{read_only},ro", str(shared / "in.txt"),
+                     options=("--shell", "--share", str(shared)))
     assert run.returncode == 7, run.describe()
     assert f"forwarded to {arch}" in run.stdout, run.describe()
     assert "kvm-present" in run.stdout, run.describe()
     assert disk.read_bytes().startswith(b"written in L1\n"), run.describe()
     assert "ro-refused" in run.stdout, run.describe()
     assert read_only.read_bytes().startswith(b"original"), run.describe()
+    assert "from this machine" in run.stdout, run.describe()
+    assert (shared / "out.txt").read_text() == "written in L1\n", run.describe()
     show(f"{arch}: shell in L1: {run.reported_timings()}")
 
 

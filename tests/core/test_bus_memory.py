@@ -68,3 +68,22 @@ def test_region_view_covers_exactly_the_region_holding_an_address():
         with pytest.raises(GuestMemoryError):
             memory.region_view(gpa)
     memory.close()
+
+
+def test_an_alias_reaches_the_same_ram_and_nothing_beyond_it():
+    memory = GuestMemory()
+    region = memory.add(0x8000_0000, 0x10000)
+    memory.add_alias(region, 1 << 32)
+    memory.write(0x1_8000_0100, b"shared")
+    assert memory.read(0x8000_0100, 6) == b"shared"
+    start, view = memory.region_view(0x1_8000_FFFF)
+    assert (start, len(view)) == (0x1_8000_0000, 0x10000)
+    assert memory.region_at(0x1_8000_0000) is None  # an alias is no memslot
+    for gpa, length in [(0x1_8000_FFFF, 2), (0x1_7FFF_FFFF, 1), (0x1_8001_0000, 1)]:
+        with pytest.raises(GuestMemoryError):
+            memory.view(gpa, length)
+    with pytest.raises(ValueError):
+        memory.add_alias(region, 0x8000)
+    with pytest.raises(ValueError):
+        memory.add(0x1_8000_8000, 0x1000)
+    memory.close()

@@ -99,3 +99,20 @@ def test_violation_message_names_the_call():
     assert message.startswith(f"vmm: error: the sandbox stopped a forbidden system call, "
                               f"execve ({number})") and message.endswith("\n")
     assert message.count("\n") == 1
+
+
+@pytest.mark.parametrize("required", [False, True])
+def test_a_kernel_without_seccomp_runs_unsandboxed_or_refuses(monkeypatch, caplog, required):
+    """Such a kernel (the emulated CCA host's) gives a warning, or a one-line error
+    with --sandbox, before anything is dropped or loaded."""
+    import sys
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", sys.dont_write_bytecode)
+    monkeypatch.setattr(sandbox, "status", lambda: {"NoNewPrivs": "0"})
+    monkeypatch.setattr(sandbox, "build_filter", lambda: pytest.fail("went past the check"))
+    if required:
+        with pytest.raises(sandbox.SandboxError, match="--sandbox: this kernel has no seccomp"):
+            sandbox.enter(required=True)
+    else:
+        assert sandbox.enter(required=False) is False
+        assert "running without the sandbox: this kernel has no seccomp" in caplog.text

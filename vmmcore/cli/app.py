@@ -68,7 +68,7 @@ def build_app(argv: list[str], run_options: RunOptions | None = None) -> typer.T
     command = command_name(argv)
     run.register(app, argv, with_plugin_options=command == "run", options=run_options)
     plugins_cmd.register(app, argv)
-    nested.register(app)
+    nested.register(app, with_plugin_options=command == "nested")
     if command not in CORE_COMMANDS:
         from ..plugins import catalogue
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import errno
 import inspect
 import os
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULT_MEM_MIB, LOGLEVELS, Config
-from ..options import Option, OptionGroup, collect_option_groups
+from ..options import Option, OptionGroup, collect_option_groups, typer_parameter
 from ..plugins import host_arch, known_arches
 
 if TYPE_CHECKING:
@@ -203,25 +203,6 @@ def run_without_typer(argv: list[str]) -> tuple[int | None, RunOptions]:
         return 1, options
 
 
-def _parameter(option: Option, panel: str) -> inspect.Parameter:
-    import typer
-
-    base: Any = option.type
-    if option.choices:
-        base = Literal[option.choices]  # type: ignore[valid-type]
-    if option.multiple:
-        annotation: Any = list[base]
-        default: Any = list(option.default or [])
-    elif option.type is bool:
-        annotation, default = bool, bool(option.default)
-    else:
-        annotation, default = Optional[base], option.default
-    info = typer.Option(*option.flags, help=option.help, rich_help_panel=panel,
-                        metavar=option.metavar)
-    return inspect.Parameter(option.dest, inspect.Parameter.KEYWORD_ONLY, default=default,
-                             annotation=Annotated[annotation, info])
-
-
 def register(app: typer.Typer, argv: list[str], with_plugin_options: bool = True,
              options: RunOptions | None = None) -> None:
     """Add ``vmm run`` with the options of the plugins for the scanned arch.
@@ -233,7 +214,7 @@ def register(app: typer.Typer, argv: list[str], with_plugin_options: bool = True
 
     if options is None:
         options = RunOptions(argv, with_plugin_options)
-    parameters = [_parameter(option, group.name)
+    parameters = [typer_parameter(option, group.name)
                   for group in options.groups for option in group.options]
 
     def run(**values: Any) -> None:

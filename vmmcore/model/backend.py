@@ -229,6 +229,8 @@ class ModelBackend(MemoryIoctls):
     def _kvm_irqfd(self, vm: VmState, arg: int, call: Call) -> int:
         fd, gsi, flags, _, _ = UserMemory.unpack("<IIII16s", arg)
         call.detail = f"gsi={gsi}"
+        if not self.arch.irqfd_allowed(vm):
+            raise ModelErrno(errno.EINVAL, "this VM type takes no irqfd")
         vm.irqfds.append((fd, gsi))
         return 0
 

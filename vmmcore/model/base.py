@@ -44,6 +44,10 @@ class ArchModel:
         """Whether ``vm``'s type has private memory (kvm_arch_has_private_mem)."""
         return False
 
+    def irqfd_allowed(self, vm: VmState) -> bool:
+        """Whether KVM_IRQFD is accepted on ``vm`` (kvm_arch_irqfd_allowed); EINVAL if not."""
+        return True
+
     def check_extension(self, vm: VmState | None, cap: int) -> int:
         """KVM_CHECK_EXTENSION; ``vm`` is None on the system fd."""
         return self.capabilities.get(cap, 0)
@@ -121,6 +125,9 @@ class ArchModelLayer(ArchModel):
 
     def vm_has_private_memory(self, vm):
         return self.inner.vm_has_private_memory(vm)
+
+    def irqfd_allowed(self, vm):
+        return self.inner.irqfd_allowed(vm)
 
     def validate_vm_type(self, vm_type):
         return self.inner.validate_vm_type(vm_type)

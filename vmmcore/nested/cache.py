@@ -95,11 +95,37 @@ def building(final: Path) -> Iterator[Path]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _use_lock(path: Path) -> Path:
+    """The lock file that marks ``path`` as in use: ``.<name>.in-use`` beside it."""
+    return path.parent / f".{path.name}.in-use"
+
+
+@contextlib.contextmanager
+def in_use(path: Path) -> Iterator[None]:
+    """Hold a shared lock saying that a run uses ``path``, so pruning spares it
+    (a firmware-booted host reads its tree for the whole run)."""
+    with open(_use_lock(path), "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
 def prune_siblings(keep: Path, pattern: str) -> None:
-    """Delete older builds matching ``pattern`` next to ``keep``."""
+    """Delete older builds matching ``pattern`` next to ``keep``, except those a
+    run holds :func:`in_use`."""
     for other in keep.parent.glob(pattern):
-        if other != keep:
+        if other == keep:
+            continue
+        lock_path = _use_lock(other)
+        with open(lock_path, "a") as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
             if other.is_dir():
                 shutil.rmtree(other, ignore_errors=True)
             else:
                 other.unlink(missing_ok=True)
+            lock_path.unlink(missing_ok=True)

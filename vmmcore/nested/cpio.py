@@ -1,4 +1,4 @@
-"""A writer for the kernel's initramfs format (cpio "newc"), in pure Python.
+"""The kernel's initramfs format (cpio "newc"), written and read in pure Python.
 
 Archives written one after another form a valid initramfs too: the kernel unpacks
 them in order, so a large unchanging part can be cached and small parts appended.
@@ -15,6 +15,8 @@ from typing import BinaryIO
 MAGIC = b"070701"
 TRAILER = "TRAILER!!!"
 BLOCK = 512
+#: Size of a newc header: the magic and 13 eight-digit hex fields.
+HEADER_SIZE = 110
 
 
 class CpioWriter:
@@ -102,3 +104,51 @@ def concatenate(parts: list[Path], destination: Path) -> None:
         for part in parts:
             with open(part, "rb") as data:
                 shutil.copyfileobj(data, out, 4 << 20)
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise ValueError("truncated cpio archive")
+    return data
+
+
+def extract(archive: Path, destination: Path, skip: tuple[str, ...] = ()) -> None:
+    """Unpack directories, regular files and links of ``archive`` under ``destination``.
+
+    Device nodes and entries under the top-level names in ``skip`` are left out;
+    what is already there is overwritten, as the kernel does with later archives.
+    """
+    with open(archive, "rb") as stream:
+        while True:
+            header = _read_exactly(stream, HEADER_SIZE)
+            if header[:6] != MAGIC:
+                raise ValueError(f"{archive.name}: not a newc cpio archive")
+            fields = [int(header[6 + 8 * i: 14 + 8 * i], 16) for i in range(13)]
+            mode, size, name_size = fields[1], fields[6], fields[11]
+            name = _read_exactly(stream, name_size)[:-1].decode()
+            stream.read(-(HEADER_SIZE + name_size) % 4)
+            if name == TRAILER:
+                return
+            target = destination / name
+            kept = name.split("/", 1)[0] not in skip
+            if stat.S_ISREG(mode) and kept:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.unlink(missing_ok=True)
+                with open(target, "wb") as out:
+                    remaining = size
+                    while remaining:
+                        chunk = _read_exactly(stream, min(remaining, 1 << 20))
+                        out.write(chunk)
+                        remaining -= len(chunk)
+                os.chmod(target, stat.S_IMODE(mode))
+            else:
+                body = _read_exactly(stream, size)
+                if kept and stat.S_ISDIR(mode):
+                    target.mkdir(parents=True, exist_ok=True)
+                    os.chmod(target, stat.S_IMODE(mode))
+                elif kept and stat.S_ISLNK(mode):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.unlink(missing_ok=True)
+                    target.symlink_to(body.decode())
+            stream.read(-size % 4)

@@ -1,9 +1,10 @@
 """Carry the files named on the inner vmm's command line into the emulated host.
 
 Plain files (kernel, initrd, firmware, flash, anything else that names an existing
-file) are copied into L1's initramfs under ``/nested/files``; disk images become
-virtio block devices of L1 so that what the guest writes lands in the file here.
-The arguments are rewritten to the paths L1 sees.
+file) are copied into L1's initramfs under ``/nested/files``, unless they lie in a
+directory shared with ``--share`` (L1 sees them at the same path); disk images
+become virtio block devices of L1 so that what the guest writes lands in the file
+here. The arguments are rewritten to the paths L1 sees.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vmm.core.errors import ConfigError
+from vmm.core.nested.shares import Share
 
 #: Options whose value must name a file on this machine.
 FILE_OPTIONS = frozenset({"-k", "--kernel", "-i", "--initrd", "--firmware", "--flash"})
@@ -38,10 +40,13 @@ class ForwardPlan:
     args: list[str] = field(default_factory=list)
     files: dict[Path, str] = field(default_factory=dict)
     disks: list[Disk] = field(default_factory=list)
+    shares: list[Share] = field(default_factory=list)
 
     def forward_file(self, path: Path) -> str:
-        """The L1 path of a file copied into the initramfs (each copied once)."""
+        """The L1 path of a file: its own in a share, else that of a copy (one per file)."""
         resolved = path.resolve()
+        if any(share.holds(resolved) for share in self.shares):
+            return str(resolved)
         if resolved not in self.files:
             self.files[resolved] = f"{FILES_DIR}/{len(self.files)}/{resolved.name}"
         return self.files[resolved]
@@ -78,9 +83,9 @@ def _rewrite_plain(plan: ForwardPlan, token: str) -> str:
     return token
 
 
-def plan_forwarding(args: list[str]) -> ForwardPlan:
+def plan_forwarding(args: list[str], shares: list[Share] | None = None) -> ForwardPlan:
     """Rewrite the inner vmm's arguments for L1 and list what to carry there."""
-    plan = ForwardPlan()
+    plan = ForwardPlan(shares=list(shares or []))
     pending_option: str | None = None
     for token in args:
         if pending_option is not None:

@@ -52,6 +52,7 @@ class HostImage:
     project_archive: Path
     kvm_modules: tuple[str, ...]
     disk_modules: tuple[str, ...]
+    share_modules: tuple[str, ...]
 
 
 def _target_apt(spec: EmulatedHost, mirror: DebianMirror) -> PrivateApt:
@@ -115,11 +116,12 @@ def _build_base(spec: EmulatedHost, debs: list[Path], dists: list, wheels: list[
             raise PackageError("the kernel package has no /boot/vmlinuz")
         shutil.copyfile(kernels[-1], output / "kernel")
         tree = find_module_tree(root)
-        kvm = tree.load_order(spec.kvm_modules)
-        disk = tree.load_order(spec.disk_modules)
-        for name in dict.fromkeys(kvm + disk):
+        lists = {kind: tree.load_order(wanted) for kind, wanted in (
+            ("kvm", spec.kvm_modules), ("disk", spec.disk_modules),
+            ("share", spec.share_modules))}
+        for name in dict.fromkeys(name for names in lists.values() for name in names):
             tree.extract(name, root / "nested" / "modules")
-        (output / "modules.json").write_text(json.dumps({"kvm": kvm, "disk": disk}))
+        (output / "modules.json").write_text(json.dumps(lists))
         for dropped in DROPPED_PATHS:
             shutil.rmtree(root / dropped, ignore_errors=True)
         site = root / pydeps.SITE_DIR
@@ -216,6 +218,7 @@ def prepare_host(spec: EmulatedHost) -> HostImage:
             kernel=base / "kernel", kernel_package=kernel_package,
             base_archive=base / "base.cpio", project_archive=project,
             kvm_modules=tuple(modules["kvm"]), disk_modules=tuple(modules["disk"]),
+            share_modules=tuple(modules["share"]),
         )
 
 

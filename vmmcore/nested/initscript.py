@@ -20,9 +20,11 @@ KVM_READY = "vmm nested: /dev/kvm is ready"
 
 
 def init_script(args: list[str], modules: list[str],
-                program: tuple[str, ...] = INNER_VMM) -> str:
-    """Write the busybox shell script L1 runs as init: ``program args...``."""
-    quoted = " ".join(shlex.quote(arg) for arg in (*program, *args))
+                program: tuple[str, ...] = INNER_VMM, mounts: tuple[str, ...] = ()) -> str:
+    """Write the busybox shell script L1 runs as init: ``program args...``.
+
+    :param mounts: shell commands run once the modules are loaded (``--share``).
+    """
     module_list = " ".join(modules)
     return f"""#!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
@@ -37,7 +39,20 @@ export PATH=/usr/sbin:/usr/bin HOME={HOME} LANG=C.UTF-8
 for module in {module_list}; do
     insmod {MODULES_DIR}/$module.ko || echo "vmm nested: insmod $module failed"
 done
-echo 1 > /proc/sys/kernel/printk
+{run_section(args, program, mounts)}poweroff -f
+"""
+
+
+def run_section(args: list[str], program: tuple[str, ...] = INNER_VMM,
+                mounts: tuple[str, ...] = ()) -> str:
+    """The part of L1's init that runs ``program args...`` between the markers.
+
+    Every emulated host runs it once its system is up: Debian-kernel hosts from
+    their init (:func:`init_script`), firmware-booted hosts from their payload's.
+    """
+    quoted = " ".join(shlex.quote(arg) for arg in (*program, *args))
+    mount_lines = "".join(f"{command}\n" for command in mounts)
+    return f"""{mount_lines}echo 1 > /proc/sys/kernel/printk
 stty -onlcr 2>/dev/null
 cd {HOME}
 if [ -c /dev/kvm ]; then echo "{KVM_READY}"; else kvm=missing; fi
@@ -48,5 +63,4 @@ status=$?
 sync
 echo
 echo "{EXIT_MARKER}$status"
-poweroff -f
 """

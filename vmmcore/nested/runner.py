@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from vmm.core.nested import payload
 from vmm.core.nested.console import ConsoleRelay
 from vmm.core.nested.cpio import CpioWriter, concatenate
 from vmm.core.nested.errors import HostBootError, NestedTimeout
@@ -47,11 +48,11 @@ def _die_with_parent() -> None:
 
 
 def write_run_archive(plan: ForwardPlan, modules: list[str], path: Path,
-                      program: tuple[str, ...] = INNER_VMM) -> None:
+                      program: tuple[str, ...] = INNER_VMM, mounts: tuple[str, ...] = ()) -> None:
     """The per-run initramfs part: ``/init`` and the forwarded files."""
     with open(path, "wb") as stream:
         writer = CpioWriter(stream)
-        writer.add_bytes("init", init_script(plan.args, modules, program).encode(), 0o755)
+        writer.add_bytes("init", init_script(plan.args, modules, program, mounts).encode(), 0o755)
         made: set[str] = set()
         for source, target in plan.files.items():
             parts = target.strip("/").split("/")
@@ -64,25 +65,70 @@ def write_run_archive(plan: ForwardPlan, modules: list[str], path: Path,
         writer.close()
 
 
-def qemu_command(qemu: Qemu, spec: EmulatedHost, image: HostImage, initrd: Path,
-                 plan: ForwardPlan) -> list[str]:
-    """The whole QEMU command line for one run."""
-    append = " ".join((f"console={spec.console}", "panic=-1", "quiet", "rdinit=/init",
-                       *spec.kernel_args))
-    command = [
-        *qemu.command(), "-accel", "tcg", *spec.qemu_machine_args,
-        "-m", str(spec.memory_mib), "-smp", "1", "-nodefaults", "-display", "none",
-        "-serial", "stdio", "-no-reboot", "-nic", "none",
-        "-kernel", str(image.kernel), "-initrd", str(initrd), "-append", append,
+def _machine_command(qemu: Qemu, spec: EmulatedHost) -> list[str]:
+    """QEMU, the machine and what every run of ``spec``'s host has."""
+    boot = spec.firmware_boot
+    machine = boot.qemu_machine_args if boot else spec.qemu_machine_args
+    return [
+        *qemu.command(), "-accel", "tcg", *machine,
+        "-m", str(spec.memory_mib), "-smp", str(boot.cpus if boot else 1), "-nodefaults",
+        "-display", "none", "-serial", "stdio", "-no-reboot", "-nic", "none",
     ]
+
+
+def _device_args(spec: EmulatedHost, plan: ForwardPlan) -> list[str]:
+    """The disks and ``--share`` directories handed to the emulated host."""
+    args = []
     for index, disk in enumerate(plan.disks):
         readonly = "on" if disk.readonly else "off"
-        command += [
+        args += [
             "-drive", f"file={disk.path},format=raw,if=none,id=disk{index},"
             f"readonly={readonly},cache=writeback",
             "-device", f"{spec.disk_device},drive=disk{index},serial=vmm-disk{index}",
         ]
-    return command
+    for share in plan.shares:
+        args += share.qemu_args(spec.share_device)
+    return args
+
+
+def qemu_command(qemu: Qemu, spec: EmulatedHost, image: HostImage, initrd: Path,
+                 plan: ForwardPlan) -> list[str]:
+    """The whole QEMU command line for one run of a Debian-kernel host."""
+    append = " ".join((f"console={spec.console}", "panic=-1", "quiet", "rdinit=/init",
+                       *spec.kernel_args))
+    return [*_machine_command(qemu, spec),
+            "-kernel", str(image.kernel), "-initrd", str(initrd), "-append", append,
+            *_device_args(spec, plan)]
+
+
+def _initramfs_boot(spec: EmulatedHost, image: HostImage, qemu: Qemu, plan: ForwardPlan,
+                    workdir: Path, program: tuple[str, ...],
+                    _resources: contextlib.ExitStack) -> list[str]:
+    """Write the run's initramfs into ``workdir``; return the QEMU command."""
+    modules = list(image.kvm_modules)
+    for needed, wanted in ((plan.disks, image.disk_modules), (plan.shares, image.share_modules)):
+        if needed:
+            modules += [m for m in wanted if m not in modules]
+    mounts = tuple(share.mount_command() for share in plan.shares)
+    write_run_archive(plan, modules, workdir / "run.cpio", program, mounts)
+    initrd = workdir / "initrd"
+    concatenate([image.base_archive, image.project_archive, workdir / "run.cpio"], initrd)
+    return qemu_command(qemu, spec, image, initrd, plan)
+
+
+def _firmware_boot(spec: EmulatedHost, image: HostImage, qemu: Qemu, plan: ForwardPlan,
+                   workdir: Path, program: tuple[str, ...],
+                   resources: contextlib.ExitStack) -> list[str]:
+    """Write the run's payload share into ``workdir``; return the QEMU command. The
+    tree stays in use (``resources``) until the run ends."""
+    boot = spec.firmware_boot
+    assert boot is not None
+    tree = resources.enter_context(payload.tree_in_use(image))
+    mounts = tuple(share.mount_command() for share in plan.shares)
+    payload.write_payload(workdir / "payload", plan, program, boot, mounts)
+    return [*_machine_command(qemu, spec),
+            *payload.firmware_args(boot, tree, workdir / "payload", spec.share_device),
+            *_device_args(spec, plan)]
 
 
 @contextlib.contextmanager
@@ -158,15 +204,11 @@ def run_emulated_host(spec: EmulatedHost, image: HostImage, qemu: Qemu, plan: Fo
     workdir = Path(tempfile.mkdtemp(prefix="vmm-nested-"))
     process: subprocess.Popen[bytes] | None = None
     relay = ConsoleRelay(_write_out)
-    log = open(console_log, "wb") if console_log else None
+    log = open(console_log, "wb", buffering=0) if console_log else None  # tail -f works
+    resources = contextlib.ExitStack()
     try:
-        modules = list(image.kvm_modules)
-        if plan.disks:
-            modules += [m for m in image.disk_modules if m not in modules]
-        write_run_archive(plan, modules, workdir / "run.cpio", program)
-        initrd = workdir / "initrd"
-        concatenate([image.base_archive, image.project_archive, workdir / "run.cpio"], initrd)
-        command = qemu_command(qemu, spec, image, initrd, plan)
+        boot = _firmware_boot if spec.firmware_boot else _initramfs_boot
+        command = boot(spec, image, qemu, plan, workdir, program, resources)
         if verbose:
             progress("running " + " ".join(command))
         started = time.monotonic()
@@ -208,4 +250,5 @@ def run_emulated_host(spec: EmulatedHost, image: HostImage, qemu: Qemu, plan: Fo
                     stream.close()
         if log is not None:
             log.close()
+        resources.close()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -2,7 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class FirmwareBoot:
+    """A host that boots from its own firmware image instead of a Debian kernel.
+
+    QEMU starts ``firmware`` (``-bios``); the kernel inside it has a built-in
+    initramfs whose init mounts the 9p share tagged ``payload_tag`` and runs the
+    ``init`` found there, then powers the machine off. ``vmm nested`` lays its
+    payload (the same Python and vmm as the Debian-kernel host, and the run's files)
+    out in such a share instead of an initramfs.
+    """
+
+    #: The firmware image QEMU boots (``-bios``).
+    firmware: Path
+    #: Machine and CPU flags for QEMU, replacing the host's own.
+    qemu_machine_args: tuple[str, ...]
+    #: What the host is, for messages ("the Arm CCA host kit in DIR").
+    description: str
+    #: The 9p mount tag whose ``init`` the firmware's kernel runs.
+    payload_tag: str = "vmm"
+    #: Where that kernel mounts the share.
+    payload_mount: str = "/vmm"
+    #: Number of CPUs of the emulated host.
+    cpus: int = 1
 
 
 @dataclass(frozen=True)
@@ -49,8 +75,16 @@ class EmulatedHost:
     busybox_package: str = "busybox-static"
     #: Extra kernel command-line words for the emulated host.
     kernel_args: tuple[str, ...] = ()
+    #: Kernel modules needed to mount the directories given to ``--share`` (9p).
+    share_modules: tuple[str, ...] = ("virtio_pci", "9pnet_virtio", "9p")
+    #: QEMU device model of the 9p shares.
+    share_device: str = "virtio-9p-pci"
     #: Memory of the emulated host in MiB.
     memory_mib: int = 2048
+    #: Set when the host boots from its own firmware (see :class:`FirmwareBoot`);
+    #: its userland (Debian Python, vmm) is still this host's, so the field takes
+    #: no part in the cache keys (``repr``) of the images built from the others.
+    firmware_boot: FirmwareBoot | None = field(default=None, repr=False, compare=False)
 
     @property
     def qemu_user_binary(self) -> str:
@@ -81,4 +115,4 @@ def debian_python_runtime(version: str, *, t64: bool = False) -> tuple[str, ...]
     )
 
 
-__all__ = ["EmulatedHost", "debian_python_runtime"]
+__all__ = ["EmulatedHost", "FirmwareBoot", "debian_python_runtime"]

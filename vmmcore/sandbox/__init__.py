@@ -116,6 +116,7 @@ def enter(required: bool) -> bool:
     # bytecode: the filter refuses mkdir and writing opens.
     sys.dont_write_bytecode = True
     try:
+        check_kernel()
         syscall_filter = build_filter()
         trap.install(violation_message, MESSAGE_TABLE_SIZE)
         capabilities.drop_all()
@@ -128,6 +129,13 @@ def enter(required: bool) -> bool:
         return False
     log.debug("sandbox on: %s", ", ".join(f"{k} {v}" for k, v in status().items()))
     return True
+
+
+def check_kernel() -> None:
+    """Raise :class:`SandboxError` when the kernel has no seccomp at all (its
+    /proc/self/status then has no Seccomp line; the kit's emulated CCA host is one)."""
+    if "Seccomp" not in status():
+        raise SandboxError("this kernel has no seccomp (built without CONFIG_SECCOMP)")
 
 
 def status() -> dict[str, str]:

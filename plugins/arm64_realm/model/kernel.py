@@ -38,6 +38,8 @@ class KernelModel:
     subcommands: ClassVar[dict[int, str]]
     #: The kernel has guest_memfd (and a realm VM has private memory).
     private_memory: ClassVar[bool] = False
+    #: A realm VM accepts KVM_IRQFD.
+    irqfd: ClassVar[bool] = True
     #: vCPU ioctls of this generation beyond the shared ones.
     vcpu_ioctls: ClassVar[dict[int, IoctlShape]] = {}
     #: The KVM_ARM_VCPU_FINALIZE feature that creates a REC.

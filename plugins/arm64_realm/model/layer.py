@@ -95,6 +95,13 @@ class RealmModel(ArchModelLayer):
             vm.arch[REALM_VM_KEY] = realm
             self.realms.append(realm)
 
+    def irqfd_allowed(self, vm: VmState) -> bool:
+        """A realm of a kernel that refuses irqfds (v7: measured on the kit's host,
+        where a virtio line falls back to a level, so its device tree says level)."""
+        if realm_of(vm) is not None and self.kernel is not None and not self.kernel.irqfd:
+            return False
+        return self.inner.irqfd_allowed(vm)
+
     def vm_has_private_memory(self, vm: VmState) -> bool:
         """A realm's memory is private in a kernel with guest_memfd (v7)."""
         return self.private_memory and realm_of(vm) is not None

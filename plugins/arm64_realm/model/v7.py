@@ -55,6 +55,7 @@ class V7Kernel(V7VcpuRules, KernelModel):
     name = "v7"
     subcommands = v7.SUBCOMMAND_NAMES
     private_memory = True
+    irqfd = False
     vcpu_ioctls = formats.V7_VCPU_IOCTLS
     rec_feature = v7.KVM_ARM_VCPU_REC
 
