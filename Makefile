@@ -19,10 +19,10 @@ BENCH_ARGS ?=
 # carried into the emulated x86 host, archive tools for the emulated hosts that
 # `vmm nested` builds, libseccomp for the sandbox the tests require and its
 # header (a test compares the binding's constants with it). scripts/fresh-machine
-# proves the list complete.
+# proves the list complete. passt is --network mode=user's user-mode network stack.
 APT_TEST_PACKAGES = device-tree-compiler binutils gcc libc6-dev linux-libc-dev \
 	linux-libc-dev-riscv64-cross linux-libc-dev-arm64-cross llvm iproute2 \
-	qemu-system-x86 cpio xz-utils zstd kmod ca-certificates libseccomp2 libseccomp-dev
+	qemu-system-x86 cpio xz-utils zstd kmod ca-certificates libseccomp2 libseccomp-dev passt
 
 .PHONY: run test deps venv bench cca-kit
 

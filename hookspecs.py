@@ -28,10 +28,14 @@ import pluggy
 from vmm import NAME
 
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
+    from collections.abc import Sequence
+
     import typer
 
     from vmm.core.bus import Access
     from vmm.core.config import Config
+    from vmm.core.contracts import VirtioDevice
+    from vmm.core.fdt import FdtBuilder
     from vmm.core.images import LoadedImage
     from vmm.core.kvm.exits import Exit
     from vmm.core.layout import MemoryLayout
@@ -39,7 +43,6 @@ if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
     from vmm.core.model.base import ArchModel
     from vmm.core.nested.spec import EmulatedHost
     from vmm.core.options import OptionGroup
-    from vmm.core.fdt import FdtBuilder
     from vmm.core.vcpu import Vcpu
     from vmm.core.vm import Vm
 
@@ -83,6 +86,11 @@ def vmm_addoption(group: OptionGroup) -> None:
     namespace, ``config.options_of(name)``, one attribute per option's destination
     name, the default for an option not given.
 
+    ``group.arch`` is the architecture the command line is for (``--arch``, else the
+    host's; None when unknown), so one plugin can declare per-arch options; or give
+    ``group.addoption(..., arches=("x86",))``: for other architectures that option
+    does not exist.
+
     Called for every plugin.
 
     :param group: The plugin's option group; call ``group.addoption(...)``.
@@ -103,7 +111,7 @@ def vmm_add_commands(app: typer.Typer) -> None:
 
 
 @hookspec
-def vmm_validate_config(config: Config) -> None:
+def vmm_validate_config(config: Config, pluginmanager: pluggy.PluginManager) -> None:
     """Check the configuration before anything is created.
 
     Called once after the command line is parsed and the options are bound, before
@@ -114,6 +122,8 @@ def vmm_validate_config(config: Config) -> None:
     Called for every plugin.
 
     :param config: The parsed configuration.
+    :param pluginmanager: The run's plugin manager, to ask other plugins
+        (``pluginmanager.hook.vmm_virtio_transports(config=config)``).
     """
 
 
@@ -428,8 +438,8 @@ def vmm_load_kernel(vm: Vm, data: bytes, path: str) -> LoadedImage | None:
     """Place a kernel image in guest memory and say where it went.
 
     Called once at the end of the core stage, after guest RAM exists, when
-    ``--kernel`` is given (or the built-in guest is used). Recognise the format (bzImage, ELF, arm64 or riscv Image, flat
-    binary), write it with ``vm.memory``, and return the loaded image. Raise
+    ``--kernel`` is given (or the built-in guest is used). Recognise the format
+    (bzImage, ELF, arm64 or riscv Image, flat binary), write it with ``vm.memory``, and return the loaded image. Raise
     ``ImageError`` for an image this architecture cannot boot.
 
     Stops at first non-None result.
@@ -509,13 +519,19 @@ def vmm_image_loaded(vm: Vm, image: LoadedImage) -> None:
 def vmm_device_tree(vm: Vm, fdt: FdtBuilder) -> None:
     """Add device nodes to the flattened device tree while the arch plugin builds it.
 
-    Called once, inside the arch plugin's device tree construction, with the
-    builder positioned inside the root node; each device adds its own node.
+    Called once, inside the arch plugin's device tree construction (late stage),
+    with the builder positioned inside the root node; each device adds its own node,
+    ``with fdt.node(f"mydev@{base:x}"):``, then its properties. The root has two
+    address cells and two size cells on arm64 and riscv, so write ``reg`` with
+    ``fdt.property_reg([(base, size)])``, which uses the parent's cell sizes.
 
     Called for every plugin.
 
     :param vm: The VM being built.
-    :param fdt: The device tree builder (``begin_node``/``property``/``end_node``).
+    :param fdt: The device tree builder: ``node(name)`` (a context manager),
+        ``property_reg``, ``property_string``, ``property_string_list``,
+        ``property_u32``, ``property_cells``, ``property_empty``, ``property`` (raw
+        bytes), ``property_phandle``; see "The device tree builder".
     """
 
 
@@ -668,7 +684,7 @@ def vmm_handle_exit(vcpu: Vcpu, exit: Exit) -> bool | None:
     """Handle a KVM exit the core does not know (system events, SBI calls, HLT).
 
     Called on the vCPU thread for each exit that is not port I/O or MMIO. Return
-    True when handled; call ``vcpu.vm.request_stop(code)`` to end the VM.
+    True when handled; call ``vcpu.vm.request_stop(code)`` (0 to 255) to end the VM.
 
     Stops at first non-None result; ``None`` everywhere is a fatal "unhandled exit".
 
@@ -683,7 +699,7 @@ def vmm_handle_exit(vcpu: Vcpu, exit: Exit) -> bool | None:
 
 
 @hookspec
-def vmm_virtio_host_features(vm: Vm, device: Any) -> int:
+def vmm_virtio_host_features(vm: Vm, device: VirtioDevice) -> int:
     """Give extra virtio feature bits the host offers for a device.
 
     The series' ``kvm__arch_get_virtio_host_features`` (patch 27). Called each time
@@ -694,6 +710,24 @@ def vmm_virtio_host_features(vm: Vm, device: Any) -> int:
 
     :param vm: The running VM.
     :param device: The virtio device whose features are read.
+    """
+
+
+@hookspec(firstresult=True)
+def vmm_virtio_transports(config: Config) -> Sequence[str] | None:
+    """Name the virtio transports the architecture's guests can find, default first.
+
+    ``"mmio"`` (virtio-mmio devices in the layout's ``virtio_mmio`` window, described
+    in the device tree) and ``"pci"`` (a PCI host bridge: configuration ports, ECAM
+    in the ``pci_ecam`` window if the layout has one). ``--virtio-transport`` may pick
+    any of them; another is refused. kvmtool: the arch's ``VIRTIO_DEFAULT_TRANS``.
+
+    Called once by the virtio plugin when it validates the configuration, and again
+    when it places the devices (the virtio_dev stage).
+
+    Stops at first non-None result; without one, both are offered, mmio first.
+
+    :param config: The parsed configuration.
     """
 
 

@@ -15,13 +15,12 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from .inhost import measure_in_host
 from .errors import BenchError
 from .guests import assemble, ensure_binutils
+from .inhost import measure_in_host
 from .report import Metric, print_table, write_json
 from .suite import Settings, measure_exits, measure_help, measure_startup
 from .vmms import find_qemu, find_vmm, qemu_version
-
 
 #: The parts of the suite: on this machine's /dev/kvm (help, startup, exits), and in
 #: the emulated x86 host (nested: L2 Linux boot; blk: virtio-blk throughput, which

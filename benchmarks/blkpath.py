@@ -1,12 +1,12 @@
 """``python -m benchmarks.blkpath``: the Python share of one virtio-blk request.
 
-The largest request (254 pages of the 1 MiB that Linux splits in two) the way Linux's virtio-blk driver sends it (an indirect table: the
-16-byte header, one descriptor per 4 KiB page of data, the status byte), served by
-the plugin's ``BlockDevice`` from a queue in a buffer of guest memory: pop, walk,
-``preadv``/``pwritev`` on the image, push. The same system call with the same
-buffers, made directly, is the floor; the difference is what vmm's Python adds per
-request. No KVM, no guest, far less noise than the in-guest figures of
-``python -m benchmarks --only blk``. ``--profile`` shows where the time goes.
+The largest request (254 pages of the 1 MiB that Linux splits in two) the way Linux's
+virtio-blk driver sends it (an indirect table: the 16-byte header, one descriptor per 4
+KiB page of data, the status byte), served by the plugin's ``BlockDevice`` from a queue
+in a buffer of guest memory: pop, walk, ``preadv``/``pwritev`` on the image, push. The
+same system call with the same buffers, made directly, is the floor; the difference is
+what vmm's Python adds per request. No KVM, no guest, far less noise than the in-guest
+figures of ``python -m benchmarks --only blk``. ``--profile`` shows where the time goes.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import struct
 import sys
 import tempfile
 
-from vmm.plugins.virtio.blk import BlockDevice, DiskSpec
 from vmm.core.memory import GuestMemory
+from vmm.plugins.virtio.blk import BlockDevice, DiskSpec
 
 from . import microbench
 

@@ -16,11 +16,9 @@ import sys
 
 import pluggy
 
-from vmm import hookspecs
-from vmm import NAME
+from vmm import NAME, hookspecs
 from vmm.core.config import Config
 from vmm.core.kvm import ioctls as k
-from vmm.core.kvm.cdefs import ffi
 from vmm.core.kvm.fds import Kvm
 from vmm.core.vcpu import Vcpu
 from vmm.core.vm import Vm

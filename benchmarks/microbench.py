@@ -8,7 +8,7 @@ import cProfile
 import pstats
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def parser(prog: str, doc: str, count_flag: str, count_default: int,

@@ -51,7 +51,7 @@ class Metric:
 
     def paired_ratios(self) -> list[float]:
         """Run-by-run ratios (the runs were interleaved vmm, QEMU, vmm, ...)."""
-        return [v / q for v, q in zip(self.vmm, self.qemu) if q]
+        return [v / q for v, q in zip(self.vmm, self.qemu, strict=False) if q]
 
 
 def spread(samples: list[float]) -> str:
@@ -86,7 +86,7 @@ def print_table(metrics: list[Metric], out: TextIO) -> None:
     rows = [HEADER] + [_row(metric) for metric in metrics]
     widths = [max(len(row[column]) for row in rows) for column in range(len(HEADER))]
     for index, row in enumerate(rows):
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
         if index == 0:
             print("  ".join("-" * width for width in widths), file=out)
     notes = [metric for metric in metrics if metric.note]

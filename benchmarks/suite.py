@@ -111,7 +111,8 @@ def measure_exits(vmm: Vmm, qemu: Vmm, loop: Guest, exiting: dict[str, Guest],
     for name, guest in exiting.items():
         metric = Metric(f"{labels[name]}, per exit", "us", target=targets.get(name))
         for machine, samples in ((vmm, metric.vmm), (qemu, metric.qemu)):
-            for with_exits, without in zip(exit_runs[name][machine.name], loop_runs[machine.name]):
+            for with_exits, without in zip(exit_runs[name][machine.name], loop_runs[machine.name],
+                                              strict=True):
                 samples.append((with_exits.to_exit - without.to_exit) / guest.count * US)
         metrics.append(metric)
     return metrics

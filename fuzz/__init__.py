@@ -12,9 +12,9 @@ anything else escaping, or a broken invariant (an assertion), is a finding.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Callable
 
 OneInput = Callable[[bytes], None]
 

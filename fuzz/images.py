@@ -29,6 +29,7 @@ def _loader(arch: str) -> OneInput:
 
     def one_input(data: bytes) -> None:
         model.hook_calls.clear()  # the test harness's record would grow per input
+        model.hook_invocations.clear()
         as_firmware = bool(data[:1]) and data[0] == 0xFF
         try:
             if as_firmware:

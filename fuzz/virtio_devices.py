@@ -152,7 +152,7 @@ def _net() -> OneInput:
                 device._receive()  # on the I/O thread, which reports a bad chain
             except ChainError:
                 pass
-            _drain(device.tap_fd)  # a frame the guest had no buffer for
+            _drain(device.wire.fd)  # a frame the guest had no buffer for
         else:  # frames the guest sends
             _serve(device, memory, data[1:], TRANSMIT_QUEUE)
             _drain(peer.fileno())

@@ -13,7 +13,8 @@ import os
 import shutil
 import tempfile
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import OneInput, Target
 from .reader import Reader
@@ -44,6 +45,7 @@ def _check_and_reset(model: Any, transports: list[Any]) -> None:
     """At most one I/O thread per device; a reset (status 0) stops them all. The
     model's record of hook calls (for tests) is dropped: it would grow per input."""
     model.hook_calls.clear()
+    model.hook_invocations.clear()
     assert _io_threads() <= len(transports), f"{_io_threads()} I/O threads"
     for transport in transports:
         transport.write_status(0)

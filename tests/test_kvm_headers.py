@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from vmm.core.testing import skip_or_fail
 from vmm.core.kvm import ioctls as k
 from vmm.core.kvm.cdefs import ffi
 from vmm.core.kvm.ioc import Ioctl
+from vmm.core.testing import skip_or_fail
 from vmm.core.testing.cheaders import compiler_values, layout_expressions, mismatches
 
 HEADERS = ["linux/kvm.h"]

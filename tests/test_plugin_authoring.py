@@ -5,21 +5,16 @@ virtual environment."""
 from __future__ import annotations
 
 import importlib.metadata
-import os
-import shutil
-import subprocess
 import sys
-import sysconfig
 import types
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from authoring.venvs import example_venv_fixture
 
 from vmm import hookimpl
 from vmm.core.cli import main as vmm_main
-from vmm.core.docgen import collect, render, splice
-from vmm.core.testing import skip_or_fail
+from vmm.core.docgen import generate
 
 REPO = Path(__file__).resolve().parents[1]
 GUIDE = REPO / "docs" / "plugins.md"
@@ -30,9 +25,9 @@ STANDIN_TESTS = REPO / "tests" / "authoring" / "test_debugport_standin.py"
 # --------------------------------------------------------------------------- the guide
 
 
-def test_guide_hook_reference_matches_hookspecs():
+def test_guide_hook_and_api_references_match_the_code():
     committed = GUIDE.read_text()
-    assert splice(committed, render(collect())) == committed, (
+    assert generate(committed) == committed, (
         "docs/plugins.md is out of date: run python -m vmm.core.docgen --write docs/plugins.md"
     )
 
@@ -41,7 +36,9 @@ def test_guide_covers_what_a_plugin_author_needs():
     text = GUIDE.read_text()
     for topic in ("vmm_addoption", "vmm_add_commands", "VMM_LAYER_FOR", "wrapper=True",
                   "StashKey", "[project.entry-points.vmm]", "--block", "VMM_ARCHES",
-                  "arm64_realm", "vmm_vm", "vmm_arch", "require_kvm"):
+                  "arm64_realm", "vmm_vm", "vmm_arch", "require_kvm", "vmm_kvm_guest",
+                  "io_read", "io_write", "request_stop", "allocate(", "property_reg",
+                  "#address-cells", "arches=", "device_tree()", "vmm-testexit"):
         assert topic in text, f"docs/plugins.md does not mention {topic}"
 
 
@@ -144,77 +141,31 @@ def test_plugin_limited_to_other_arches_is_not_loaded(monkeypatch, capsys):
 # --------------------------------------------------------------------------- fresh venv
 
 
-@dataclass
-class Venv:
-    """A virtual environment and the copy of the example installed in it."""
-
-    path: Path
-    example: Path
-
-    def run(self, *argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-        """Run ``argv`` with the environment's python first on PATH."""
-        env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-        env["PATH"] = f"{self.path / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-        env["VIRTUAL_ENV"] = str(self.path)
-        return subprocess.run(list(argv), capture_output=True, text=True, cwd=cwd or self.example,
-                              env=env, timeout=600)
-
-    def vmm(self, *argv: str) -> subprocess.CompletedProcess:
-        """The ``vmm`` program as the environment's python runs it."""
-        return self.run("python", "-m", "vmm", *argv)
+#: A fresh virtual environment with the example installed from a copy.
+venv_with_example = example_venv_fixture(EXAMPLE)
 
 
-@pytest.fixture(scope="module")
-def venv_with_example(tmp_path_factory) -> Venv:
-    """A fresh virtual environment where pip installed the example from a copy, so
-    no build files land in the repository.
-
-    It sees the vmm under test, its dependencies and pytest through the site-packages
-    of the python running these tests (the project's .venv), added by a .pth file:
-    not ``--system-site-packages``, which would show whatever this machine has
-    installed system-wide instead."""
-    base = tmp_path_factory.mktemp("authoring")
-    example = base / "vmm-debugport"
-    shutil.copytree(EXAMPLE, example, ignore=shutil.ignore_patterns(
-        "build", "*.egg-info", "__pycache__", ".benchmarks", ".pytest_cache"))
-    venv = Venv(base / "venv", example)
-    subprocess.run([sys.executable, "-m", "venv", str(venv.path)], check=True, timeout=120)
-    paths = sysconfig.get_paths()
-    site_dirs = sorted({paths["purelib"], paths["platlib"]})
-    venv_site = Path(sysconfig.get_path("purelib", "venv",
-                                        vars={"base": str(venv.path), "platbase": str(venv.path)}))
-    # addsitedir, not a plain path line: it also reads the .pth files there (the
-    # editable install's path entry)
-    (venv_site / "vmm_under_test.pth").write_text(
-        "import site; " + "; ".join(f"site.addsitedir({d!r})" for d in site_dirs) + "\n")
-    install = venv.run("pip", "install", "--no-deps", str(example))
-    if install.returncode != 0:
-        last = (install.stderr.strip().splitlines() or ["no output"])[-1]
-        skip_or_fail(f"pip could not build the example here: {last}")
-    return venv
-
-
+@pytest.mark.install
 def test_venv_lists_the_example_plugin_and_its_hooks(venv_with_example):
-    listing = venv_with_example.vmm("plugins", "--arch", "riscv")
-    assert listing.returncode == 0, listing.stderr
-    lines = listing.stdout.splitlines()
-    assert "debugport (vmm_debugport)" in lines
-    hooks = lines[lines.index("debugport (vmm_debugport)") + 1 :]
-    for hook in ("vmm_addoption", "vmm_dev_init", "vmm_virtio_host_features"):
-        assert f"    {hook}" in hooks
+    hooks = venv_with_example.listed_hooks("debugport (vmm_debugport)", "riscv")
+    assert {"vmm_addoption", "vmm_dev_init", "vmm_virtio_host_features"} <= set(hooks)
 
 
 @pytest.mark.parametrize("arch", ["x86", "arm64", "riscv"])
+@pytest.mark.install
 def test_venv_run_help_shows_the_example_options(venv_with_example, arch):
     result = venv_with_example.vmm("run", "--arch", arch, "--help")
     assert result.returncode == 0, result.stderr
-    for flag in ("--debug-exit-port", "--debug-exit-addr", "--virtio-order-platform"):
+    own, other = ("--debug-exit-port", "--debug-exit-addr")[:: 1 if arch == "x86" else -1]
+    for flag in (own, "--virtio-order-platform"):
         assert flag in result.stdout
+    assert other not in result.stdout, "each address option exists only for its arches"
     blocked = venv_with_example.vmm("run", "--arch", arch, "--block", "debugport",
                       "--help")
     assert "--debug-exit-port" not in blocked.stdout
 
 
+@pytest.mark.install
 def test_venv_device_answers_guest_accesses(venv_with_example):
     """The installed package (not the source tree) answers reads and ends the VM."""
     where = venv_with_example.run("python", "-c",
@@ -226,6 +177,7 @@ def test_venv_device_answers_guest_accesses(venv_with_example):
     assert " passed" in result.stdout and "skipped" not in result.stdout
 
 
+@pytest.mark.install
 def test_venv_example_own_tests_pass(venv_with_example):
     """The example's own tests (vmm's fixtures only, real arch plugins) pass; an
     arch whose plugin has no model of KVM yet is skipped with that reason."""
@@ -262,9 +214,10 @@ def debug_port_guest(port: int, status: int) -> bytes:
 
 
 @pytest.mark.parametrize(("port", "status", "options"), [
-    (0x500, 42, []),
+    (0xF00, 42, []),
     (0x508, 7, ["--debug-exit-port", "0x508"]),
 ])
+@pytest.mark.install
 def test_venv_real_kvm_guest_ends_through_the_device(venv_with_example, require_kvm, tmp_path,
                                                       port, status, options):
     """On this machine's /dev/kvm: a real guest reads the magic and picks vmm's exit status."""
@@ -273,3 +226,15 @@ def test_venv_real_kvm_guest_ends_through_the_device(venv_with_example, require_
     result = venv_with_example.vmm("run", "--arch", "x86", "--flat", "-k", str(guest), "-m", "16",
                                    *options)
     assert result.returncode == status, result.stdout + result.stderr
+
+
+def test_venv_taken_port_is_one_line_naming_both(venv_with_example, tmp_path):
+    """--debug-exit-port on COM1's ports: refused before the guest runs, no traceback."""
+    guest = tmp_path / "guest.bin"
+    guest.write_bytes(debug_port_guest(0x3F8, 1))
+    result = venv_with_example.vmm("run", "--arch", "x86", "--flat", "-k", str(guest), "-m", "16",
+                                   "--dry-run", "--debug-exit-port", "0x3f8")
+    assert result.returncode == 1
+    assert result.stderr == ("vmm: error: --debug-exit-port 0x3f8: port I/O range 0x3f8-0x3ff of "
+                             "debugport overlaps 0x3f8-0x3ff reserved for com1; choose another "
+                             "address\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -186,6 +187,6 @@ def test_any_access_sequence_keeps_registers_bytes_and_irq_consistent(ops, data)
         else:
             assert 0 <= uart.io_read(offset, 1) <= 0xFF
     # the line only ever toggles, and it is high exactly when IIR reports a source
-    assert all(a != b for a, b in zip([0] + wires.irq, wires.irq))
+    assert all(a != b for a, b in pairwise([0] + wires.irq))
     iir = uart._interrupt_id()  # peek without acknowledging
     assert wires.level == (0 if iir == u.IIR_NO_INT else 1)

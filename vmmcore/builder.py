@@ -14,7 +14,8 @@ value.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, BinaryIO, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, BinaryIO
 
 from .config import Config
 from .errors import ConfigError
@@ -45,19 +46,19 @@ def new_manager(config: Config, *, entries: list[PluginEntry] | None = None,
                          extra=extra)
 
 
-def validate_config(config: Config, pm: Any, *, validate: bool = True) -> None:
+def validate_config(config: Config, pm: pluggy.PluginManager, *, validate: bool = True) -> None:
     """Bind the plugins' options (unless bound for ``pm`` already), then let every
     plugin check the configuration (``vmm_validate_config``) unless ``validate`` is
     False."""
     if config.options is None:
         from .options import collect_option_groups
 
-        config.bind_options(collect_option_groups(pm))
+        config.bind_options(collect_option_groups(pm, config.arch))
     if validate:
-        pm.hook.vmm_validate_config(config=config)
+        pm.hook.vmm_validate_config(config=config, pluginmanager=pm)
 
 
-def model_backend(config: Config, pm: Any) -> Backend:
+def model_backend(config: Config, pm: pluggy.PluginManager) -> Backend:
     """A backend on the plugins' model of KVM (``vmm_kvm_model``).
 
     :raises NoModelError: when no plugin gives one.
@@ -71,12 +72,12 @@ def model_backend(config: Config, pm: Any) -> Backend:
     return ModelBackend(arch_model)
 
 
-def choose_backend(config: Config, pm: Any) -> Backend:
+def choose_backend(config: Config, pm: pluggy.PluginManager) -> Backend:
     """The host's /dev/kvm, or the model of KVM for ``--dry-run``."""
     return model_backend(config, pm) if config.dry_run else _host_backend()
 
 
-def build_vm(config: Config, pm: Any = None, *, console: BinaryIO | None = None,
+def build_vm(config: Config, pm: pluggy.PluginManager | None = None, *, console: BinaryIO | None = None,
              model: bool | None = None, validate: bool = True,
              entries: list[PluginEntry] | None = None,
              extra: Iterable[tuple[str, object]] = ()) -> Vm:
@@ -108,7 +109,7 @@ def _host_backend() -> Backend:
     return HostBackend()
 
 
-def virtio_host_features(vm: Vm, device: Any) -> int:
+def virtio_host_features(vm: Vm, device: object) -> int:
     """The extra virtio feature bits every plugin offers for ``device``
     (``vmm_virtio_host_features``), OR-ed; a plugin answering None offers none."""
     bits = 0

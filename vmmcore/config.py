@@ -8,8 +8,8 @@ in new core fields.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from .options import OptionGroup, OptionValues, bind_options

@@ -13,6 +13,7 @@ import os
 from typing import TYPE_CHECKING
 
 from vmm import hookimpl
+
 from .config import LOGLEVELS, Config
 from .errors import ConfigError, ImageError, UnusableFileError
 from .images import read_image, require_regular_file
@@ -90,6 +91,9 @@ def vmm_core_init(vm: Vm) -> None:
     vm.layout = vm.hook.vmm_memory_layout(config=vm.config)
     if vm.layout is None:
         raise ConfigError(f"no plugin describes the memory of a {vm.config.arch} VM")
+    from .layout import reserve_windows
+
+    reserve_windows(vm.layout, vm.mmio, vm.pio)
     vm_type = vm.hook.vmm_vm_type(vm=vm) or 0
     vm.vmfd = vm.kvm.create_vm(vm_type)
 

@@ -16,8 +16,11 @@ import argparse
 import inspect
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 BEGIN = "<!-- BEGIN GENERATED HOOK REFERENCE: python -m vmm.core.docgen --write docs/plugins.md -->"
 END = "<!-- END GENERATED HOOK REFERENCE -->"
@@ -118,7 +121,8 @@ def _split_docstring(doc: str) -> tuple[str, list[str], dict[str, str]]:
     return " ".join(summary_lines), body, params
 
 
-def describe(name: str, function, section: str = "", project: str = "vmm") -> HookDoc:
+def describe(name: str, function: Callable[..., Any], section: str = "",
+             project: str = "vmm") -> HookDoc:
     """The documentation of one hookspec function."""
     summary, body, params = _split_docstring(function.__doc__ or "")
     opts = getattr(function, f"{project}_spec", None) or {}
@@ -135,10 +139,12 @@ def describe(name: str, function, section: str = "", project: str = "vmm") -> Ho
     )
 
 
-def collect(module=None) -> list[HookDoc]:
+def collect(module: ModuleType | None = None) -> list[HookDoc]:
     """Every hookspec of ``module`` (default: hookspecs) in source order."""
     if module is None:
-        from vmm import hookspecs as module
+        from vmm import hookspecs
+
+        module = hookspecs
     source = inspect.getsource(module)
     sections = _sections(source)
     line_starts = [0]
@@ -186,12 +192,23 @@ def render(hooks: list[HookDoc]) -> str:
     return "\n".join(out) + "\n"
 
 
-def splice(document: str, reference: str) -> str:
+def splice(document: str, reference: str, begin_marker: str = BEGIN,
+           end_marker: str = END) -> str:
     """``document`` with the text between the markers replaced by ``reference``."""
-    begin, end = document.find(BEGIN), document.find(END)
+    begin, end = document.find(begin_marker), document.find(end_marker)
     if begin < 0 or end < begin:
-        raise ValueError(f"the document has no {BEGIN!r} ... {END!r} markers")
-    return document[: begin + len(BEGIN)] + "\n\n" + reference + "\n" + document[end:]
+        raise ValueError(f"the document has no {begin_marker!r} ... {end_marker!r} markers")
+    return (document[: begin + len(begin_marker)] + "\n\n" + reference + "\n"
+            + document[end:])
+
+
+def generate(document: str) -> str:
+    """``document`` with both generated parts current: the plugin API reference
+    (:mod:`vmm.core.apidoc`) and the hook reference."""
+    from . import apidoc
+
+    document = splice(document, apidoc.render(), apidoc.BEGIN, apidoc.END)
+    return splice(document, render(collect()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         document = args.write.read_text()
-        args.write.write_text(splice(document, reference))
+        args.write.write_text(generate(document))
     except (OSError, ValueError) as error:
         print(f"docgen: error: {error}", file=sys.stderr)
         return 1

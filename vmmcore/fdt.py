@@ -70,15 +70,23 @@ def _pad(data: bytearray, align: int) -> None:
     data.extend(bytes(-len(data) % align))
 
 
+#: What a node's children's ``reg`` uses when it sets no ``#address-cells`` or
+#: ``#size-cells`` (Devicetree Specification 2.3.5).
+DEFAULT_ADDRESS_CELLS = 2
+DEFAULT_SIZE_CELLS = 1
+
+
 class _OpenNode:
     """Book-keeping for a node whose ``end_node`` has not been called yet."""
 
-    __slots__ = ("name", "children", "properties")
+    __slots__ = ("name", "children", "properties", "cells")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.children: set[str] = set()
         self.properties: set[str] = set()
+        #: "#address-cells" and "#size-cells" as this node set them.
+        self.cells: dict[str, int] = {}
 
 
 class FdtBuilder:
@@ -174,6 +182,25 @@ class FdtBuilder:
     def property_u32(self, name: str, value: int) -> None:
         """Add a property holding one big-endian 32-bit cell."""
         self.property(name, _U32.pack(self._check_u32(name, value)))
+        if name in ("#address-cells", "#size-cells"):
+            self._stack[-1].cells[name] = value
+
+    def property_reg(self, ranges: Iterable[tuple[int, int]], name: str = "reg") -> None:
+        """Add ``reg`` (or ``name``) for ``(address, size)`` pairs, in as many cells
+        as the parent node's ``#address-cells`` and ``#size-cells`` say (the root's,
+        for a node a plugin adds in ``vmm_device_tree``)."""
+        if len(self._stack) < 2:
+            raise FdtError(f"property {name!r}: a reg needs a parent node's cell sizes")
+        parent = self._stack[-2].cells
+        widths = (parent.get("#address-cells", DEFAULT_ADDRESS_CELLS),
+                  parent.get("#size-cells", DEFAULT_SIZE_CELLS))
+        cells: list[int] = []
+        for pair in ranges:
+            for value, width in zip(pair, widths, strict=True):
+                if not 0 <= value < 1 << (32 * width):
+                    raise FdtError(f"property {name!r}: {value:#x} does not fit in {width} cells")
+                cells += [(value >> (32 * i)) & U32_MAX for i in reversed(range(width))]
+        self.property_cells(name, cells)
 
     def property_u64(self, name: str, value: int) -> None:
         """Add a property holding one big-endian 64-bit value (two cells)."""

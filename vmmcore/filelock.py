@@ -20,6 +20,7 @@ import fcntl
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import ConfigError
 from .kvm.ffiload import load_ffi
@@ -56,7 +57,7 @@ class LockHolder:
         return f"process {self.pid} ({self.command})"
 
 
-def _request(shared: bool):
+def _request(shared: bool) -> Any:  # a cffi struct flock *
     request = ffi.new("struct flock *")
     request.l_type = fcntl.F_RDLCK if shared else fcntl.F_WRLCK
     request.l_whence = os.SEEK_SET

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from .bus import Bus
 
 
 def align_up(value: int, alignment: int) -> int:
@@ -29,12 +32,27 @@ class Bank(NamedTuple):
         return self.start + self.size
 
 
+#: The MMIO window platform devices are allocated from (``Bus.allocate``) by default.
+DEVICE_WINDOW = "virtio_mmio"
+#: The owner name of guest RAM's windows on the MMIO bus.
+RAM_OWNER = "ram"
+
+
 @dataclass
 class MemoryLayout:
-    """RAM banks and named MMIO windows (for device placement)."""
+    """RAM banks and the machine's named windows.
+
+    Every window is reserved on its bus before any device exists (see
+    :func:`reserve_windows`): ``windows`` on the MMIO bus, ``ports`` on the port-I/O
+    bus, each for the owner of its name (a built-in device registers with
+    ``owner=`` that name). ``device_window`` names the MMIO window shared by the
+    devices that ask ``vm.mmio.allocate`` for a place (virtio-mmio, plugins').
+    """
 
     banks: list[Bank]
     windows: dict[str, Bank] = field(default_factory=dict)
+    ports: dict[str, Bank] = field(default_factory=dict)
+    device_window: str | None = DEVICE_WINDOW
 
     @property
     def ram_start(self) -> int:
@@ -62,3 +80,13 @@ class WindowAllocator:
             raise ValueError(f"MMIO window at {self.window.start:#x} is full")
         self._next = base + size
         return base
+
+
+def reserve_windows(layout: MemoryLayout, mmio: Bus, pio: Bus) -> None:
+    """Reserve every window of ``layout`` and its RAM banks on the buses."""
+    for bank in layout.banks:
+        mmio.reserve(bank.start, bank.size, RAM_OWNER)
+    for name, window in layout.windows.items():
+        mmio.reserve(window.start, window.size, name, shared=name == layout.device_window)
+    for name, window in layout.ports.items():
+        pio.reserve(window.start, window.size, name)

@@ -25,14 +25,19 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from . import startupcache
+from .errors import PluginError
 
 #: The attribute pluggy's ``HookimplMarker("vmm")`` sets on a hook implementation.
 IMPL_ATTRIBUTE = "vmm_impl"
 
 Table = dict[str, tuple[str, ...]]
+
+#: True while :func:`derive_table` imports a package's modules.
+_deriving = False
 
 
 def lazy_hooks(package: str, where: Mapping[str, Iterable[str]] | None = None,
@@ -59,7 +64,10 @@ def lazy_hooks(package: str, where: Mapping[str, Iterable[str]] | None = None,
         if name == "__lazy_hooks__":
             module_of()
             return namespace[name]
-        module = module_of().get(name) if name.startswith("vmm_") else None
+        # Only a hook's name derives the table: ``from . import layout`` asks here
+        # first (and a derivation importing the package's modules would ask again). A
+        # ``specname=`` implementation's other name is found once the table is read.
+        module = (module_of() if name.startswith("vmm_") else found).get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         value = getattr(importlib.import_module(module, package), name)
@@ -80,6 +88,9 @@ def hook_table(package: str) -> Table:
     record = f"hooks:{package}"
     table = startupcache.lookup(record, stamp)
     if table is None:
+        if _deriving:  # would start a derivation per import, without end
+            raise PluginError(f"{package}: a module asks the package for a hook while "
+                              "its hook table is derived; import the hook from its module")
         table = _derive_elsewhere(package, directory)
         startupcache.store(record, stamp, table)
     return table
@@ -110,19 +121,24 @@ def _derive_elsewhere(package: str, directory: str) -> Table:
 def derive_table(package: str) -> Table:
     """The hook table of ``package`` from its modules' hook implementations
     (imports every top-level module of the package)."""
+    global _deriving
     directory = importlib.import_module(package).__path__[0]
     table: Table = {}
-    for file in sorted(os.listdir(directory)):
-        stem, suffix = os.path.splitext(file)
-        if suffix != ".py" or stem == "__init__" or not stem.isidentifier():
-            continue
-        module = importlib.import_module(f"{package}.{stem}")
-        names = tuple(sorted(
-            name for name, value in vars(module).items()
-            if getattr(value, IMPL_ATTRIBUTE, None) is not None
-            and getattr(value, "__module__", None) == module.__name__))
-        if names:
-            table[f".{stem}"] = names
+    _deriving = True
+    try:
+        for file in sorted(os.listdir(directory)):
+            stem, suffix = os.path.splitext(file)
+            if suffix != ".py" or stem == "__init__" or not stem.isidentifier():
+                continue
+            module = importlib.import_module(f"{package}.{stem}")
+            names = tuple(sorted(
+                name for name, value in vars(module).items()
+                if getattr(value, IMPL_ATTRIBUTE, None) is not None
+                and getattr(value, "__module__", None) == module.__name__))
+            if names:
+                table[f".{stem}"] = names
+    finally:
+        _deriving = False
     return table
 
 

@@ -93,7 +93,7 @@ class GuestMemory:
         self._add_window(start, region)
 
     def _check_free(self, start: int, size: int, what: str) -> None:
-        for window_start, view in zip(self._starts, self._views):
+        for window_start, view in zip(self._starts, self._views, strict=True):
             if start < window_start + len(view) and window_start < start + size:
                 raise ValueError(f"{what} at {start:#x} overlaps {window_start:#x}")
 

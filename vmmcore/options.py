@@ -25,7 +25,7 @@ import inspect
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 from .errors import ConfigError
 
@@ -49,10 +49,16 @@ class Option:
 
 @dataclass
 class OptionGroup:
-    """The options of one plugin; shown as one panel in ``vmm run --help``."""
+    """The options of one plugin; shown as one panel in ``vmm run --help``.
+
+    ``arch`` is the architecture the command line is built for (``--arch``, else
+    the host's), so a plugin can declare different options per architecture; an
+    option can also say which architectures it applies to (``arches=``).
+    """
 
     name: str
     options: list[Option] = field(default_factory=list)
+    arch: str | None = None
 
     def addoption(
         self,
@@ -64,14 +70,23 @@ class OptionGroup:
         choices: tuple[str, ...] | None = None,
         multiple: bool = False,
         metavar: str | None = None,
+        arches: tuple[str, ...] | None = None,
     ) -> None:
         """Declare an option: ``group.addoption("--my-flag", type=bool, help=...)``.
 
         ``type=bool`` makes a flag. ``dest`` defaults to the long flag's name with
-        dashes turned into underscores.
+        dashes turned into underscores. ``arches=("x86",)`` declares the option only
+        for those architectures: for any other ``--arch`` it does not exist (not in
+        ``vmm run --help``; given anyway, it is an unknown option).
         """
         if not flags or not any(flag.startswith("--") for flag in flags):
             raise ValueError(f"option {flags!r} of plugin {self.name} needs a --long flag")
+        if arches is not None and (isinstance(arches, str)
+                                   or not all(isinstance(a, str) for a in arches)):
+            raise ValueError(f"option {flags[0]} of plugin {self.name}: arches must be a "
+                             f"tuple of names, got {arches!r}")
+        if arches is not None and self.arch is not None and self.arch not in arches:
+            return
         long_flag = next(flag for flag in flags if flag.startswith("--"))
         name = dest or long_flag[2:].replace("-", "_")
         if bool is type and default is None:
@@ -89,6 +104,8 @@ class OptionValues:
     """
 
     __slots__ = ("_plugin", "_values")
+    _plugin: str
+    _values: dict[str, Any]
 
     def __init__(self, plugin: str, values: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "_plugin", plugin)
@@ -128,20 +145,35 @@ class OptionValues:
         return f"OptionValues({self._plugin!r}, {self._values!r})"
 
 
-def collect_option_groups(pm: pluggy.PluginManager,
+def collect_option_groups(pm: pluggy.PluginManager, arch: str | None = None,
                           hook: str = "vmm_addoption") -> list[OptionGroup]:
-    """Ask every plugin registered in ``pm`` for its options, one group per plugin.
+    """Ask every registered plugin for its options for ``arch``, one group per plugin.
 
     :param hook: the hook declaring them: ``vmm_addoption`` (``vmm run``) or
         ``vmm_nested_addoption`` (``vmm nested``).
+
+    The hook is called through pluggy once per plugin that
+    implements it, in pluggy's call order (``tryfirst``/``trylast``, ``specname=``
+    and blocked plugins are pluggy's business), with that plugin's group. Every
+    wrapper of the hook (any plugin's) wraps each of those calls, so a wrapper sees
+    and may extend each plugin's group. (A plugin that both wraps the hook and
+    implements it declares its own options from the wrapper, or in another plugin:
+    its plain implementation would run in every plugin's call.)
     """
+    caller = getattr(pm.hook, hook)
+    impls = caller.get_hookimpls()  # pluggy calls them last to first
+    wrapping = {impl.plugin for impl in impls if impl.hookwrapper or impl.wrapper}
     groups = []
-    for name, plugin in pm.list_name_plugin():
-        impl = getattr(plugin, hook, None)
-        if impl is None:
+    asked: list[object] = []
+    for impl in reversed(impls):
+        if impl.hookwrapper or impl.wrapper or impl.plugin in asked:
             continue
-        group = OptionGroup(name)
-        impl(group=group)
+        asked.append(impl.plugin)
+        others = [plugin for plugin in pm.get_plugins()
+                  if plugin is not impl.plugin and plugin not in wrapping]
+        name = pm.get_name(impl.plugin)
+        group = OptionGroup(name if name is not None else repr(impl.plugin), arch=arch)
+        pm.subset_hook_caller(caller.name, remove_plugins=others)(group=group)
         if group.options:
             groups.append(group)
     return groups
@@ -154,14 +186,14 @@ def typer_parameter(option: Option, panel: str) -> inspect.Parameter:
 
     base: Any = option.type
     if option.choices:
-        base = Literal[option.choices]  # type: ignore[valid-type]
+        base = Literal[option.choices]
     if option.multiple:
         annotation: Any = list[base]
         default: Any = list(option.default or [])
     elif option.type is bool:
         annotation, default = bool, bool(option.default)
     else:
-        annotation, default = Optional[base], option.default
+        annotation, default = base | None, option.default
     info = typer.Option(*option.flags, help=option.help, rich_help_panel=panel,
                         metavar=option.metavar)
     return inspect.Parameter(option.dest, inspect.Parameter.KEYWORD_ONLY, default=default,

@@ -22,15 +22,14 @@ from __future__ import annotations
 import importlib
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from types import ModuleType, SimpleNamespace
-from typing import Iterable
+from types import ModuleType
 
 import pluggy
 
-from vmm import hookspecs
+from vmm import NAME, hookspecs
 
-from vmm import NAME
 from .entrypoints import entry_points
 from .errors import ConfigError, PluginError, UsageError
 
@@ -233,20 +232,42 @@ def _describe_validation(pm: pluggy.PluginManager, error: pluggy.PluginValidatio
     return f"plugin {name!r}: {what} (misspelled hook name?)"
 
 
-def catalogue() -> pluggy.PluginManager:
-    """A manager with every installed plugin's ``vmm_add_commands``, for building the
-    command line.
+def catalogue(hook: str = "vmm_add_commands") -> pluggy.PluginManager:
+    """A manager with every installed plugin, whatever its architecture, for a hook
+    asked of them all: ``vmm_add_commands`` (building the command line) or
+    ``vmm_emulated_host`` (``vmm nested``); nothing runs a VM through it.
 
-    Only that hook is registered (a plugin without it is skipped), so a plugin whose
-    hook modules load lazily imports nothing else; nothing runs a VM through it.
+    pluggy reads the implementations (``specname=``, ``tryfirst``, wrappers...), but
+    a plugin with lazy hook modules is registered as a view without the modules that
+    implement only other hooks, so ``vmm --help`` imports no device or loader code
+    (:func:`hook_view`).
     """
     pm = pluggy.PluginManager(NAME)
     pm.add_hookspecs(hookspecs)
     for entry in discover():
-        add_commands = getattr(entry.module, "vmm_add_commands", None)
-        if add_commands is not None and pm.get_plugin(entry.name) is None:
-            _register(pm, SimpleNamespace(vmm_add_commands=add_commands), entry.name)
+        if pm.get_plugin(entry.name) is None:
+            _register(pm, hook_view(entry.module, hook), entry.name)
     return pm
+
+
+def hook_view(module: ModuleType, hook: str) -> object:
+    """``module`` itself, or for a package with a lazy hook table
+    (:mod:`.lazyhooks`) a namespace of what it has imported plus the lazy names that
+    may implement ``hook``: ``hook`` itself and every name not spelled ``vmm_...``
+    (such a name may be a ``specname=`` implementation of anything, so it is
+    imported); a lazy ``vmm_other_hook`` is taken to implement the hook it names."""
+    table = getattr(module, "__lazy_hooks__", None)  # a lazy package derives it here
+    if not table:
+        return module
+    view = ModuleType(module.__name__, module.__doc__)  # hashable, as pluggy's plugins
+    for name, value in vars(module).items():
+        if name not in ("__getattr__", "__dir__", "__lazy_hooks__", "__name__", "__doc__"):
+            setattr(view, name, value)
+    for names in table.values():
+        for name in names:
+            if name == hook or not name.startswith(f"{NAME}_"):
+                setattr(view, name, getattr(module, name))
+    return view
 
 
 def implemented_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:

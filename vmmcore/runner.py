@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, BinaryIO
 
 from .builder import build_vm, choose_backend, validate_config
 from .config import Config
+
+if TYPE_CHECKING:
+    from pluggy import PluginManager
+
+    from .vm import Vm
 
 __all__ = ["choose_backend", "print_dry_run", "run_config", "validate_config"]
 
@@ -17,7 +22,8 @@ _LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": loggi
                "debug": logging.DEBUG}
 
 
-def run_config(config: Config, console=None, pm: Any = None) -> int:
+def run_config(config: Config, console: BinaryIO | None = None,
+               pm: PluginManager | None = None) -> int:
     """Build, run and tear down the VM ``config`` describes; return its exit code.
 
     :param pm: a plugin manager already built for ``config.arch`` and
@@ -37,9 +43,12 @@ def run_config(config: Config, console=None, pm: Any = None) -> int:
     return code
 
 
-def print_dry_run(vm) -> None:
+def print_dry_run(vm: Vm) -> None:
     """Print the KVM call sequence the model recorded, and what plugins reported."""
+    from .model.backend import ModelBackend
+
     out = sys.stdout
+    assert isinstance(vm.backend, ModelBackend)  # --dry-run's (choose_backend)
     print("KVM call sequence (model backend):", file=out)
     for index, call in enumerate(vm.backend.log, 1):
         print(f"  {index:3d}. {call}", file=out)

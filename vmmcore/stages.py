@@ -10,12 +10,19 @@ import logging
 from typing import Any
 
 STAGES = ("core", "base", "dev_base", "dev", "virtio_dev", "firmware", "late", "last")
+#: The hooks of each stage (``vmm_<stage>_init``, ``vmm_<stage>_exit``), as named in
+#: hookspecs.py.
+INIT_HOOKS = {stage: f"vmm_{stage}_init" for stage in STAGES}
+EXIT_HOOKS = {stage: f"vmm_{stage}_exit" for stage in STAGES}
 
 log = logging.getLogger(__name__)
 
 
 class StageRunner:
-    """Runs ``vmm_<stage>_init`` hooks and remembers what must be undone."""
+    """Runs ``vmm_<stage>_init`` hooks and remembers what must be undone.
+
+    :param hook: the plugin manager's hook relay (``pm.hook``).
+    """
 
     def __init__(self, hook: Any) -> None:
         self._hook = hook
@@ -27,7 +34,7 @@ class StageRunner:
             raise ValueError(f"unknown stage {until!r} (stages: {', '.join(STAGES)})")
         for stage in STAGES:
             try:
-                getattr(self._hook, f"vmm_{stage}_init")(vm=vm)
+                getattr(self._hook, INIT_HOOKS[stage])(vm=vm)
             except BaseException:
                 self.exit_all(vm)
                 raise
@@ -45,7 +52,7 @@ class StageRunner:
         while self.completed:
             stage = self.completed.pop()
             try:
-                getattr(self._hook, f"vmm_{stage}_exit")(vm=vm)
+                getattr(self._hook, EXIT_HOOKS[stage])(vm=vm)
             except BaseException as error:  # keep tearing down
                 log.debug("exit stage %s failed", stage, exc_info=True)
                 first_error = first_error or error

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from .bus import Bus
     from .config import Config
+    from .kvm.exits import Exit
     from .kvm.fds import VcpuFd, VmFd
     from .memory import GuestMemory
     from .stash import Stash
@@ -58,6 +59,8 @@ class VcpuOwner(Protocol):
     def request_stop(self, code: int = 0, error: BaseException | None = None) -> None: ...
 
     def write_console(self, data: bytes) -> None: ...
+
+    def stop_stuck_guest(self, reason: str) -> None: ...
 
 
 class Vcpu:
@@ -116,7 +119,7 @@ class Vcpu:
         round_, self.stall_check = self.stall_check, 0
         self.stall_answer = (round_, self.vm.hook.vmm_vcpu_stalled(vcpu=self))
 
-    def dispatch(self, exit_: Any) -> None:
+    def dispatch(self, exit_: Exit) -> None:
         """Handle one decoded exit: buses first, then the arch's hooks."""
         self.last_exit = exit_
         reason = exit_.reason
@@ -125,9 +128,11 @@ class Vcpu:
         elif reason == _EXIT_MMIO:
             self._handle_mmio(exit_)
         elif reason == _EXIT_MEMORY_FAULT:
+            from .kvm.exits import MemoryFaultExit
             from .private_memory import convert_for_fault
 
             assert self.vm.vmfd is not None
+            assert isinstance(exit_, MemoryFaultExit), "the decoder gives this reason a MemoryFaultExit"
             convert_for_fault(self.vm.vmfd, self.vm.memory, self.id, exit_)
         elif reason != _EXIT_INTR:
             handled = self.vm.hook.vmm_handle_exit(vcpu=self, exit=exit_)
@@ -165,9 +170,9 @@ class Vcpu:
             if bus.write(addr, size, value):
                 return
         else:
-            value = bus.read(addr, size)
-            if value is not None:
-                data[:] = value.to_bytes(size, "little")
+            read = bus.read(addr, size)
+            if read is not None:
+                data[:] = read.to_bytes(size, "little")
                 return
             data[:] = bytes(size)
             value = 0

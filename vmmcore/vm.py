@@ -18,6 +18,7 @@ import pluggy
 
 from .bus import Bus
 from .config import Config
+from .contracts import Irqchip
 from .errors import GuestError
 from .images import LoadedImage
 from .kvm.fds import Kvm, VmFd
@@ -31,6 +32,10 @@ from .vcpu import Vcpu
 log = logging.getLogger(__name__)
 
 _KICK_SIGNAL = signal.SIGUSR1
+#: Port I/O addresses are 16 bits.
+PORT_LIMIT = 0x1_0000
+#: The largest exit status a process can have.
+MAX_EXIT_STATUS = 255
 #: How often the VM looks for vCPUs that can never continue (in wait()'s 0.2 s ticks).
 STALL_CHECK_TICKS = 5
 
@@ -54,7 +59,7 @@ class Vm:
         self.vmfd: VmFd | None = None
         self.layout: MemoryLayout | None = None
         self.memory = GuestMemory()
-        self.pio = Bus("port I/O")
+        self.pio = Bus("port I/O", limit=PORT_LIMIT)
         self.mmio = Bus("MMIO")
         self.vcpus: list[Vcpu] = []
         self.kernel: LoadedImage | None = None
@@ -62,7 +67,8 @@ class Vm:
         self.dtb: LoadedImage | None = None
         self.stash = Stash()
         #: The arch plugin's interrupt controller facade (``set_level``, ``irqfd``...).
-        self.irqchip: Any = None
+        #: The arch plugin's interrupt controller (set by its ``vmm_core_init``).
+        self.irqchip: Irqchip | None = None
         self.stopping = threading.Event()
         self.exit_code = 0
         self.error: BaseException | None = None
@@ -78,7 +84,15 @@ class Vm:
     # ------------------------------------------------------------ stopping
 
     def request_stop(self, code: int = 0, error: BaseException | None = None) -> None:
-        """Ask every vCPU to stop; the first request's code and error win."""
+        """Ask every vCPU to stop; the first request's code and error win.
+
+        :param code: the exit status of ``vmm run``, 0 to 255 (a process can't
+            exit with more); anything else raises ValueError, the request ignored.
+        :param error: an exception ``vmm run`` reports (one line for a VmmError).
+        """
+        if not 0 <= code <= MAX_EXIT_STATUS:
+            raise ValueError(f"request_stop({code}): an exit status is 0 to "
+                             f"{MAX_EXIT_STATUS} (mask it: code & 0xff)")
         if not self.stopping.is_set():
             self.exit_code = code
             self.error = error

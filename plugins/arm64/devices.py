@@ -10,10 +10,12 @@ from vmm.core.images import LoadedImage
 from vmm.core.options import write_output_file
 
 from . import layout as mm
+from .irqchip import arm64_vgic
 from .options import arm64_options
 from .state import arm64_state
 
 if TYPE_CHECKING:
+    from vmm.core.config import Config
     from vmm.core.vm import Vm
 
 #: KVM_MEM_READONLY: guest writes to the slot exit as MMIO.
@@ -28,10 +30,10 @@ def vmm_dev_init(vm: Vm) -> None:
     from vmm.core.devices.uart8250 import Uart8250
 
     state = arm64_state(vm)
-    chip = vm.irqchip
+    chip = arm64_vgic(vm)
     line = chip.allocate()
     uart = Uart8250(vm.write_console, lambda level: chip.set_level(line, level))
-    vm.mmio.register(mm.UART_BASE, mm.UART_SIZE, uart)
+    vm.mmio.register(mm.UART_BASE, mm.UART_SIZE, uart, owner="uart")
     state.devices["uart"] = uart
     state.devices["uart_line"] = line
     start_serial_input(vm, uart.feed_input)
@@ -58,7 +60,7 @@ def _add_flash(vm: Vm, path: str) -> None:
     flash = CfiFlash(path, map_array)
     holder["flash"] = flash
     arm64_state(vm).devices["flash"] = flash
-    vm.mmio.register(mm.FLASH_BASE, flash.size, flash)
+    vm.mmio.register(mm.FLASH_BASE, flash.size, flash, owner="flash")
     flash.set_mapped(True)
 
 
@@ -81,7 +83,7 @@ def vmm_late_init(vm: Vm) -> None:
     from .vcpu import init_pmus
 
     state = arm64_state(vm)
-    vm.irqchip.initialize()
+    arm64_vgic(vm).initialize()
     init_pmus(vm)
     state.mpidrs = [vcpu.get_reg("mpidr_el1") for vcpu in vm.vcpus]
     psci_0_2 = bool(state.vcpu_features >> u.KVM_ARM_VCPU_PSCI_0_2 & 1)
@@ -91,3 +93,10 @@ def vmm_late_init(vm: Vm) -> None:
     vm.dtb = LoadedImage("dtb", state.dtb_address, len(blob), mm.DTB_WINDOW, format="dtb")
     vm.hook.vmm_image_loaded(vm=vm, image=vm.dtb)
     write_output_file("--dtb-out", arm64_options(vm.config).dtb_out, blob)
+
+
+@hookimpl
+def vmm_virtio_transports(config: Config) -> tuple[str, ...]:
+    """virtio-mmio by default, described in the device tree (kvmtool's arm64
+    default); PCI behind the ECAM host bridge on ``--virtio-transport pci``."""
+    return ("mmio", "pci")

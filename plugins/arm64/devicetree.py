@@ -13,7 +13,7 @@ from vmm.core.errors import ImageError
 from vmm.core.fdt import FdtBuilder
 
 from . import layout as mm
-from .irqchip import PMU_PPI, TIMER_PPIS, Vgic, reg_cells
+from .irqchip import PMU_PPI, TIMER_PPIS, arm64_vgic, reg_cells
 from .pci_node import write_pci_node
 from .state import Arm64State
 
@@ -33,9 +33,11 @@ def build_device_tree(vm: Vm, state: Arm64State, psci_0_2: bool) -> bytes:
     """The whole DTB for ``vm`` (RAM, CPUs, PSCI, GIC, timer, PMU, UART, flash, PCI,
     other plugins' nodes through ``vmm_device_tree``, chosen)."""
     assert vm.layout is not None
-    vgic: Vgic = vm.irqchip
+    vgic = arm64_vgic(vm)
     fdt = FdtBuilder()
     vgic.phandle = fdt.allocate_phandle()
+    if vgic.its is not None:
+        vgic.its.phandle = fdt.allocate_phandle()
     fdt.begin_node("")
     fdt.property_string("compatible", "linux,dummy-virt")
     fdt.property_u32("#address-cells", 2)

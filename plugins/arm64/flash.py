@@ -186,7 +186,7 @@ class CfiFlash:
             self.status |= STATUS_PROGRAM_ERROR
             return
         old = self.array[offset : offset + len(data)]
-        self.array[offset : offset + len(data)] = bytes(a & b for a, b in zip(old, data))
+        self.array[offset : offset + len(data)] = bytes(a & b for a, b in zip(old, data, strict=True))
 
     def _id_word(self, index: int) -> int:
         return {0: MANUFACTURER_INTEL, 1: DEVICE_ID}.get(index % (BLOCK_SIZE // BUS_WIDTH), 0)

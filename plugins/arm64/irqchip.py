@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vmm.core.errors import ConfigError, KvmError
+from vmm.core.errors import ConfigError, KvmError, PluginError
 
 from . import layout as mm
 from . import uapi as u
@@ -24,10 +24,13 @@ from . import uapi as u
 if TYPE_CHECKING:
     from vmm.core.fdt import FdtBuilder
     from vmm.core.kvm.fds import DeviceFd, VmFd
+    from vmm.core.vm import Vm
+
+    from .its import Its
 
 log = logging.getLogger(__name__)
 
-IRQCHIP_CHOICES = ("auto", "gicv3", "gicv2")
+IRQCHIP_CHOICES = ("auto", "gicv3", "gicv2", "gicv3-its")
 
 #: INTIDs: SGIs 0-15, PPIs 16-31, SPIs from 32.
 GIC_PPI_BASE = 16
@@ -83,7 +86,8 @@ _ADDRESS_TYPES = {
 
 
 class Vgic:
-    """The vGIC device fd and the SPI lines handed out so far (``vm.irqchip``)."""
+    """The vGIC device fd and the SPI lines handed out so far (``vm.irqchip``, an
+    :class:`~vmm.core.contracts.Irqchip`)."""
 
     def __init__(self, vmfd: VmFd, device: DeviceFd, frames: GicFrames) -> None:
         self._vmfd = vmfd
@@ -94,6 +98,18 @@ class Vgic:
         self.initialized = False
         self._lock = threading.Lock()
         self._next_line = GIC_SPI_BASE
+        #: The ITS (``--irqchip gicv3-its``), which makes the GIC take MSIs.
+        self.its: Its | None = None
+
+    @property
+    def supports_msi(self) -> bool:
+        """MSIs (KVM_SIGNAL_MSI) reach the guest: only through an ITS."""
+        return self.its is not None
+
+    @property
+    def msi_devid(self) -> bool:
+        """MSIs must carry the sender's DeviceID (KVM requires it once there is an ITS)."""
+        return self.its is not None
 
     # -- the facade devices use ----------------------------------------------------
 
@@ -143,6 +159,8 @@ class Vgic:
         nr_irqs = max(NR_IRQS_MIN, mm.align_up(wanted, NR_IRQS_GRANULE))
         self.device.set_attr(u.KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, u.ffi.new("uint32_t *", nr_irqs))
         self.device.set_attr(u.KVM_DEV_ARM_VGIC_GRP_CTRL, u.KVM_DEV_ARM_VGIC_CTRL_INIT)
+        if self.its is not None:
+            self.its.initialize()
 
     # -- device tree ------------------------------------------------------------------
 
@@ -166,6 +184,9 @@ class Vgic:
             fdt.property_empty("interrupt-controller")
             fdt.property_cells("reg", reg_cells([(dist_base, dist_size), (second_base, second_size)]))
             fdt.property_phandle(self.phandle)
+            if self.its is not None:
+                fdt.property_empty("ranges")  # the ITS's reg is in the parent's space
+                self.its.write_fdt_node(fdt, reg_cells([(self.its.base, mm.GIC_ITS_SIZE)]))
 
 
 def reg_cells(ranges: list[tuple[int, int]]) -> list[int]:
@@ -177,7 +198,14 @@ def reg_cells(ranges: list[tuple[int, int]]) -> list[int]:
 
 
 def create_vgic(vmfd: VmFd, choice: str, cpus: int) -> Vgic:
-    """Create the vGIC the user chose (``auto``: v3, else v2) and place its frames."""
+    """Create the vGIC the user chose (``auto``: v3, else v2; ``gicv3-its``: v3 and
+    an ITS) and place its frames."""
+    if choice == "gicv3-its":
+        from .its import create_its
+
+        vgic = create_vgic(vmfd, "gicv3", cpus)
+        vgic.its = create_its(vmfd, vgic.frames.second[0])
+        return vgic
     candidates = ("gicv3", "gicv2") if choice == "auto" else (choice,)
     for kind in candidates:
         if kind == "gicv2" and cpus > GICV2_MAX_CPUS:
@@ -200,3 +228,13 @@ def create_vgic(vmfd: VmFd, choice: str, cpus: int) -> Vgic:
     raise ConfigError(
         f"this host's KVM has no in-kernel {choice.upper()}: use --irqchip {other} or auto"
     )
+
+
+def arm64_vgic(vm: Vm) -> Vgic:
+    """``vm.irqchip`` as the arm64 plugin's :class:`Vgic` (the generic contract
+    lacks the GIC's own members); a PluginError if it is anything else."""
+    chip = vm.irqchip
+    if not isinstance(chip, Vgic):
+        raise PluginError(f"vm.irqchip is {type(chip).__name__}, not the arm64 vGIC "
+                          "(vmm_create_irqchip has not run for this VM)")
+    return chip

@@ -42,6 +42,8 @@ GIC_DIST_SIZE = SZ_64K
 GIC_DIST_BASE = AXI_AREA - GIC_DIST_SIZE
 GICV2_CPU_SIZE = 2 * SZ_64K
 GICV3_REDIST_SIZE = 2 * SZ_64K  # one per vCPU: RD_base and SGI_base frames
+#: The GICv3 ITS frame (--irqchip gicv3-its), below the redistributors.
+GIC_ITS_SIZE = 2 * SZ_64K
 
 PCI_ECAM_BASE = AXI_AREA
 PCI_ECAM_SIZE = SZ_256M
@@ -61,8 +63,9 @@ DEFAULT_IPA_BITS = 40
 
 
 def gic_region_size(cpus: int) -> int:
-    """Bytes below the distributor the GIC may use (GICv3 redistributors or GICv2 CPU)."""
-    return max(GICV3_REDIST_SIZE * cpus, GICV2_CPU_SIZE)
+    """Bytes below the distributor the GIC may use (GICv3 redistributors and the ITS,
+    or the GICv2 CPU interface)."""
+    return max(GICV3_REDIST_SIZE * cpus + GIC_ITS_SIZE, GICV2_CPU_SIZE)
 
 
 def memory_layout(mem_bytes: int, cpus: int) -> MemoryLayout:

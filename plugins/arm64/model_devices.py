@@ -13,6 +13,8 @@ from vmm.core.model.base import ModelErrno
 from vmm.core.model.decode import UserMemory, ior, iow
 from vmm.core.model.state import DeviceState, VcpuState, VmState
 
+from . import model_its
+
 DEV_VGIC_V2, DEV_VGIC_V3 = 5, 7
 GRP_ADDR, GRP_NR_IRQS, GRP_CTRL = 0, 3, 4
 CTRL_INIT = 0
@@ -60,6 +62,8 @@ class DeviceModelMixin:
     def create_device(self, vm: VmState, device_type: int, flags: int) -> DeviceState:
         """KVM_CREATE_DEVICE: one vGIC of a model the host has."""
         host = self.host  # type: ignore[attr-defined]
+        if device_type == model_its.DEV_VGIC_ITS:
+            return model_its.create_its(vm, host.gicv3 and host.its)
         offered = {DEV_VGIC_V3: host.gicv3, DEV_VGIC_V2: host.gicv2}
         if not offered.get(device_type, False):
             raise ModelErrno(errno.ENODEV, f"device type {device_type} not available")
@@ -72,8 +76,15 @@ class DeviceModelMixin:
         device.arch["vgic"] = vm.arch["vgic"]
         return device
 
+    def check_msi(self, vm: VmState, address: int, devid: int | None) -> None:
+        """KVM_SIGNAL_MSI: an ITS, if the VM has one, wants the DeviceID."""
+        model_its.check_its_msi(vm, address, devid)
+
     def on_set_device_attr(self, device: DeviceState, arg: int) -> int:
         _, group, attr, addr = UserMemory.unpack(ATTR_FORMAT, arg)
+        if device.device_type == model_its.DEV_VGIC_ITS:
+            model_its.set_its_attr(device, group, attr, addr)
+            return 0
         vgic: VgicModel = device.arch["vgic"]
         if group == GRP_ADDR:
             frames = ADDRESS_TYPES[vgic.device_type]
@@ -110,8 +121,8 @@ class DeviceModelMixin:
 
     def on_has_device_attr(self, device: DeviceState, arg: int) -> int:
         _, group, attr, _ = UserMemory.unpack(ATTR_FORMAT, arg)
-        vgic: VgicModel = device.arch["vgic"]
-        known = (
+        vgic: VgicModel | None = device.arch.get("vgic")
+        known = model_its.has_its_attr(group, attr) if vgic is None else (
             (group == GRP_ADDR and attr in ADDRESS_TYPES[vgic.device_type])
             or group == GRP_NR_IRQS
             or (group == GRP_CTRL and attr == CTRL_INIT)

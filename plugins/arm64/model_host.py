@@ -26,6 +26,8 @@ class ModelHost:
     mte: bool = False
     gicv3: bool = True
     gicv2: bool = False
+    #: KVM's GICv3 ITS (KVM_DEV_TYPE_ARM_VGIC_ITS; needs gicv3).
+    its: bool = True
     #: The SError syndrome can be set (RAS extension, KVM_CAP_ARM_INJECT_SERROR_ESR).
     ras: bool = True
     #: Hardware breakpoints and watchpoints (ID_AA64DFR0_EL1.BRPs/WRPs + 1; what

@@ -52,6 +52,8 @@ def write_pci_node(fdt: FdtBuilder, vm: Vm, vgic: Vgic) -> None:
                                       mmio.start >> 32, mmio.start & 0xFFFF_FFFF,
                                       mmio.size >> 32, mmio.size & 0xFFFF_FFFF])
         fdt.property_empty("dma-coherent")
+        if vgic.its is not None:  # MSIs go to the ITS, tagged with the requester ID
+            fdt.property_u32("msi-parent", vgic.its.phandle)
         lines = host.intx_lines() if hasattr(host, "intx_lines") else {}
         if lines:
             fdt.property_cells("interrupt-map-mask", [DEVICE_MASK, 0, 0, PIN_MASK])

@@ -11,11 +11,13 @@ from __future__ import annotations
 from vmm.core.kvm import cdefs as core_cdefs
 from vmm.core.kvm.ffiload import load_ffi
 from vmm.core.kvm.ioc import IoctlTable
+
 # Device attributes also work on vCPU fds (PMU, pvtime): the core's generic ioctls.
-from vmm.core.kvm.ioctls import KVM_HAS_DEVICE_ATTR, KVM_SET_DEVICE_ATTR  # noqa: F401
 # Exits arm64 handles itself (PSCI SYSTEM_OFF, SYSTEM_RESET, crash).
-from vmm.core.kvm.ioctls import (  # noqa: F401
+from vmm.core.kvm.ioctls import (  # noqa: F401  # noqa: F401
     KVM_EXIT_SYSTEM_EVENT,
+    KVM_HAS_DEVICE_ATTR,
+    KVM_SET_DEVICE_ATTR,
     KVM_SYSTEM_EVENT_CRASH,
     KVM_SYSTEM_EVENT_RESET,
     KVM_SYSTEM_EVENT_SHUTDOWN,
@@ -109,6 +111,7 @@ KVM_VCPU_MAX_FEATURES = 7
 # Device types (enum kvm_device_type).
 KVM_DEV_TYPE_ARM_VGIC_V2 = 5
 KVM_DEV_TYPE_ARM_VGIC_V3 = 7
+KVM_DEV_TYPE_ARM_VGIC_ITS = 8
 
 # vGIC device attributes.
 KVM_DEV_ARM_VGIC_GRP_ADDR = 0
@@ -119,6 +122,8 @@ KVM_VGIC_V2_ADDR_TYPE_DIST = 0
 KVM_VGIC_V2_ADDR_TYPE_CPU = 1
 KVM_VGIC_V3_ADDR_TYPE_DIST = 2
 KVM_VGIC_V3_ADDR_TYPE_REDIST = 3
+KVM_VGIC_ITS_ADDR_TYPE = 4
+KVM_DEV_ARM_ITS_CTRL_RESET = 4
 
 # vCPU device attributes.
 KVM_ARM_VCPU_PMU_V3_CTRL = 0

@@ -152,7 +152,8 @@ def describe_public_key(key: bytes) -> str:
         decoded = None
     if isinstance(decoded, dict) and decoded.get(COSE_KEY_TYPE) == COSE_KEY_EC2:
         curve = decoded.get(COSE_KEY_CURVE)
-        return f"EC2 {COSE_CURVES.get(curve, curve)} COSE_Key ({len(key)} bytes)"
+        name = COSE_CURVES.get(curve) if isinstance(curve, int) else None
+        return f"EC2 {name or curve} COSE_Key ({len(key)} bytes)"
     return f"{len(key)} bytes, not a COSE_Key"
 
 
@@ -187,7 +188,8 @@ def _signed(cbor2: Any, data: object, what: str) -> SignedToken:
     if not isinstance(claims, Mapping) or not isinstance(header, Mapping):
         raise TokenError(f"the {what}'s claims are not a map")
     algorithm = header.get(1)
-    return SignedToken(dict(claims), COSE_ALGORITHMS.get(algorithm, f"COSE {algorithm}"),
+    known = COSE_ALGORITHMS.get(algorithm) if isinstance(algorithm, int) else None
+    return SignedToken(dict(claims), known or f"COSE {algorithm}",
                        bytes(signature) if isinstance(signature, bytes) else b"")
 
 

@@ -5,7 +5,7 @@ imported whenever the ``vmm`` program is built, whatever the architecture.
 """
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -34,35 +34,35 @@ def vmm_add_commands(app: typer.Typer) -> None:
 @realm_app.command("measure")
 def measure_command(
     plan: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--plan", help="A realm plan (JSON): realm parameters and RMI operations."),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help='Print {"rim": hex, "rim_b64": base64}.')
     ] = False,
     rmm: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--rmm", help="RMM profile: beta0 (RFC-v1's) or rel0 (v7's); overrides "
                                    "a plan's; for images it picks the UABI it pairs with."),
     ] = None,
     realm_uabi: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--realm-uabi", help="Host UABI the realm is built through: rfc-v1 "
                                           "(default, RMM beta0) or v7 (RMM rel0).",
                      rich_help_panel=IMAGES_PANEL),
     ] = None,
     hash_name: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--hash", help="Hash algorithm, overriding the plan's: sha256 or sha512."),
     ] = None,
     kernel: Annotated[
-        Optional[str], typer.Option("--kernel", "-k", help="Kernel Image, as for vmm run.",
+        str | None, typer.Option("--kernel", "-k", help="Kernel Image, as for vmm run.",
                                     rich_help_panel=IMAGES_PANEL)] = None,
     initrd: Annotated[
-        Optional[str], typer.Option("--initrd", "-i", help="Initial ramdisk.",
+        str | None, typer.Option("--initrd", "-i", help="Initial ramdisk.",
                                     rich_help_panel=IMAGES_PANEL)] = None,
     firmware: Annotated[
-        Optional[str], typer.Option("--firmware", "-f", help="Firmware instead of a kernel.",
+        str | None, typer.Option("--firmware", "-f", help="Firmware instead of a kernel.",
                                     rich_help_panel=IMAGES_PANEL)] = None,
     params: Annotated[
         str, typer.Option("--params", "-p", help="Kernel command line.",
@@ -74,13 +74,13 @@ def measure_command(
         int, typer.Option("--cpus", "-c", help="Number of vCPUs.",
                           rich_help_panel=IMAGES_PANEL)] = 1,
     measurement_algo: Annotated[
-        Optional[str], typer.Option("--measurement-algo", help="sha256 or sha512 (default sha256).",
+        str | None, typer.Option("--measurement-algo", help="sha256 or sha512 (default sha256).",
                                     rich_help_panel=IMAGES_PANEL)] = None,
     realm_pv: Annotated[
-        Optional[str], typer.Option("--realm-pv", help="Realm Personalisation Value (not measured).",
+        str | None, typer.Option("--realm-pv", help="Realm Personalisation Value (not measured).",
                                     rich_help_panel=IMAGES_PANEL)] = None,
     sve_vl: Annotated[
-        Optional[int], typer.Option("--sve-vl", help="SVE vector length in bits.",
+        int | None, typer.Option("--sve-vl", help="SVE vector length in bits.",
                                     rich_help_panel=IMAGES_PANEL)] = None,
     pmu: Annotated[
         bool, typer.Option("--pmu", help="Give the vCPUs a PMU.", rich_help_panel=IMAGES_PANEL)
@@ -150,10 +150,10 @@ def verify_command(
     plan: Annotated[Path, typer.Option("--plan", help="The realm's plan (JSON), e.g. from "
                                        "vmm run ... --dry-run --plan-out.")],
     realm_pv: Annotated[
-        Optional[str], typer.Option("--realm-pv", help="The --realm-pv the realm was launched "
+        str | None, typer.Option("--realm-pv", help="The --realm-pv the realm was launched "
                                     "with (default: none, an all-zero value).")] = None,
     challenge: Annotated[
-        Optional[str], typer.Option("--challenge", metavar="HEX",
+        str | None, typer.Option("--challenge", metavar="HEX",
                                     help="The 64-byte challenge written to inblob, in hex.")] = None,
 ) -> None:
     """Check a realm's attestation token against vmm's prediction, one line per claim.

@@ -84,7 +84,7 @@ def vmm_core_init(vm: Vm) -> None:
     """The generation's first step, before arm64 creates its vGIC (RFC-v1: CONFIG
     items and CREATE_RD)."""
     generation, state = _generation(vm)
-    if generation is not None:
+    if generation is not None and state is not None:
         generation.vm_created(vm, state)
 
 
@@ -102,7 +102,7 @@ def vmm_memory_allocated(vm: Vm, region: RamRegion) -> None:
     ``dma_addr_unencrypted``): a virtqueue or buffer address may carry the bit.
     """
     generation, state = _generation(vm)
-    if generation is not None:
+    if generation is not None and state is not None:
         generation.ram_allocated(vm, state, region)
         vm.memory.add_alias(region, 1 << ((state.ipa_bits or DEFAULT_IPA_BITS) - 1))
 
@@ -121,7 +121,7 @@ def vmm_image_loaded(vm: Vm, image: LoadedImage) -> None:
 
 def _image_loaded(vm: Vm, image: LoadedImage) -> None:
     generation, state = _generation(vm)
-    if generation is not None:
+    if generation is not None and state is not None:
         generation.image_loaded(vm, state, image)
 
 
@@ -139,7 +139,7 @@ def vmm_vcpu_features(vm: Vm) -> Generator[None, int | None, int | None]:
 def vmm_vcpu_init(vm: Vm, vcpu: Vcpu) -> None:
     """After arm64's KVM_ARM_VCPU_INIT (v7: the SVE vector lengths)."""
     generation, state = _generation(vm)
-    if generation is not None:
+    if generation is not None and state is not None:
         generation.vcpu_initialised(vm, state, vcpu)
 
 
@@ -166,7 +166,7 @@ def vmm_vcpu_boot_registers(vm: Vm, vcpu: Vcpu) -> Generator[None, dict | None, 
 def vmm_vcpu_finalize(vm: Vm, vcpu: Vcpu) -> None:
     """After arm64's finalize (RFC-v1: FINALIZE(REC), patch 20)."""
     generation, state = _generation(vm)
-    if generation is not None:
+    if generation is not None and state is not None:
         generation.vcpu_finalized(vm, state, vcpu)
 
 
@@ -174,7 +174,7 @@ def vmm_vcpu_finalize(vm: Vm, vcpu: Vcpu) -> None:
 def vmm_last_init(vm: Vm) -> None:
     """Activate the realm (patch 22; v7 builds it here); report a dry run's RIM."""
     generation, state = _generation(vm)
-    if generation is None:
+    if generation is None or state is None:
         return
     from .report import report_realm
 

@@ -18,6 +18,7 @@ from .uapi import VIRTIO_F_ACCESS_PLATFORM
 if TYPE_CHECKING:  # pragma: no cover
     from vmm.core.bus import Access
     from vmm.core.config import Config
+    from vmm.core.contracts import VirtioDevice
     from vmm.core.model.base import ArchModel
     from vmm.core.vcpu import Vcpu
     from vmm.core.vm import Vm
@@ -60,7 +61,7 @@ def vmm_mmio_unhandled(vcpu: Vcpu, access: Access) -> None:
 
 
 @hookimpl
-def vmm_virtio_host_features(vm: Vm, device: Any) -> int:
+def vmm_virtio_host_features(vm: Vm, device: VirtioDevice) -> int:
     """Realm devices must use the DMA API (bounce buffers in shared memory)."""
     return _ACCESS_PLATFORM if realm_state(vm) is not None else 0
 

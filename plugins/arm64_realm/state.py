@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from vmm.core.stash import StashKey
 
 if TYPE_CHECKING:  # pragma: no cover
+    from vmm.core.vcpu import VcpuOwner
     from vmm.core.vm import Vm
 
     from .calls import AbortInjector
@@ -37,7 +38,7 @@ class RealmState:
 REALM_KEY = StashKey[RealmState]()
 
 
-def realm_state(vm: Vm) -> RealmState | None:
+def realm_state(vm: VcpuOwner) -> RealmState | None:
     """The VM's realm state, or None when it is not a realm."""
     return vm.stash.get(REALM_KEY)
 

@@ -9,6 +9,7 @@ in :mod:`.rfc_v1` and :mod:`.v7`.
 
 from __future__ import annotations
 
+from vmm.core import layout
 from vmm.plugins.arm64.uapi import (  # noqa: F401  (arm64's, used by the realm model)
     KVM_ARM_VCPU_PMU_V3,
     KVM_ARM_VCPU_PSCI_0_2,
@@ -16,7 +17,6 @@ from vmm.plugins.arm64.uapi import (  # noqa: F401  (arm64's, used by the realm 
     KVM_CAP_ARM_SVE,
     KVM_CAP_STEAL_TIME,
 )
-from vmm.core import layout
 
 #: KVM_ENABLE_CAP capability number of the realm interface (RFC-v1 to v7: "FIXME: Large
 #: number to prevent conflicts"); KVM_CHECK_EXTENSION(it) is 1 on a kernel with an RMM.

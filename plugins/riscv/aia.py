@@ -24,8 +24,8 @@ from vmm.core.kvm.fds import DeviceFd, VmFd
 
 from . import layout, uapi
 from .eventfd_relay import EventfdRelay
-from .options import AIA_MODES, riscv_options
 from .irqchip import IRQ_S_EXT, IRQ_TYPE_EDGE_RISING, IRQ_TYPE_LEVEL_HIGH, RiscvIrqchip
+from .options import AIA_MODES, riscv_options
 from .uapi import ffi
 
 if TYPE_CHECKING:
@@ -127,10 +127,11 @@ class AiaIrqchip(RiscvIrqchip):
         self._relay.add(eventfd, partial(self.pulse, line))
         self._edge_lines.add(line)
 
-    def fdt_interrupt(self, line: int) -> list[int]:
+    def fdt_interrupt(self, line: int, edge: bool = False) -> list[int]:
         """``<line type>``: rising edge for irqfd lines, high level for the others."""
         self._check_line(line)
-        kind = IRQ_TYPE_EDGE_RISING if line in self._edge_lines else IRQ_TYPE_LEVEL_HIGH
+        pulsed = edge or line in self._edge_lines
+        kind = IRQ_TYPE_EDGE_RISING if pulsed else IRQ_TYPE_LEVEL_HIGH
         return [line, kind]
 
     # ------------------------------------------------------------ device tree

@@ -14,6 +14,7 @@ from vmm.core.images import LoadedImage
 from vmm.core.options import write_output_file
 
 from .image import FDT_MAX_SIZE, fdt_address
+from .irqchip import riscv_irqchip
 from .layout import UART, reg_cells
 from .state import riscv_state
 
@@ -32,7 +33,7 @@ def _cpus(fdt: FdtBuilder, vm: Vm, cpu_intc: list[int]) -> None:
         fdt.property_u32("#address-cells", 1)
         fdt.property_u32("#size-cells", 0)
         fdt.property_u32("timebase-frequency", features.timebase_frequency)
-        for vcpu, intc in zip(vm.vcpus, cpu_intc):
+        for vcpu, intc in zip(vm.vcpus, cpu_intc, strict=True):
             with fdt.node(f"cpu@{vcpu.id:x}"):
                 fdt.property_string("device_type", "cpu")
                 fdt.property_u32("reg", vcpu.id)
@@ -81,7 +82,7 @@ def _uart(fdt: FdtBuilder, vm: Vm) -> None:
         fdt.property_string("compatible", "ns16550a")
         fdt.property_cells("reg", reg_cells(UART.start, UART.size))
         fdt.property_u32("clock-frequency", UART_CLOCK)
-        fdt.property_cells("interrupts", vm.irqchip.fdt_interrupt(state.uart_line))
+        fdt.property_cells("interrupts", riscv_irqchip(vm).fdt_interrupt(state.uart_line))
 
 
 def build_device_tree(vm: Vm) -> bytes:
@@ -91,7 +92,7 @@ def build_device_tree(vm: Vm) -> bytes:
     assert vm.layout is not None
     fdt = FdtBuilder()
     cpu_intc = [fdt.allocate_phandle() for _ in vm.vcpus]
-    chip = vm.irqchip
+    chip = riscv_irqchip(vm)
     chip.phandle = fdt.allocate_phandle()
     fdt.begin_node("")
     fdt.property_u32("#address-cells", 2)

@@ -79,7 +79,7 @@ def hello_code(message: bytes = GREETING) -> bytes:
     """The guest's code, followed by its NUL-terminated message."""
     loop = [
         lbu(A0, S0, 0),
-        None,  # beq a0, zero, done: patched below
+        0,  # beq a0, zero, done: patched below
         *li32(A7, SBI_EXT_VMM_CONSOLE),
         addi(A6, ZERO, 0),
         ECALL,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vmm.core.errors import ConfigError
+from vmm.core.errors import ConfigError, PluginError
 
 if TYPE_CHECKING:
     from vmm.core.fdt import FdtBuilder
@@ -28,9 +28,13 @@ IRQ_S_EXT = 9
 
 
 class RiscvIrqchip:
-    """What both controllers share: line allocation and the facade's contract."""
+    """What both controllers share: line allocation and the facade's contract
+    (:class:`~vmm.core.contracts.DeviceTreeIrqchip`)."""
 
     kind = "none"
+    #: MSIs through the IMSIC aren't wired to KVM_SIGNAL_MSI: virtio-pci uses lines.
+    supports_msi = False
+    msi_devid = False
 
     def __init__(self, nr_lines: int = NR_LINES) -> None:
         self.nr_lines = nr_lines
@@ -60,8 +64,9 @@ class RiscvIrqchip:
         """Make each write to ``eventfd`` pulse ``line``."""
         raise NotImplementedError
 
-    def fdt_interrupt(self, line: int) -> list[int]:
-        """The ``interrupts`` cells describing ``line`` in a device node."""
+    def fdt_interrupt(self, line: int, edge: bool = False) -> list[int]:
+        """The ``interrupts`` cells describing ``line`` in a device node (``edge``
+        for a line pulsed through an irqfd)."""
         raise NotImplementedError
 
     def attach(self, vm: Vm) -> None:
@@ -74,3 +79,13 @@ class RiscvIrqchip:
     def close(self) -> None:
         """Release threads and fds."""
 
+
+def riscv_irqchip(vm: Vm) -> RiscvIrqchip:
+    """``vm.irqchip`` as the RISC-V plugin's :class:`RiscvIrqchip` (AIA or PLIC; the
+    generic contract lacks the device-tree members); a PluginError if it is anything
+    else."""
+    chip = vm.irqchip
+    if not isinstance(chip, RiscvIrqchip):
+        raise PluginError(f"vm.irqchip is {type(chip).__name__}, not a RISC-V interrupt "
+                          "controller (vmm_create_irqchip has not run for this VM)")
+    return chip

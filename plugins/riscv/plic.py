@@ -20,7 +20,7 @@ is pending again after its completion.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 PRIORITY_BASE = 0x0
 PENDING_BASE = 0x1000

@@ -42,7 +42,7 @@ class PlicIrqchip(RiscvIrqchip):
         """One context per hart; put the register space on the MMIO bus."""
         self._vcpu_fds = [vcpu.fd for vcpu in vm.vcpus]
         self.plic = Plic(self.nr_lines + 1, len(self._vcpu_fds), self._deliver)
-        vm.mmio.register(layout.PLIC.start, self.register_space, self.plic)
+        vm.mmio.register(layout.PLIC.start, self.register_space, self.plic, owner="plic")
 
     @property
     def register_space(self) -> int:
@@ -72,8 +72,9 @@ class PlicIrqchip(RiscvIrqchip):
             self._relay = EventfdRelay("plic-irqfd")
         self._relay.add(eventfd, partial(plic.pulse, line))
 
-    def fdt_interrupt(self, line: int) -> list[int]:
-        """``<line>``: the PLIC has one interrupt cell."""
+    def fdt_interrupt(self, line: int, edge: bool = False) -> list[int]:
+        """``<line>``: the PLIC has one interrupt cell (no trigger type, so ``edge``
+        changes nothing)."""
         self._check_line(line)
         return [line]
 

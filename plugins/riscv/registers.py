@@ -11,7 +11,7 @@ Names: core registers by their ABI names (``pc``, ``a0``, ``mode``...), the othe
 from __future__ import annotations
 
 import errno
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING
 
 from vmm.core.errors import KvmError
@@ -50,7 +50,7 @@ def reg_id(reg_type: int, index: int, nbytes: int, subtype: int = 0) -> int:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def register_id(name: str) -> int:
     """The ONE_REG id of a register by name (``pc``, ``config.isa``, ``timer.frequency``)."""
     kind, dot, field = name.partition(".")

@@ -20,9 +20,9 @@ from .exits import set_sbi_return
 
 if TYPE_CHECKING:
     from vmm.core.kvm.exits import Exit, SystemEventExit
+    from vmm.core.vcpu import Vcpu
 
     from .exits import RiscvSbiExit
-    from vmm.core.vcpu import Vcpu
 
 SBI_EXT_0_1_CONSOLE_PUTCHAR = 0x01
 SBI_EXT_0_1_CONSOLE_GETCHAR = 0x02

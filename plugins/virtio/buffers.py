@@ -57,7 +57,7 @@ def gather(buffers: list[memoryview], length: int) -> bytes | None:
     return data if len(data) == length else None
 
 
-def scatter(buffers: list[memoryview], data: bytes) -> int:
+def scatter(buffers: list[memoryview], data: bytes | memoryview) -> int:
     """Copy ``data`` into ``buffers`` in order; return how many bytes fit."""
     offset = 0
     for buffer in buffers:

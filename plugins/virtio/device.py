@@ -115,7 +115,7 @@ class VirtioDevice:
             self._report(error)
             return
         thread = IoThread(f"virtio-{self.name}", self._report)
-        for queue, fd in zip(self.queues, kick_fds):
+        for queue, fd in zip(self.queues, kick_fds, strict=True):
             if queue.active:
                 thread.watch(fd, self._kick_handler(queue, fd))
         self._thread = thread

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from vmm import hookimpl
 
 if TYPE_CHECKING:
+    import pluggy
+
     from vmm.core.config import Config
     from vmm.core.fdt import FdtBuilder
     from vmm.core.options import OptionGroup
@@ -22,22 +24,25 @@ def vmm_addoption(group: OptionGroup) -> None:
     )
     group.addoption("--rng", type=bool, help="Add a virtio entropy device (virtio-rng).")
     group.addoption(
-        "--network", "-n", multiple=True, metavar="mode=tap,tapif=NAME[,guest_mac=MAC]",
-        help="A virtio network card on a TAP interface (repeatable); mode=none: no card "
-             "(vmm's default anyway).",
+        "--network", "-n", multiple=True,
+        metavar="mode=tap,tapif=NAME[,guest_mac=MAC]|mode=user|mode=none",
+        help="A virtio network card (repeatable): on a TAP interface, or mode=user "
+             "through passt (no root, no TAP; the guest reaches the host's loopback at "
+             "its gateway address); mode=none: no card (vmm's default anyway).",
     )
     group.addoption(
         "--virtio-transport", choices=("mmio", "pci"), metavar="mmio|pci",
-        help="How virtio devices appear on arm64 and riscv (default mmio; x86 uses pci).",
+        help="How virtio devices appear to the guest (default: the arch's; x86 has pci only).",
     )
 
 
 @hookimpl
-def vmm_validate_config(config: Config) -> None:
-    """Refuse bad --disk/--network specs, missing images and an impossible transport."""
+def vmm_validate_config(config: Config, pluginmanager: pluggy.PluginManager) -> None:
+    """Refuse bad --disk/--network specs, missing images and a transport the arch's
+    guests can't find (the arch's ``vmm_virtio_transports``)."""
     from .wiring import validate
 
-    validate(config)
+    validate(config, pluginmanager.hook.vmm_virtio_transports(config=config))
 
 
 @hookimpl

@@ -1,7 +1,8 @@
 """Interrupt lines for virtio transports, through the arch's irqchip facade.
 
-The arch plugin puts a facade on ``vm.irqchip`` with ``allocate() -> line``,
-``set_level(line, level)``, ``irqfd(line, eventfd)`` and ``fdt_interrupt(line)``.
+The arch plugin puts an :class:`~vmm.core.contracts.Irqchip` on ``vm.irqchip``:
+``allocate() -> line``, ``set_level(line, level)``, ``irqfd(line, eventfd)``, and on
+device-tree arches ``fdt_interrupt(line)``.
 A :class:`LineInterrupt` prefers an irqfd: the device's I/O thread then raises the
 interrupt with one eventfd write, which KVM turns into a pulse on the line without a
 trip through a vCPU thread (the device tree must describe such lines as edge
@@ -12,22 +13,25 @@ the driver acknowledges.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
+from vmm.core.contracts import DeviceTreeIrqchip, Irqchip
 from vmm.core.errors import ConfigError, VmmError
 
 from .iothread import new_eventfd
 
+if TYPE_CHECKING:
+    from vmm.core.vm import Vm
+
 log = logging.getLogger(__name__)
 
 
-def require_irqchip(vm: Any, what: str) -> Any:
+def require_irqchip(vm: Vm, what: str) -> Irqchip:
     """The VM's irqchip facade, or a one-line error naming what needed it."""
-    chip = getattr(vm, "irqchip", None)
-    if chip is None or not hasattr(chip, "allocate"):
+    chip = vm.irqchip
+    if chip is None:
         raise ConfigError(
             f"{what} needs an interrupt line but the {vm.config.arch} plugin set no "
             "irqchip facade on vm.irqchip; use another virtio transport or no virtio device"
@@ -38,18 +42,17 @@ def require_irqchip(vm: Any, what: str) -> Any:
 class LineInterrupt:
     """One interrupt line of a device, driven by irqfd pulses or by levels."""
 
-    def __init__(self, chip: Any, line: int, *, use_irqfd: bool = True) -> None:
+    def __init__(self, chip: Irqchip, line: int, *, use_irqfd: bool = True) -> None:
         """Drive ``line`` of ``chip``; ``use_irqfd=False`` keeps it a level (PCI INTx)."""
         self.chip = chip
         self.line = line
         self.level = False
         self.eventfd: int | None = None
-        irqfd = getattr(chip, "irqfd", None) if use_irqfd else None
-        if irqfd is None:
+        if not use_irqfd:
             return
         eventfd = new_eventfd()
         try:
-            irqfd(line, eventfd)
+            chip.irqfd(line, eventfd)
         except (VmmError, OSError, NotImplementedError) as error:
             log.debug("irqfd for line %s refused (%s); driving it as a level", line, error)
             os.close(eventfd)
@@ -74,12 +77,11 @@ class LineInterrupt:
         """The ``interrupts`` cells of this line, from the arch's facade.
 
         An irqfd line is pulsed, so it is described as edge triggered where the
-        facade takes an ``edge`` flag (arm64); others decide on their own.
+        controller's cells carry a trigger type.
         """
-        describe = self.chip.fdt_interrupt
-        if self.eventfd is not None and "edge" in inspect.signature(describe).parameters:
-            return list(describe(self.line, edge=True))
-        return list(describe(self.line))
+        if not isinstance(self.chip, DeviceTreeIrqchip):
+            raise TypeError(f"{type(self.chip).__name__} describes no device-tree interrupts")
+        return list(self.chip.fdt_interrupt(self.line, edge=self.eventfd is not None))
 
     def close(self) -> None:
         if self.eventfd is not None:

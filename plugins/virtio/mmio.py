@@ -38,6 +38,9 @@ NOTIFY_OFFSET = offsetof(REGS, "queue_notify")
 NOTIFY_SIZE = 4
 #: Size of one device's window: registers plus room for its configuration space.
 MMIO_SIZE = 0x200
+#: The owner of the transports' ranges on the MMIO bus (allocated in the layout's
+#: shared device window).
+OWNER = "virtio-mmio"
 #: A shared memory region length of all ones means "no such region" (4.2.2).
 NO_SHM = (1 << 32) - 1
 
@@ -61,7 +64,7 @@ class MmioTransport(Transport):
 
     def attach(self) -> None:
         """Claim the window on the MMIO bus and register one ioeventfd per queue."""
-        self.vm.mmio.register(self.base, MMIO_SIZE, self)
+        self.vm.mmio.register(self.base, MMIO_SIZE, self, owner=OWNER)
         vmfd = self.vm.vmfd
         if vmfd is None:
             return

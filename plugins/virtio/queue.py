@@ -208,6 +208,7 @@ class Virtqueue:
         chain = Chain(head)
         readable, writable = chain.readable, chain.writable
         table = self._desc_bytes
+        assert table is not None  # set with _memory by activate()
         entries: list[tuple[int, int, int, int]] | None = None  # an indirect table's
         table_size = self.size
         span_start, span, span_size = 0, memoryview(b""), 0  # the last RAM region used

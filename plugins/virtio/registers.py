@@ -11,7 +11,7 @@ value and hands the field its new value.
 from __future__ import annotations
 
 import bisect
-from typing import Callable
+from collections.abc import Callable
 
 from .cdefs import ffi
 

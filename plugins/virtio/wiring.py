@@ -1,9 +1,10 @@
 """Building the VM's virtio devices from the configuration and placing them.
 
-x86 guests find virtio devices on PCI (configuration mechanism #1, BARs in the
-arch's "pci" window); arm64 and riscv use virtio-mmio in the "virtio_mmio" window
-unless ``--virtio-transport pci`` asks for PCI behind an ECAM host bridge
-("pci_ecam" and "pci_mmio" windows). Everything built is kept in
+The arch plugin says which transports its guests can find, its default first
+(``vmm_virtio_transports``): virtio-mmio in the "virtio_mmio" window, or PCI
+(configuration mechanism #1 ports, and an ECAM host bridge where the layout has the
+"pci_ecam" window; BARs in the "pci_mmio" or "pci" window); ``--virtio-transport``
+picks another of them. Everything built is kept in
 :class:`VirtioState` in the VM's stash and torn down by :func:`teardown`, also when
 building fails half way.
 
@@ -14,8 +15,9 @@ a run without virtio devices (or ``--disk``-free validation) doesn't load them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vmm.core.errors import ConfigError
 from vmm.core.stash import StashKey
@@ -40,6 +42,8 @@ TRANSPORTS = ("mmio", "pci")
 MMIO_WINDOW = "virtio_mmio"
 ECAM_WINDOW = "pci_ecam"
 PCI_BAR_WINDOWS = ("pci_mmio", "pci")
+#: The port window of PCI configuration mechanism #1 (x86's layout reserves it).
+CONFIG_PORTS = "pci_config"
 
 
 @dataclass
@@ -72,19 +76,21 @@ def virtio_options(config: Config) -> OptionValues:
     return config.options_of(PLUGIN)
 
 
-def choose_transport(config: Config) -> str:
-    """x86: PCI; arm64 and riscv: ``--virtio-transport`` (default mmio)."""
+def choose_transport(config: Config, offered: Sequence[str] | None) -> str:
+    """``--virtio-transport``, else the first of the transports the arch ``offered``
+    (its ``vmm_virtio_transports`` answer; None: both, mmio first)."""
     chosen = virtio_options(config).virtio_transport
     if chosen is not None and chosen not in TRANSPORTS:
         raise ConfigError(f"--virtio-transport {chosen!r}: choose mmio or pci")
-    if config.arch == "x86":
-        if chosen == "mmio":
-            raise ConfigError(
-                "--virtio-transport mmio: x86 guests find virtio devices on PCI only; "
-                "drop the option"
-            )
-        return "pci"
-    return chosen or "mmio"
+    usable = tuple(offered) if offered else TRANSPORTS
+    if chosen is None:
+        return usable[0]
+    if chosen not in usable:
+        raise ConfigError(
+            f"--virtio-transport {chosen}: {config.arch} guests find virtio devices on "
+            f"{' or '.join(usable)} only; drop the option"
+        )
+    return chosen
 
 
 #: kvmtool's ``--network`` value for "no network card" (vmm adds none unless asked).
@@ -102,9 +108,12 @@ def network_cards(config: Config) -> list[str]:
     return cards
 
 
-def validate(config: Config) -> None:
-    """Parse every virtio option now, so that mistakes stop vmm before anything runs."""
-    choose_transport(config)
+def validate(config: Config, offered: Sequence[str] | None) -> None:
+    """Parse every virtio option now, so that mistakes stop vmm before anything runs.
+
+    :param offered: the arch's ``vmm_virtio_transports`` answer.
+    """
+    choose_transport(config, offered)
     options = virtio_options(config)
     disks, networks = options.disk or [], network_cards(config)
     if disks:
@@ -159,16 +168,23 @@ def make_devices(vm: Vm, state: VirtioState) -> list[VirtioDevice]:
         for text in network_cards(config):
             from .net import NetDevice, parse_network
 
-            spec = parse_network(text)
+            net = parse_network(text)
             if config.dry_run:
-                devices.append(NetDevice(None, spec.mac, spec.tapif))
-                vm.report.append(f"virtio-net: TAP interface {spec.tapif or '(new)'} not "
-                                 "opened (dry run)")
+                devices.append(NetDevice(None, net.mac, net.tapif))
+                backend = ("passt not started" if net.mode == "user" else
+                           f"TAP interface {net.tapif or '(new)'} not opened")
+                vm.report.append(f"virtio-net: {backend} (dry run)")
+                continue
+            if net.mode == "user":
+                from .passt import start_passt
+
+                devices.append(NetDevice(start_passt(net.guest_ip, net.host_ip), net.mac,
+                                         "passt"))
                 continue
             from .tap import open_tap
 
-            fd, name = open_tap(spec.tapif)
-            devices.append(NetDevice(fd, spec.mac, name))
+            fd, name = open_tap(net.tapif)
+            devices.append(NetDevice(fd, net.mac, name))
     except BaseException:
         for device in devices:
             device.close()
@@ -185,7 +201,8 @@ def build(vm: Vm) -> VirtioState:
         state.devices = devices
         if not devices:
             return state
-        if choose_transport(vm.config) == "mmio":
+        offered = vm.hook.vmm_virtio_transports(config=vm.config)
+        if choose_transport(vm.config, offered) == "mmio":
             _place_mmio(vm, state, devices)
         else:
             _place_pci(vm, state, devices)
@@ -210,17 +227,17 @@ def _window(vm: Vm, *names: str) -> Bank:
 
 
 def _place_mmio(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
-    from vmm.core.layout import WindowAllocator
+    from vmm.core.bus import BusFullError
 
     from .interrupts import LineInterrupt, require_irqchip
-    from .mmio import MMIO_SIZE, MmioTransport
+    from .mmio import MMIO_SIZE, OWNER, MmioTransport
 
-    allocator = WindowAllocator(_window(vm, MMIO_WINDOW))
+    _window(vm, MMIO_WINDOW)
     chip = require_irqchip(vm, "virtio-mmio")
     for device in devices:
         try:
-            base = allocator.allocate(MMIO_SIZE, MMIO_SIZE)
-        except ValueError:
+            base = vm.mmio.allocate(MMIO_SIZE, OWNER, align=MMIO_SIZE, window=MMIO_WINDOW)
+        except BusFullError:
             raise ConfigError("too many virtio devices for the virtio_mmio window") from None
         transport = MmioTransport(vm, device, base, LineInterrupt(chip, chip.allocate()))
         state.transports.append(transport)
@@ -229,13 +246,9 @@ def _place_mmio(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None
 
 
 def msi_supported(vm: Vm) -> bool:
-    """Whether the interrupt controller takes MSIs through KVM_SIGNAL_MSI.
-
-    The irqchip facade says so with ``supports_msi``; without it, x86's in-kernel
-    LAPICs do and the others (a GIC without ITS, a PLIC) are assumed not to.
-    """
-    declared = getattr(vm.irqchip, "supports_msi", None)
-    return bool(declared) if declared is not None else vm.config.arch == "x86"
+    """Whether the interrupt controller takes MSIs through KVM_SIGNAL_MSI (its
+    :attr:`~vmm.core.contracts.Irqchip.supports_msi`)."""
+    return vm.irqchip is not None and vm.irqchip.supports_msi
 
 
 def _place_pci(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
@@ -243,7 +256,7 @@ def _place_pci(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
 
     from .interrupts import LineInterrupt, require_irqchip
     from .pci.config import COMMAND_MEMORY
-    from .pci.host import PciRoot
+    from .pci.host import PciRoot, requester_id
     from .pci.virtio_pci import BAR_SIZE, VirtioPciTransport
 
     assert vm.layout is not None
@@ -253,16 +266,16 @@ def _place_pci(vm: Vm, state: VirtioState, devices: list[VirtioDevice]) -> None:
     _register_config_access(vm, pci)
     allocator = WindowAllocator(pci.bar_window)
     msi = msi_supported(vm)
-    chip: Any = vm.irqchip if hasattr(vm.irqchip, "allocate") else None
-    if not msi and chip is None:
-        require_irqchip(vm, "virtio-pci without MSI")
+    chip = None if msi else require_irqchip(vm, "virtio-pci without MSI")
     is64 = pci.bar_window.end > 1 << 32
     for device in devices:
         # INTx only without MSI: x86 has few free IOAPIC pins and Linux prefers MSI-X.
-        intx = None if msi else LineInterrupt(chip, chip.allocate(), use_irqfd=False)
+        intx = None if chip is None else LineInterrupt(chip, chip.allocate(), use_irqfd=False)
         transport = VirtioPciTransport(vm, device, is64=is64, msi=msi, intx=intx)
         state.transports.append(transport)
-        pci.root.add(transport)
+        slot = pci.root.add(transport)
+        if transport.msix is not None and vm.irqchip is not None and vm.irqchip.msi_devid:
+            transport.msix.devid = requester_id(slot)
         try:
             base = allocator.allocate(BAR_SIZE, BAR_SIZE)
         except ValueError:
@@ -288,12 +301,13 @@ def _register_config_access(vm: Vm, pci: PciState) -> None:
     if pci.ecam is not None:
         if pci.ecam.size < ECAM_BUS_SIZE:
             raise ConfigError("the pci_ecam window is smaller than one bus (1 MiB)")
-        vm.mmio.register(pci.ecam.start, ECAM_BUS_SIZE, Ecam(pci.root))
+        vm.mmio.register(pci.ecam.start, ECAM_BUS_SIZE, Ecam(pci.root), owner=ECAM_WINDOW)
         pci.registered_mmio.append(pci.ecam.start)
     latch = ConfigAddressPort()
-    vm.pio.register(CONFIG_ADDRESS_PORT, PORT_SIZE, latch)
+    vm.pio.register(CONFIG_ADDRESS_PORT, PORT_SIZE, latch, owner=CONFIG_PORTS)
     pci.registered_pio.append(CONFIG_ADDRESS_PORT)
-    vm.pio.register(CONFIG_DATA_PORT, PORT_SIZE, ConfigDataPort(pci.root, latch))
+    vm.pio.register(CONFIG_DATA_PORT, PORT_SIZE, ConfigDataPort(pci.root, latch),
+                    owner=CONFIG_PORTS)
     pci.registered_pio.append(CONFIG_DATA_PORT)
 
 

@@ -11,9 +11,9 @@ from vmm.core.vm import Vm
 
 from . import layout as m
 from .bzimage import BOOT_FLAG, HDRS_MAGIC
-from .uapi import ffi
 from .e820 import build_e820, log_e820
 from .state import LINUX_64, PVH, E820Entry, x86_state
+from .uapi import ffi
 
 LOADER_TYPE_UNDEFINED = 0xFF  # "a boot loader without an assigned id"
 CAN_USE_HEAP = 1 << 7
@@ -73,7 +73,7 @@ def write_zero_page(vm: Vm, e820: list[E820Entry], cmdline: int) -> None:
     if len(e820) > E820_MAX_ZEROPAGE:
         raise ConfigError(f"the e820 map has {len(e820)} entries; the zero page holds {E820_MAX_ZEROPAGE}")
     params.e820_entries = len(e820)
-    for slot, entry in zip(params.e820_table, e820):
+    for slot, entry in zip(params.e820_table, e820, strict=False):
         slot.addr, slot.size, slot.type = entry.addr, entry.size, entry.type
     vm.memory.write(boot.boot_struct, raw)
 
@@ -87,7 +87,7 @@ def write_pvh_start_info(vm: Vm, e820: list[E820Entry], cmdline: int) -> None:
     memmap_addr = boot.boot_struct + ffi.sizeof("struct hvm_start_info")
     modlist_addr = memmap_addr + len(e820) * entry_size
     memmap = ffi.new("struct hvm_memmap_table_entry[]", len(e820))
-    for slot, entry in zip(memmap, e820):
+    for slot, entry in zip(memmap, e820, strict=True):
         slot.addr, slot.size, slot.type = entry.addr, entry.size, entry.type
     info.magic = PVH_MAGIC
     info.version = PVH_VERSION

@@ -62,7 +62,7 @@ def supported_cpuid(kvm: Kvm) -> list[tuple[int, ...]]:
 def vcpu_cpuid(entries: list[tuple[int, ...]], vcpu_id: int) -> list[tuple[int, ...]]:
     """The CPUID a vCPU gets: the supported set with its own APIC ids and the
     hypervisor bit."""
-    result = []
+    result: list[tuple[int, ...]] = []
     for function, index, flags, eax, ebx, ecx, edx in entries:
         if function == CPUID_LEAF_FEATURES:
             apic_id = (vcpu_id & 0xFF) << CPUID_1_EBX_APIC_ID_SHIFT  # 8 bits; x2APIC has all
@@ -77,7 +77,7 @@ def vcpu_cpuid(entries: list[tuple[int, ...]], vcpu_id: int) -> list[tuple[int, 
 def set_cpuid(fd: VcpuFd, entries: list[tuple[int, ...]]) -> None:
     """KVM_SET_CPUID2 with ``entries``."""
     cpuid = ffi.new("struct kvm_cpuid2 *", {"nent": len(entries), "entries": len(entries)})
-    for slot, (function, index, flags, eax, ebx, ecx, edx) in zip(cpuid.entries, entries):
+    for slot, (function, index, flags, eax, ebx, ecx, edx) in zip(cpuid.entries, entries, strict=True):
         slot.function, slot.index, slot.flags = function, index, flags
         slot.eax, slot.ebx, slot.ecx, slot.edx = eax, ebx, ecx, edx
     fd.call(x.KVM_SET_CPUID2, cpuid)
@@ -86,7 +86,7 @@ def set_cpuid(fd: VcpuFd, entries: list[tuple[int, ...]]) -> None:
 def set_msrs(fd: VcpuFd, msrs: tuple[tuple[int, int], ...] = BOOT_MSRS) -> None:
     """KVM_SET_MSRS; the kernel stops at the first MSR it refuses, named here."""
     arg: Any = ffi.new("struct kvm_msrs *", {"nmsrs": len(msrs), "entries": len(msrs)})
-    for slot, (index, value) in zip(arg.entries, msrs):
+    for slot, (index, value) in zip(arg.entries, msrs, strict=True):
         slot.index = index
         slot.data = value
     done = fd.call(x.KVM_SET_MSRS, arg)

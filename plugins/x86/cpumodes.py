@@ -38,7 +38,7 @@ class Segment(NamedTuple):
     dpl: int = 0
     present: int = 1
     avl: int = 0
-    l: int = 0  # 64-bit code
+    l: int = 0  # noqa: E741 (struct kvm_segment's name)  64-bit code
     db: int = 1  # 32-bit default operand size
     g: int = 1  # 4 KiB granularity
 

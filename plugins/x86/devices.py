@@ -10,6 +10,7 @@ from vmm import hookimpl
 from . import layout as m
 
 if TYPE_CHECKING:
+    from vmm.core.config import Config
     from vmm.core.vm import Vm
 
 
@@ -22,16 +23,17 @@ def vmm_dev_init(vm: Vm) -> None:
     from vmm.core.devices.uart8250 import REGISTER_COUNT, Uart8250
 
     from .i8042 import COMMAND, I8042
+    from .irqchip import x86_irqchip
     from .rtc import Rtc
     from .state import x86_state
 
-    irqchip = vm.irqchip
+    irqchip = x86_irqchip(vm)
     uart = Uart8250(vm.write_console, lambda level: irqchip.set_level(m.COM1_IRQ, level))
-    vm.pio.register(m.COM1_PORT, REGISTER_COUNT, uart)
+    vm.pio.register(m.COM1_PORT, REGISTER_COUNT, uart, owner="com1")
     keyboard = I8042(lambda: vm.request_stop(0), irqchip.set_level)
-    vm.pio.register(m.I8042_DATA_PORT, COMMAND + 1, keyboard)
+    vm.pio.register(m.I8042_DATA_PORT, COMMAND + 1, keyboard, owner="i8042")
     rtc = Rtc()
-    vm.pio.register(m.RTC_INDEX_PORT, Rtc.SIZE, rtc)
+    vm.pio.register(m.RTC_INDEX_PORT, Rtc.SIZE, rtc, owner="rtc")
     devices = x86_state(vm).devices
     devices.update(uart=uart, i8042=keyboard, rtc=rtc)
     start_serial_input(vm, uart.feed_input)
@@ -53,7 +55,15 @@ def vmm_firmware_init(vm: Vm) -> None:
     """Write the MP table (how the guest finds its CPUs and IOAPIC) and finish the
     kernel's boot structure (e820 map, command line, initrd)."""
     from .bootinfo import finish_boot_structures
+    from .irqchip import x86_irqchip
     from .mptable import write_mptable
 
-    write_mptable(vm.memory, len(vm.vcpus), vm.irqchip.allocated)
+    write_mptable(vm.memory, len(vm.vcpus), x86_irqchip(vm).allocated)
     finish_boot_structures(vm)
+
+
+@hookimpl
+def vmm_virtio_transports(config: Config) -> tuple[str, ...]:
+    """PCI only: x86 guests enumerate virtio devices on the PCI bus (kvmtool's x86
+    default); nothing would tell a guest where virtio-mmio devices are."""
+    return ("pci",)

@@ -14,7 +14,7 @@ answer: there is no device.
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 DATA = 0  # offset of port 0x60 from the device's base
 COMMAND = 4  # offset of port 0x64

@@ -10,10 +10,13 @@ facade offers, so device code does not know the architecture.
 from __future__ import annotations
 
 import threading
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from vmm.core.errors import ConfigError
+from vmm.core.errors import ConfigError, PluginError
 from vmm.core.kvm.fds import VmFd
+
+if TYPE_CHECKING:
+    from vmm.core.vm import Vm
 
 #: IOAPIC pins handed out by :meth:`IrqChip.allocate` (ISA lines are fixed).
 ALLOCATABLE_LINES = tuple(range(16, 24))
@@ -28,10 +31,13 @@ class AllocatedLine(NamedTuple):
 
 
 class IrqChip:
-    """``set_level(line, level)``, ``irqfd(line, eventfd)``, ``allocate()``."""
+    """``set_level(line, level)``, ``irqfd(line, eventfd)``, ``allocate()``: an
+    :class:`~vmm.core.contracts.Irqchip`."""
 
     #: The in-kernel local APICs take MSIs (KVM_SIGNAL_MSI, MSI routes).
     supports_msi = True
+    #: Their MSIs carry no requester ID.
+    msi_devid = False
 
     def __init__(self, vmfd: VmFd) -> None:
         self._vmfd = vmfd
@@ -58,3 +64,14 @@ class IrqChip:
             f"too many devices need an interrupt line (x86 has {len(ALLOCATABLE_LINES)} free "
             "IOAPIC pins); use fewer devices"
         )
+
+
+def x86_irqchip(vm: Vm) -> IrqChip:
+    """``vm.irqchip`` as the x86 plugin's :class:`IrqChip` (the generic contract
+    lacks the MP table's view of allocated lines); a PluginError if it is anything
+    else."""
+    chip = vm.irqchip
+    if not isinstance(chip, IrqChip):
+        raise PluginError(f"vm.irqchip is {type(chip).__name__}, not the x86 PIC/IOAPIC "
+                          "(vmm_create_irqchip has not run for this VM)")
+    return chip

@@ -15,9 +15,12 @@ Low memory, as a PC BIOS leaves it::
 Above RAM's first bank (at most 3 GiB) is the 32-bit hole with the MMIO windows,
 the IOAPIC and local APIC, and the TSS / identity-map pages KVM needs; the rest of
 RAM starts at 4 GiB. The hole's named windows are what the device plugins allocate
-from (``vmm.core.layout.WindowAllocator``), named as on the other architectures:
-"pci_mmio" (PCI BARs), "virtio_mmio" (virtio-mmio and other platform devices) and
-"pci_ecam" (PCI configuration space).
+from, named as on the other architectures: "pci_mmio" (PCI BARs), "virtio_mmio"
+(virtio-mmio and other platform devices: the shared window ``vm.mmio.allocate``
+hands ranges out of) and "pci_ecam" (PCI configuration space); "ioapic", "lapic"
+and "kvm_tss" are KVM's. The ports of vmm's devices and of KVM's in-kernel PIC and
+PIT are port windows (:data:`PORT_WINDOWS`). The core reserves them all on the buses
+before any device exists.
 """
 
 from __future__ import annotations
@@ -54,9 +57,12 @@ PCI_MMIO_WINDOW = (0xC000_0000, 0x1000_0000)
 VIRTIO_MMIO_WINDOW = (0xD000_0000, 0x1000_0000)
 PCI_ECAM_WINDOW = (0xE000_0000, 0x1000_0000)
 IOAPIC_ADDR = 0xFEC0_0000
+IOAPIC_SIZE = 0x1000
 LAPIC_ADDR = 0xFEE0_0000
+LAPIC_SIZE = 0x1000
 IDENTITY_MAP_ADDR = 0xFFFB_C000  # one page for KVM (real mode on VMX)
 TSS_ADDR = 0xFFFB_D000  # three pages for KVM
+KVM_PAGES_SIZE = 4 * 0x1000  # the identity-map page and the TSS's three
 
 # GDT selectors (the 64-bit boot protocol wants __BOOT_CS 0x10 and __BOOT_DS 0x18).
 CODE32_SELECTOR = 0x08
@@ -81,6 +87,29 @@ I8042_DATA_PORT = 0x60
 I8042_COMMAND_PORT = 0x64
 RTC_INDEX_PORT = 0x70  # the data port follows at 0x71
 
+# Ports KVM's in-kernel irqchip and PIT decode (they never reach vmm's bus).
+PIC_MASTER_PORT = 0x20
+PIC_SLAVE_PORT = 0xA0
+PIC_PORTS = 2
+PIT_PORT = 0x40
+PIT_PORTS = 4
+ELCR_PORT = 0x4D0
+ELCR_PORTS = 2
+
+#: The port-I/O windows: vmm's devices (registered with these names as owners) and
+#: the ports KVM's in-kernel PIC, PIT (with port 0x61, inside the i8042's range) and
+#: ELCR answer.
+PORT_WINDOWS = {
+    "pic": Bank(PIC_MASTER_PORT, PIC_PORTS),
+    "pit": Bank(PIT_PORT, PIT_PORTS),
+    "i8042": Bank(I8042_DATA_PORT, I8042_COMMAND_PORT - I8042_DATA_PORT + 1),
+    "rtc": Bank(RTC_INDEX_PORT, 2),
+    "pic_slave": Bank(PIC_SLAVE_PORT, PIC_PORTS),
+    "com1": Bank(COM1_PORT, 8),
+    "elcr": Bank(ELCR_PORT, ELCR_PORTS),
+    "pci_config": Bank(0xCF8, 8),
+}
+
 
 def memory_layout(mem_bytes: int) -> MemoryLayout:
     """RAM banks below the 32-bit hole and above 4 GiB, plus the device windows."""
@@ -92,5 +121,9 @@ def memory_layout(mem_bytes: int) -> MemoryLayout:
         "pci_mmio": Bank(*PCI_MMIO_WINDOW),
         "virtio_mmio": Bank(*VIRTIO_MMIO_WINDOW),
         "pci_ecam": Bank(*PCI_ECAM_WINDOW),
+        # in KVM: the IOAPIC, the local APICs, the identity-map page and the TSS
+        "ioapic": Bank(IOAPIC_ADDR, IOAPIC_SIZE),
+        "lapic": Bank(LAPIC_ADDR, LAPIC_SIZE),
+        "kvm_tss": Bank(IDENTITY_MAP_ADDR, KVM_PAGES_SIZE),
     }
-    return MemoryLayout(banks, windows)
+    return MemoryLayout(banks, windows, ports=PORT_WINDOWS)

@@ -34,10 +34,10 @@ def vmm_core_init(vm: Vm) -> None:
     """Create the in-kernel irqchip and PIT, place KVM's TSS and identity-map pages,
     and read the CPUID KVM supports (once, for every vCPU)."""
     from . import uapi as x
-    from .uapi import ffi
     from .cpu import supported_cpuid
     from .irqchip import IrqChip
     from .state import x86_state
+    from .uapi import ffi
 
     assert vm.vmfd is not None and vm.kvm is not None
     vmfd = vm.vmfd

@@ -215,7 +215,7 @@ class X86Model(ArchModel):
 
     def on_kvm_set_regs(self, vcpu: VcpuState, arg: int) -> tuple[int, str]:
         data = self._copy_in(vcpu, "regs", REGS_FMT, arg)
-        regs = dict(zip(REGS_NAMES, struct.unpack(REGS_FMT, data)))
+        regs = dict(zip(REGS_NAMES, struct.unpack(REGS_FMT, data), strict=True))
         return 0, f"rip={regs['rip']:#x} rsp={regs['rsp']:#x} rsi={regs['rsi']:#x}"
 
     def on_kvm_get_sregs(self, vcpu: VcpuState, arg: int) -> int:

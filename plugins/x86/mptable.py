@@ -10,7 +10,8 @@ allocated from the irqchip facade are added with the trigger mode they asked for
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from vmm.core.errors import ConfigError
 from vmm.core.memory import GuestMemory

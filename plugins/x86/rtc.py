@@ -25,7 +25,9 @@ What the guest sees, as the datasheet describes the chip:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from datetime import UTC
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -77,9 +79,9 @@ def utc_now() -> datetime:
     ``datetime`` is imported on the guest's first read, not on every run's start-up
     (~1.5 ms).
     """
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_bcd(value: int) -> int:

@@ -6,14 +6,15 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
+from vmm.core.testing import GivenModel, ModelVm, minimal_kernel, skip_or_fail
 from vmm.plugins.arm64.model import Arm64Model
 from vmm.plugins.arm64.model_host import ModelHost
-from vmm.core.testing import GivenModel, ModelVm, minimal_kernel, skip_or_fail
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
-
 from boot.l2_images import L2_MARKER, l2_initramfs
-from vmm.plugins.arm64.guest import GREETING
+
 from vmm.core.testing import skip_or_fail
+from vmm.plugins.arm64.guest import GREETING
 
 pytestmark = pytest.mark.boot
 

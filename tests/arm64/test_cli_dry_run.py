@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vmm.plugins.arm64 import uapi as u
 from vmm.core.testing import minimal_kernel
+from vmm.plugins.arm64 import uapi as u
 
 from .conftest import decompile, run_vmm
 

@@ -31,7 +31,8 @@ class VirtioLike:
     def vmm_virtio_dev_init(vm):
         window = vm.layout.windows["pci_ecam"]
         VirtioLike.mmio_line = vm.irqchip.allocate()
-        vm.mmio.register(window.start, 1 << 20, VirtioLike.Ecam(vm.irqchip.allocate()))
+        vm.mmio.register(window.start, 1 << 20, VirtioLike.Ecam(vm.irqchip.allocate()),
+                         owner="pci_ecam")
 
     @staticmethod
     @hookimpl

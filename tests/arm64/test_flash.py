@@ -7,10 +7,10 @@ import errno
 
 import pytest
 
+from vmm.core.errors import VmmError
 from vmm.plugins.arm64 import flash as cfi
 from vmm.plugins.arm64.layout import FLASH_BASE
 from vmm.plugins.arm64.state import arm64_state
-from vmm.core.errors import VmmError
 
 SIZE = 1 << 20
 

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from vmm.core.errors import ImageError
+from vmm.core.testing import minimal_kernel
 from vmm.plugins.arm64 import layout as mm
 from vmm.plugins.arm64.image import parse_image_header, place_firmware, place_initrd, place_kernel
 from vmm.plugins.arm64.state import arm64_state
-from vmm.core.errors import ImageError
-from vmm.core.testing import minimal_kernel
 
 MIB = 1 << 20
 

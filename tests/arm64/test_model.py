@@ -6,13 +6,13 @@ import errno
 
 import pytest
 
+from vmm.core.errors import ConfigError, KvmError
+from vmm.core.kvm.fds import Kvm
+from vmm.core.model.backend import ModelBackend
 from vmm.plugins.arm64 import uapi as u
 from vmm.plugins.arm64.model import Arm64Model, core_register_size, mpidr_of
 from vmm.plugins.arm64.model_host import ModelHost
 from vmm.plugins.arm64.registers import REGISTER_IDS, core_reg_id
-from vmm.core.errors import ConfigError, KvmError
-from vmm.core.kvm.fds import Kvm
-from vmm.core.model.backend import ModelBackend
 
 
 def new_kvm(**host) -> Kvm:

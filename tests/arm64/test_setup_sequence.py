@@ -7,13 +7,13 @@ import errno
 
 import pytest
 
+from vmm.core.errors import ConfigError, GuestError
 from vmm.plugins.arm64 import layout as mm
 from vmm.plugins.arm64 import uapi as u
 from vmm.plugins.arm64.model import mpidr_of
 from vmm.plugins.arm64.model_host import ModelHost
 from vmm.plugins.arm64.registers import BOOT_PSTATE, REGISTER_IDS
 from vmm.plugins.arm64.state import arm64_state
-from vmm.core.errors import ConfigError, GuestError
 
 
 def calls(vm, name: str) -> list[str]:

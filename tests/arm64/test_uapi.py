@@ -7,11 +7,11 @@ import os
 
 import pytest
 
-from vmm.plugins.arm64 import uapi as u
-from vmm.plugins.arm64.registers import REGISTER_IDS, core_reg_id, sysreg_id
 from vmm.core.kvm.ioc import Ioctl
 from vmm.core.testing import skip_or_fail
 from vmm.core.testing.cheaders import compiler_values, layout_expressions, mismatches
+from vmm.plugins.arm64 import uapi as u
+from vmm.plugins.arm64.registers import REGISTER_IDS, core_reg_id, sysreg_id
 
 CROSS_INCLUDE = "/usr/aarch64-linux-gnu/include"
 HEADERS = ["linux/kvm.h"]

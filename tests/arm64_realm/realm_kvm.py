@@ -11,18 +11,18 @@ from contextlib import contextmanager
 
 import pytest
 
-from vmm.plugins.arm64 import uapi as arm64_uapi
-from vmm.plugins.arm64.model import Arm64Model
-from vmm.plugins.arm64.registers import REGISTER_IDS
-from vmm.plugins.arm64_realm import uapi
-from vmm.plugins.arm64_realm.rfc_v1 import calls as kvm_calls
-from vmm.plugins.arm64_realm.model import RealmModel, RealmVm
-from vmm.plugins.arm64_realm.options import RealmSettings
-from vmm.plugins.arm64_realm.rmm import HashAlgorithm
 from vmm.core.errors import KvmError
 from vmm.core.kvm.fds import Kvm, VcpuFd
 from vmm.core.memory import GuestMemory
 from vmm.core.model.backend import ModelBackend
+from vmm.plugins.arm64 import uapi as arm64_uapi
+from vmm.plugins.arm64.model import Arm64Model
+from vmm.plugins.arm64.registers import REGISTER_IDS
+from vmm.plugins.arm64_realm import uapi
+from vmm.plugins.arm64_realm.model import RealmModel, RealmVm
+from vmm.plugins.arm64_realm.options import RealmSettings
+from vmm.plugins.arm64_realm.rfc_v1 import calls as kvm_calls
+from vmm.plugins.arm64_realm.rmm import HashAlgorithm
 
 RAM_START = 0x8000_0000
 RAM_SIZE = 4 << 20

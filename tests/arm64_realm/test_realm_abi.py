@@ -7,8 +7,8 @@ import struct
 
 from vmm.plugins.arm64 import uapi as arm64_uapi
 from vmm.plugins.arm64.registers import REGISTER_IDS
-from vmm.plugins.arm64_realm.rfc_v1.abi import ffi
 from vmm.plugins.arm64_realm.model import formats
+from vmm.plugins.arm64_realm.rfc_v1.abi import ffi
 
 
 def test_config_item_is_260_bytes_with_the_union_at_4() -> None:

@@ -24,11 +24,24 @@ cbor2 = pytest.importorskip("cbor2", reason="vmm realm verify needs cbor2 (pip i
 from cca_guest import cca_kit, guest_initramfs, guest_kernel, init_script  # noqa: E402
 
 from vmm.plugins.arm64_realm.attestation import (  # noqa: E402
-    PLATFORM_CHALLENGE, PLATFORM_TOKEN, REALM_INITIAL_MEASUREMENT, REALM_TOKEN, TokenError,
-    decode_token, read_token,
+    PLATFORM_CHALLENGE,
+    PLATFORM_TOKEN,
+    REALM_INITIAL_MEASUREMENT,
+    REALM_TOKEN,
+    TokenError,
+    decode_token,
+    read_token,
 )
 from vmm.plugins.arm64_realm.rmm import (  # noqa: E402
-    DataOp, HashAlgorithm, Plan, RealmParams, RecOp, RipasRangeOp, RmmProfile, measure, save_plan,
+    DataOp,
+    HashAlgorithm,
+    Plan,
+    RealmParams,
+    RecOp,
+    RipasRangeOp,
+    RmmProfile,
+    measure,
+    save_plan,
 )
 from vmm.plugins.arm64_realm.verify import MISMATCH, exit_status, verify  # noqa: E402
 
@@ -145,7 +158,8 @@ def test_verify_exits_1_and_shows_both_rims_when_the_plan_differs(tmp_path: Path
                    ops=(RecOp(runnable=True, pc=RAM),)), plan)
     result = vmm("realm", "verify", "--token", str(TOKEN), "--plan", str(plan))
     assert result.returncode == 1, result.stderr
-    line = next(l for l in result.stdout.splitlines() if l.startswith("realm initial measurement"))
+    line = next(out for out in result.stdout.splitlines()
+                if out.startswith("realm initial measurement"))
     assert MISMATCH in line and read_token(TOKEN).realm.initial_measurement.hex() in line
     assert "predicted" in line
 
@@ -166,8 +180,8 @@ def test_a_platform_token_not_bound_to_the_realm_key_fails() -> None:
     token = decode_token(resigned(TOKEN.read_bytes(), PLATFORM_TOKEN, PLATFORM_CHALLENGE, bytes(32)))
     assert not token.binding_holds
     plan = Plan(realm_params=REALMBOOT_PARAMS, rmm=RmmProfile.REL0)
-    assert "platform binding" in {l.name for l in verify(token, plan, bytes(64), None)
-                                  if l.status == MISMATCH}
+    assert "platform binding" in {claim.name for claim in verify(token, plan, bytes(64), None)
+                                  if claim.status == MISMATCH}
 
 
 @pytest.mark.parametrize("data, message", [

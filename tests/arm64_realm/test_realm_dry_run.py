@@ -11,12 +11,12 @@ import typer
 from realm_vm import write_images
 from typer.testing import CliRunner
 
-from vmm.plugins.arm64_realm import memory_lock
-from vmm.plugins.arm64_realm.cli import vmm_add_commands
-from vmm.plugins.arm64_realm.rmm import load_plan
 from vmm.core.config import Config
 from vmm.core.errors import ConfigError
 from vmm.core.runner import run_config
+from vmm.plugins.arm64_realm import memory_lock
+from vmm.plugins.arm64_realm.cli import vmm_add_commands
+from vmm.plugins.arm64_realm.rmm import load_plan
 
 RIM_LINE = "Realm initial measurement (RIM, "
 

@@ -8,14 +8,14 @@ import pytest
 import realm_vm
 from realm_vm import DTB, RAM_START, build_realm, rme
 
+from vmm.core.errors import ConfigError
+from vmm.core.testing import skip_or_fail
+from vmm.core.testing.images import arm64_image
 from vmm.plugins.arm64.state import arm64_state
 from vmm.plugins.arm64_realm.model import RmeState, realm_vcpu
 from vmm.plugins.arm64_realm.report import modelled_realm
 from vmm.plugins.arm64_realm.runtime import REGISTERS_INACCESSIBLE
 from vmm.plugins.arm64_realm.state import realm_state
-from vmm.core.testing import skip_or_fail
-from vmm.core.errors import ConfigError
-from vmm.core.testing.images import arm64_image
 
 #: The calls the RFC-v1 order is about (uapi §5's "complete order").
 LIFECYCLE_CALLS = {"KVM_CREATE_VM", "KVM_ENABLE_CAP", "KVM_CREATE_DEVICE",

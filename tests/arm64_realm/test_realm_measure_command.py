@@ -15,13 +15,13 @@ import typer
 from realm_rim_vectors import PAGE_BYTE, PAGE_FILE, SERIES, plan_document
 from typer.testing import CliRunner
 
-from vmm import hookspecs
 import vmm.plugins.arm64
 import vmm.plugins.arm64_realm
-from vmm.plugins.arm64_realm.cli import vmm_add_commands
-from vmm.plugins.arm64_realm.rmm import MeasurementError
+from vmm import hookspecs
 from vmm.core.lazyhooks import resolve_lazy_hooks
 from vmm.core.testing import skip_or_fail
+from vmm.plugins.arm64_realm.cli import vmm_add_commands
+from vmm.plugins.arm64_realm.rmm import MeasurementError
 
 REPO = Path(__file__).resolve().parents[2]
 V2_SHA256 = {vector_id: sha256 for vector_id, _op, sha256, _sha512 in SERIES["rel0"]}

@@ -7,14 +7,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from vmm.plugins.arm64_realm import lifecycle, memory_lock
-from vmm.plugins.arm64_realm.options import RealmSettings
-from vmm.plugins.arm64_realm.generation import GENERATION_KEY, make_generation
-from vmm.plugins.arm64_realm.rmm import HashAlgorithm
-from vmm.plugins.arm64_realm.state import REALM_KEY, RealmState
-from vmm.core.testing import skip_or_fail
 from vmm.core.memory import GuestMemory
 from vmm.core.stash import Stash
+from vmm.core.testing import skip_or_fail
+from vmm.plugins.arm64_realm import lifecycle, memory_lock
+from vmm.plugins.arm64_realm.generation import GENERATION_KEY, make_generation
+from vmm.plugins.arm64_realm.options import RealmSettings
+from vmm.plugins.arm64_realm.rmm import HashAlgorithm
+from vmm.plugins.arm64_realm.state import REALM_KEY, RealmState
 
 
 def realm_vm(backend: str) -> SimpleNamespace:

@@ -7,13 +7,14 @@ import errno
 import pytest
 from realm_kvm import PSCI, RAM_START, REALM_33_BITS, RealmDriver, fails_with
 
+from vmm.core.kvm import ioctls as k
 from vmm.plugins.arm64 import uapi as arm64_uapi
 from vmm.plugins.arm64_realm import uapi
-from vmm.plugins.arm64_realm.rfc_v1 import calls as kvm_calls, uapi as v1
 from vmm.plugins.arm64_realm.calls import AbortInjector
-from vmm.plugins.arm64_realm.rfc_v1.abi import ffi
 from vmm.plugins.arm64_realm.model import RmeState
-from vmm.core.kvm import ioctls as k
+from vmm.plugins.arm64_realm.rfc_v1 import calls as kvm_calls
+from vmm.plugins.arm64_realm.rfc_v1 import uapi as v1
+from vmm.plugins.arm64_realm.rfc_v1.abi import ffi
 
 PAGE = 0x1000
 

@@ -8,7 +8,6 @@ import pytest
 from realm_kvm import PSCI, RAM_START, RealmDriver
 
 from vmm.plugins.arm64_realm import uapi
-
 from vmm.plugins.arm64_realm.rfc_v1 import calls as kvm_calls
 from vmm.plugins.arm64_realm.rmm import (
     DataOp,

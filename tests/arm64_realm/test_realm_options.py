@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from vmm.plugins.arm64_realm.options import realm_settings, vmm_validate_config
-from vmm.plugins.arm64_realm.rmm import HashAlgorithm, RmmProfile
 from vmm.core.config import Config
 from vmm.core.errors import ConfigError
 from vmm.core.options import collect_option_groups, route_options
 from vmm.core.plugins import build_manager
+from vmm.plugins.arm64_realm.options import realm_settings, vmm_validate_config
+from vmm.plugins.arm64_realm.rmm import HashAlgorithm, RmmProfile
 
 
 def config(dry_run: bool = True, **options) -> Config:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from realm_rim_vectors import REALM_PARAMS
 
-from vmm.plugins.arm64_realm.rmm import DataOp, PlanError, load_plan, measure
 from vmm.core.errors import VmmError
+from vmm.plugins.arm64_realm.rmm import DataOp, PlanError, load_plan, measure
 
 V2_5_SHA256 = "b95e33e13964fed307570588c6f2361bdddb9dd673873217212bf51c2b221476"
 

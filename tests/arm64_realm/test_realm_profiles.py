@@ -105,7 +105,8 @@ def test_rec_params_layout_matches_the_reference() -> None:
 
 
 def test_realm_params_layout_matches_the_reference() -> None:
-    params = RealmParams(flags=5, s2sz=33, sve_vl=2, num_bps=1, num_wps=3, pmu_num_ctrs=4, hash_algo=HashAlgorithm.SHA512)
+    params = RealmParams(flags=5, s2sz=33, sve_vl=2, num_bps=1, num_wps=3, pmu_num_ctrs=4,
+                         hash_algo=HashAlgorithm.SHA512)
     rel0 = params.measured_bytes(RmmProfile.REL0)
     assert struct.unpack_from("<QIxxxxIxxxxIxxxxIxxxxIxxxxB", rel0, 0) == (5, 33, 2, 1, 3, 4, 1)
     assert rel0[0x31:] == bytes(0x1000 - 0x31)

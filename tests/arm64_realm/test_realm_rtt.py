@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -97,7 +99,7 @@ def test_entries_tile_the_range_with_the_largest_aligned_blocks(
     entries = ripas_entries(base, top, ipa_bits)
     assert entries[0].base == base and entries[-1].top == top
     sizes = block_size_mask(ipa_bits)
-    for entry, following in zip(entries, entries[1:]):
+    for entry, following in pairwise(entries):
         assert entry.top == following.base
     for entry in entries:
         assert entry.base % entry.size == 0 and entry.size & sizes

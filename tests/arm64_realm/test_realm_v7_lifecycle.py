@@ -8,9 +8,9 @@ import errno
 from pathlib import Path
 
 import pytest
+import realm_vm
 from realm_kvm import fails_with
 from realm_v7_kvm import V7Driver
-import realm_vm
 from realm_vm import DTB, RAM_START, build_realm, rme
 
 from vmm.core.errors import ConfigError, GuestError, KvmError
@@ -18,8 +18,8 @@ from vmm.core.kvm import ioctls as k
 from vmm.plugins.arm64.model import mpidr_of
 from vmm.plugins.arm64.registers import REGISTER_IDS
 from vmm.plugins.arm64.state import arm64_state
-from vmm.plugins.arm64_realm.model import RmeState, realm_vcpu
 from vmm.plugins.arm64_realm.generation import realm_generation
+from vmm.plugins.arm64_realm.model import RmeState, realm_vcpu
 from vmm.plugins.arm64_realm.report import modelled_realm
 from vmm.plugins.arm64_realm.rmm import RealmParams, RmmProfile
 from vmm.plugins.arm64_realm.rmm.realm_params import FLAG_PMU, FLAG_SVE

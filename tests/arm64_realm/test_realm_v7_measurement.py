@@ -12,7 +12,13 @@ from realm_vm import DTB, INITRD, KERNEL, RAM_START, build_realm
 from vmm.core.testing.images import arm64_image
 from vmm.plugins.arm64.state import arm64_state
 from vmm.plugins.arm64_realm.report import modelled_realm
-from vmm.plugins.arm64_realm.rmm import HashAlgorithm, RealmMeasurement, RealmParams, RipasRangeOp, RmmProfile
+from vmm.plugins.arm64_realm.rmm import (
+    HashAlgorithm,
+    RealmMeasurement,
+    RealmParams,
+    RipasRangeOp,
+    RmmProfile,
+)
 
 PAGE = 0x1000
 MIB = 1 << 20

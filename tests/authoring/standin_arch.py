@@ -18,8 +18,12 @@ from vmm.core.model.base import ArchModel
 from vmm.core.plugins import PluginEntry
 
 RAM_START = {"x86": 0, "arm64": 0x8000_0000, "riscv": 0x8000_0000}
+#: The window platform devices are allocated from (``vm.mmio.allocate``).
+DEVICE_WINDOW = {"x86": Bank(0xD000_0000, 0x1000_0000), "arm64": Bank(0x1000_0000, 0x1000_0000),
+                 "riscv": Bank(0x1000_0000, 0x1000_0000)}
 #: Where the stand-in puts RAM for an architecture vmm has no plugin of its own for.
 OTHER_RAM_START = 0x4000_0000
+OTHER_DEVICE_WINDOW = Bank(0x1000_0000, 0x1000_0000)
 
 
 class StandInModel(ArchModel):
@@ -42,8 +46,9 @@ class StandInArch:
 
     @hookimpl
     def vmm_memory_layout(self, config):
-        """One RAM bank where the real arch puts its RAM."""
-        return MemoryLayout([Bank(RAM_START.get(self.VMM_ARCH, OTHER_RAM_START), config.mem_bytes)])
+        """One RAM bank where the real arch puts its RAM, and a device window."""
+        return MemoryLayout([Bank(RAM_START.get(self.VMM_ARCH, OTHER_RAM_START), config.mem_bytes)],
+                            {"virtio_mmio": DEVICE_WINDOW.get(self.VMM_ARCH, OTHER_DEVICE_WINDOW)})
 
     @hookimpl
     def vmm_load_kernel(self, vm, data, path):

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from vmm.core.errors import ConfigError
+
+from .standin_arch import DEVICE_WINDOW, RAM_START, standin_entries
+
 
 def _import_example_source():
     """Import the example package from its source tree, without putting that tree on
@@ -36,11 +40,9 @@ try:
 except ImportError:  # not installed: use the example's source tree
     vmm_debugport = _import_example_source()
 
-from vmm_debugport.features import ORDER_PLATFORM_BIT
-from vmm_debugport.hooks import DEFAULT_MMIO_ADDR, DEFAULT_PORT, STATE
-from vmm.core.errors import ConfigError
-
-from .standin_arch import RAM_START, standin_entries
+# after the import above has found the package, installed or from its source
+from vmm_debugport.features import ORDER_PLATFORM_BIT  # noqa: E402
+from vmm_debugport.hooks import DEFAULT_PORT, STATE  # noqa: E402
 
 
 @pytest.fixture
@@ -67,8 +69,11 @@ def guest_write(vm, address: int, value: int, size: int) -> None:
 
 def test_device_answers_the_magic_and_ends_the_vm_with_the_status(debugport_vm, vmm_arch):
     vm = debugport_vm().build()
-    base = DEFAULT_PORT if vmm_arch == "x86" else DEFAULT_MMIO_ADDR
-    assert vm.vm.stash[STATE].base == base
+    base = vm.vm.stash[STATE].base
+    if vmm_arch == "x86":
+        assert base == DEFAULT_PORT
+    else:  # allocated at the start of the layout's shared device window
+        assert base == DEVICE_WINDOW[vmm_arch].start
     assert guest_read(vm, base + vmm_debugport.MAGIC_REGISTER, 4) == vmm_debugport.MAGIC
     assert guest_read(vm, base + 1, 1) == (vmm_debugport.MAGIC >> 8) & 0xFF
     assert not vm.stopped
@@ -82,7 +87,8 @@ def test_device_answers_the_magic_and_ends_the_vm_with_the_status(debugport_vm, 
 
 
 def test_option_moves_the_device(debugport_vm, vmm_arch):
-    vm = debugport_vm(options={"debug_exit_port": "0x600", "debug_exit_addr": "0x0e000000"})
+    dest = "debug_exit_port" if vmm_arch == "x86" else "debug_exit_addr"
+    vm = debugport_vm(options={dest: "0x600" if vmm_arch == "x86" else "0x0e000000"})
     vm.build()
     base = 0x600 if vmm_arch == "x86" else 0x0E00_0000
     assert guest_read(vm, base, 4) == vmm_debugport.MAGIC
@@ -95,8 +101,9 @@ def test_blocked_plugin_does_nothing(debugport_vm, vmm_arch):
     if vmm_arch == "x86":
         assert vm.pio_read(DEFAULT_PORT, 4) == 0xFFFF_FFFF
     else:
-        assert vm.vm.mmio.find(DEFAULT_MMIO_ADDR) is None
-        assert vm.mmio_read(DEFAULT_MMIO_ADDR, 4) == 0  # unclaimed MMIO reads as zeros
+        window = DEVICE_WINDOW[vmm_arch].start
+        assert vm.vm.mmio.find(window) is None
+        assert vm.mmio_read(window, 4) == 0  # unclaimed MMIO reads as zeros
 
 
 def test_feature_bit_only_when_asked(debugport_vm):
@@ -108,7 +115,7 @@ def test_feature_bit_only_when_asked(debugport_vm):
 @pytest.mark.parametrize("vmm_arch", ["arm64", "riscv"])  # x86 uses port I/O
 def test_mmio_device_inside_ram_is_refused(debugport_vm, vmm_arch):
     vm = debugport_vm(options={"debug_exit_addr": hex(RAM_START[vmm_arch] + 0x1000)})
-    with pytest.raises(ConfigError, match="inside guest RAM") as caught:
+    with pytest.raises(ConfigError, match="of debugport overlaps .* reserved for ram") as caught:
         vm.build()
     assert "--debug-exit-addr" in str(caught.value) and "\n" not in str(caught.value)
     assert vm.stages.completed == [], "the stages that completed were unwound"

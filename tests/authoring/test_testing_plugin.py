@@ -8,8 +8,7 @@ import subprocess
 
 import pytest
 
-from vmm.core.testing import skip_or_fail
-from vmm.core.testing import NoModelError, make_model_vm
+from vmm.core.testing import NoModelError, make_model_vm, skip_or_fail
 from vmm.core.testing.guest_code import arm64_poweroff, poweroff_code, riscv_poweroff
 from vmm.core.testing.images import (
     ARM64_HEADER,

@@ -18,8 +18,8 @@ from benchmarks.guests import BINUTILS, KINDS, MARKER, assemble
 from benchmarks.measure import run_process
 from benchmarks.report import Metric, Target, print_table
 from benchmarks.suite import Settings, run_guest
-from vmm.core.testing import skip_or_fail
 from benchmarks.vmms import find_vmm
+from vmm.core.testing import skip_or_fail
 
 IMAGE_SIZE = 0x10000
 RESET_VECTOR = 0xFFF0

@@ -13,8 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.inhost import (BLK_RUNS, L2_MARKER, blk_figure, build_blkbench, guest_body,
-                               l1_script, parse_session)
+from benchmarks.inhost import (
+    BLK_RUNS,
+    L2_MARKER,
+    blk_figure,
+    build_blkbench,
+    guest_body,
+    l1_script,
+    parse_session,
+)
 from benchmarks.measure import run_process
 from benchmarks.peerbundle import launch_words, shared_libraries, write_bundle
 from vmm.core.testing import skip_or_fail
@@ -30,8 +37,8 @@ def blkbench(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(program: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(program), *args], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+    return subprocess.run([str(program), *args], capture_output=True,
+                          text=True)
 
 
 def test_blkbench_is_static_and_runs_every_mode_on_a_file(blkbench: Path, tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ class NestedRun:
 
     def reported_timings(self) -> str:
         """The 'emulated host booted in ...' line of ``--verbose``, if any."""
-        lines = [l for l in self.stderr.splitlines() if "emulated host booted in" in l]
+        lines = [line for line in self.stderr.splitlines() if "emulated host booted in" in line]
         return lines[-1].removeprefix("vmm nested: ") if lines else "no timings"
 
 

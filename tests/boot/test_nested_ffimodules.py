@@ -51,7 +51,8 @@ def test_project_archive_holds_a_generated_module_for_each_ffi(tmp_path: Path) -
 
     names = sorted(MODULE_FILE.fullmatch(name).group(1) for name in modules)  # type: ignore[union-attr]
     assert names == ffi_names_in_sources()
-    assert {"kvm", "x86", "arm64", "arm64_realm_rfc_v1", "arm64_realm_v7", "riscv", "virtio", "libc_ioctl"} <= set(names)
+    assert {"kvm", "x86", "arm64", "arm64_realm_rfc_v1", "arm64_realm_v7", "riscv", "virtio",
+            "libc_ioctl"} <= set(names)
     for name in modules:
         pyc = importlib.util.cache_from_source(f"{directory}/{name}")
         assert entries[pyc][1][:4] == importlib.util.MAGIC_NUMBER

@@ -121,7 +121,7 @@ def test_a_missing_tool_is_a_one_line_error(tmp_path: Path, arch: str) -> None:
         env={**os.environ, "PATH": str(bin_dir), "XDG_CACHE_HOME": str(tmp_path / "cache")},
     )
     assert result.returncode == 1
-    lines = [l for l in result.stderr.splitlines() if not l.startswith("vmm nested: ")]
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("vmm nested: ")]
     assert len(lines) == 1, result.stderr
     assert re.fullmatch(r"vmm: error: (dpkg|apt-get|dpkg-deb) is not installed: run "
                         r"'apt-get install (dpkg|apt)' \(or scripts/install-test-deps\)",

@@ -122,7 +122,7 @@ def test_realms_boot_and_attest_to_vmms_prediction(tmp_path: Path, arch: str, sh
     features = [line.removeprefix(FEATURES) for line in lines if line.startswith(FEATURES)]
     assert features and all(bits[ACCESS_PLATFORM] == "1" for bits in features), run.describe()
 
-    for algorithm, size in zip(ALGORITHMS, sizes):
+    for algorithm, size in zip(ALGORITHMS, sizes, strict=True):
         disk = share / f"disk-{algorithm}.img"
         token = tmp_path / f"token-{algorithm}.cbor"
         token.write_bytes(disk.read_bytes()[TOKEN_OFFSET:TOKEN_OFFSET + size])

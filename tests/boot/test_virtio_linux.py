@@ -54,7 +54,7 @@ def test_guest_writes_its_disk_reads_rng_on_hvc0(tmp_path: Path, arch: str, show
     show(f"{arch}: virtio guest: {run.reported_timings()}; {run.seconds:.1f} s")
     assert "VIRTIO-CONSOLE-UP" in run.stdout, run.describe()
     assert "RNG-SOURCE=virtio_rng" in run.stdout, run.describe()
-    rng_line = next(l for l in run.stdout.splitlines() if l.startswith("RNG-BYTES="))
+    rng_line = next(line for line in run.stdout.splitlines() if line.startswith("RNG-BYTES="))
     assert len(rng_line.split("=", 1)[1].strip()) == 32, run.describe()
     assert "VIRTIO-DONE" in run.stdout, run.describe()
     assert run.returncode == 0, run.describe()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vmm.core.bus import Bus, BusConflictError
+from vmm.core.bus import Bus, BusConflictError, BusFullError
+from vmm.core.errors import ConfigError
 from vmm.core.memory import GuestMemory, GuestMemoryError
 
 
@@ -87,3 +88,52 @@ def test_an_alias_reaches_the_same_ram_and_nothing_beyond_it():
     with pytest.raises(ValueError):
         memory.add(0x1_8000_8000, 0x1000)
     memory.close()
+
+
+def test_conflicts_name_both_owners_in_one_line_whatever_the_order():
+    for first, second in [("alpha", "beta"), ("beta", "alpha")]:
+        bus = Bus("MMIO")
+        bus.register(0x1000, 0x100, Reg(), owner=first)
+        with pytest.raises(BusConflictError) as caught:
+            bus.register(0x10F0, 0x20, Reg(), owner=second)
+        assert str(caught.value) == (f"MMIO range 0x10f0-0x110f of {second} overlaps "
+                                     f"0x1000-0x10ff of {first}")
+    assert issubclass(BusConflictError, ConfigError)
+
+
+def test_windows_admit_only_their_owner_and_nest():
+    bus = Bus("MMIO")
+    bus.reserve(0x0, 0x10000, "ioport")
+    bus.reserve(0x3F8, 8, "uart")                    # nested in "ioport"
+    bus.reserve(0x8000_0000, 0x1000_0000, "ram")
+    bus.register(0x3F8, 8, Reg(), owner="uart")      # its own window, inside the enclosing one
+    for base, holder in [(0x100, "ioport"), (0x3F8, "uart"), (0x8000_1000, "ram")]:
+        with pytest.raises(BusConflictError, match=f"of mine overlaps .* (for|of) {holder}$"):
+            bus.register(base, 4, Reg(), owner="mine")
+    with pytest.raises(BusConflictError, match="partly overlaps"):
+        bus.reserve(0xFFF0, 0x20, "straddler")
+    bus.register(0x2_0000, 4, Reg(), owner="mine")   # nobody's: fine
+
+
+def test_allocations_are_aligned_disjoint_and_skip_taken_ranges():
+    bus = Bus("MMIO")
+    bus.reserve(0x1000_0000, 0x10000, "virtio_mmio", shared=True)
+    with pytest.raises(BusConflictError, match="shared window virtio_mmio"):
+        bus.register(0x1000_0000, 0x200, Reg(), owner="fixed")
+    first = bus.allocate(0x200, "virtio-mmio", align=0x200)
+    bus.register(first, 0x200, Reg(), owner="virtio-mmio")
+    second = bus.allocate(0x1000, "mine")
+    third = bus.allocate(8, "other", align=8)
+    assert (first, second, third) == (0x1000_0000, 0x1000_1000, 0x1000_0200)
+    with pytest.raises(BusConflictError, match="allocated to mine"):
+        bus.register(second, 8, Reg(), owner="other")
+    bus.register(second, 0x1000, Reg(), owner="mine")
+    with pytest.raises(BusFullError, match="no free 0x10000 bytes"):
+        bus.allocate(0x10000, "greedy")
+
+
+def test_port_bus_ends_at_64k():
+    bus = Bus("port I/O", limit=0x1_0000)
+    bus.register(0xFFFC, 4, Reg())
+    with pytest.raises(BusConflictError, match="past the end of the bus"):
+        bus.register(0xFFFE, 4, Reg(), owner="mine")

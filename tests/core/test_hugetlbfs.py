@@ -13,7 +13,6 @@ import pytest
 from vmm.core.errors import ConfigError
 from vmm.core.hugetlbfs import check_ram_fits, hugetlbfs_page_size
 from vmm.core.memory import GuestMemory
-from vmm.core.testing import kvm_usable, skip_or_fail
 
 HUGE_PAGE = 2 << 20
 
@@ -48,10 +47,7 @@ def _kernel_page_size(address: int) -> int:
     raise AssertionError(f"no mapping starts at {address:#x}")
 
 
-def test_a_guest_runs_on_real_kvm_from_huge_pages(hugetlbfs_dir: str) -> None:
-    reason = kvm_usable()
-    if reason:
-        skip_or_fail(reason)
+def test_a_guest_runs_on_real_kvm_from_huge_pages(require_kvm: None, hugetlbfs_dir: str) -> None:
     result = run_vmm("--arch", "x86", "-m", "64", "--hugetlbfs", hugetlbfs_dir)
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"vmm: built-in guest: hello from real mode, 1 vCPU\n"

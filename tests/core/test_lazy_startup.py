@@ -10,11 +10,10 @@ import types
 
 import pytest
 
-from vmm.core.testing.images import x86_bzimage
-
 from vmm.core import plugins as plugin_discovery
 from vmm.core.cli.app import command_name
 from vmm.core.lazyhooks import lazy_hooks
+from vmm.core.testing.images import x86_bzimage
 
 #: Prints the vmm modules imported after building the program for argv.
 _PROBE = """
@@ -181,6 +180,7 @@ def test_lazy_hooks_register_when_pluggy_looks_statically(monkeypatch, arch) -> 
     import inspect
 
     import pluggy
+
     from vmm.core.plugins import build_manager
 
     def static_parse(self, plugin, name):

@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 
-from vmm.core.testing.images import x86_bzimage
-
 import vmm.core.runner
 from vmm.core.cli import build_app, main
 from vmm.core.cli.quickargs import parse_options
 from vmm.core.cli.run import RunOptions
 from vmm.core.options import OptionGroup
+from vmm.core.testing.images import x86_bzimage
 
 #: Command lines the typer-free reading takes, across every arch's plugin options.
 PLAIN = [

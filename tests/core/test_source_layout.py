@@ -27,7 +27,8 @@ HOOK_MODULES = {
              "vmm_vcpu_finalize", "vmm_register_dump", "vmm_handle_exit", "vmm_psci_method",
              "vmm_arm64_sve", "vmm_decode_exit", "vmm_vcpu_features", "vmm_vcpu_stalled"},
     "devices": {"vmm_dev_base_init", "vmm_dev_base_exit", "vmm_dev_init", "vmm_dev_exit",
-                "vmm_firmware_init", "vmm_firmware_exit", "vmm_late_init", "vmm_late_exit"},
+                "vmm_firmware_init", "vmm_firmware_exit", "vmm_late_init", "vmm_late_exit",
+                "vmm_virtio_transports"},
     "emulated_host": {"vmm_emulated_host"},
     # optional: an arch's own hookspecs, added by its vmm_addhooks
     "hookspecs": {"vmm_addhooks"},

@@ -33,7 +33,8 @@ line=(--cpus 2 --params "setup  smp=2" --nodefaults --network mode=none --loglev
 # stderr through tee /dev/stderr, as scripts/arch-run.bash's run_test captures it
 errors=$( { vmm-lkvm run --kernel _NO_FILE_4Uhere_ "${line[@]}" --initrd "$env" \
             2> >(tee /dev/stderr) >/dev/null; echo "status=$?"; } 2>&1)
-echo "probe: $(echo "$errors" | grep status=) $(echo "$errors" | grep -m1 'Fatal: Unable to open kernel _NO_FILE_4Uhere_')"
+echo "probe: $(echo "$errors" | grep status=)" \
+     "$(echo "$errors" | grep -m1 'Fatal: Unable to open kernel _NO_FILE_4Uhere_')"
 timeout -k 1s --foreground 300 vmm-lkvm run --kernel "$flat" "${line[@]}" --initrd "$env" </dev/null
 echo "run: status=$?"
 """

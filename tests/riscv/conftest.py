@@ -5,13 +5,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-from vmm.plugins.riscv.model import RiscvModel, RiscvProfile
 from vmm.core.testing import GivenModel, ModelVm, minimal_kernel, skip_or_fail
+from vmm.plugins.riscv.model import RiscvModel, RiscvProfile
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def test_each_eventfd_write_raises_then_lowers_the_source(riscv_vm):
         chip.irqfd(line, eventfd)
         for writes in (1, 2, 3):
             os.eventfd_write(eventfd, 1)
-            assert _wait_for(lambda: len(_irq_line_calls(vm, line)) == 2 * writes)
+            assert _wait_for(lambda calls=2 * writes: len(_irq_line_calls(vm, line)) == calls)
     finally:
         chip.close()
         os.close(eventfd)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from vmm import hookimpl
 from vmm.plugins.riscv.devicetree import build_device_tree
 from vmm.plugins.riscv.model import RiscvProfile
-from vmm import hookimpl
 
 from .conftest import decompile, vmm
 

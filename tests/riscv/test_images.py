@@ -6,9 +6,9 @@ import gzip
 
 import pytest
 
-from vmm.plugins.riscv.image import FDT_MAX_SIZE
 from vmm.core.errors import ImageError
 from vmm.core.testing import minimal_kernel
+from vmm.plugins.riscv.image import FDT_MAX_SIZE
 
 from .conftest import vmm
 

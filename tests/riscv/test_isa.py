@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from vmm.core.errors import ConfigError
 from vmm.plugins.riscv.isa import ISA_EXT_ID, MULTI_LETTER, CpuFeatures, isa_bitmap_letters
 from vmm.plugins.riscv.model import RiscvProfile
 from vmm.plugins.riscv.registers import isa_ext_id
 from vmm.plugins.riscv.state import RISCV_STATE
-from vmm.core.errors import ConfigError
 
 from .conftest import vmm
 

@@ -6,13 +6,13 @@ import errno
 
 import pytest
 
+from vmm.core.errors import KvmError
+from vmm.core.kvm import ioctls as k
 from vmm.plugins.riscv import uapi
 from vmm.plugins.riscv.isa import ISA_EXT_ID
 from vmm.plugins.riscv.model import RiscvProfile
 from vmm.plugins.riscv.registers import isa_ext_id, reg_id, register_id, sbi_ext_id
 from vmm.plugins.riscv.uapi import ffi
-from vmm.core.errors import KvmError
-from vmm.core.kvm import ioctls as k
 
 
 def _errno(call) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from vmm.plugins.riscv import sbi
 from vmm.core.errors import GuestError
 from vmm.core.kvm import ioctls as k
+from vmm.plugins.riscv import sbi
 
 RAM_START = 0x8000_0000
 

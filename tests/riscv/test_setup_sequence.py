@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from vmm.core.errors import ConfigError
 from vmm.plugins.riscv.image import FDT_MAX_SIZE
 from vmm.plugins.riscv.model import RiscvProfile
-from vmm.core.errors import ConfigError
 
 from .conftest import vmm
 

@@ -14,9 +14,10 @@ import subprocess
 
 import pytest
 
-from vmm.plugins.riscv import registers as regs, uapi
-from vmm.plugins.riscv.uapi import ffi
 from vmm.core.testing import skip_or_fail
+from vmm.plugins.riscv import registers as regs
+from vmm.plugins.riscv import uapi
+from vmm.plugins.riscv.uapi import ffi
 
 CROSS_INCLUDE = "/usr/riscv64-linux-gnu/include"
 STRUCTS = ("kvm_riscv_config", "kvm_riscv_core", "kvm_riscv_csr", "kvm_riscv_timer",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vmm.plugins.virtio.device import VirtioDevice
 from vmm.core.memory import GuestMemory
+from vmm.plugins.virtio.device import VirtioDevice
 
 from .driver import Allocator, RingDriver
 

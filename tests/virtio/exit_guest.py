@@ -15,10 +15,10 @@ import sys
 import threading
 from pathlib import Path
 
-from vmm.plugins.virtio.wiring import KEY
 from vmm import hookimpl
 from vmm.core.testing.model_vm import make_model_vm
 from vmm.core.vm import run_vm
+from vmm.plugins.virtio.wiring import KEY
 
 from .conftest import guest_allocator
 from .guest import F_VERSION_1, MmioGuest, wait_for

@@ -8,8 +8,8 @@ import struct
 
 import pytest
 
-from vmm.plugins.virtio.blk import BlockDevice, DiskSpec, parse_disk
 from vmm.core.errors import ConfigError, ImageError
+from vmm.plugins.virtio.blk import BlockDevice, DiskSpec, parse_disk
 
 from .direct import Bench
 

@@ -7,10 +7,10 @@ import socket
 
 import pytest
 
+from vmm.core.errors import ConfigError
 from vmm.plugins.virtio.console import ConsoleDevice
 from vmm.plugins.virtio.net import NetDevice, parse_network
 from vmm.plugins.virtio.rng import RngDevice
-from vmm.core.errors import ConfigError
 
 from .direct import Bench
 from .guest import wait_for
@@ -104,7 +104,7 @@ def test_network_specs():
     random_mac = parse_network("mode=tap,tapif=t").mac
     assert random_mac[0] & 2 and not random_mac[0] & 1
     for bad, message in [
-        ("mode=user", "only mode=tap"),
+        ("mode=vde", "choose mode=tap or mode=user"),
         ("mode=tap,tapif=a,guest_mac=zz", "six hex bytes"),
         ("mode=tap,guest_mac=01:00:00:00:00:01", "multicast"),
         ("tap", "expected mode=tap"),

@@ -117,7 +117,7 @@ def test_the_same_file_twice_is_refused_whatever_the_path(disk_image, spelling, 
     config.bind_options(collect_option_groups(build_manager("arm64")))
     with pytest.raises(ConfigError, match=f"disk image '{other}' is given twice "
                                           rf"\(also as '{disk_image}'\)"):
-        validate(config)
+        validate(config, None)
 
 
 def test_struct_flock_matches_the_c_library():

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vmm.plugins.virtio.tap import VNET_HDR_SIZE, open_tap
 from vmm.core.errors import ConfigError
 from vmm.core.testing import skip_or_fail
+from vmm.plugins.virtio.tap import VNET_HDR_SIZE, open_tap
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,12 +6,22 @@ import os
 
 import pytest
 
-from vmm.plugins.virtio.wiring import KEY
 from vmm import hookimpl
+from vmm.plugins.virtio.wiring import KEY
 
 from .conftest import guest_allocator
-from .guest import (ACKNOWLEDGE, DRIVER, DRIVER_OK, F_EVENT_IDX, F_INDIRECT, F_VERSION_1,
-                    FEATURES_OK, NEEDS_RESET, MmioGuest, wait_for)
+from .guest import (
+    ACKNOWLEDGE,
+    DRIVER,
+    DRIVER_OK,
+    F_EVENT_IDX,
+    F_INDIRECT,
+    F_VERSION_1,
+    FEATURES_OK,
+    NEEDS_RESET,
+    MmioGuest,
+    wait_for,
+)
 
 ACCESS_PLATFORM = 1 << 33
 
@@ -135,8 +145,8 @@ def test_device_tree_has_a_virtio_mmio_node_per_device(model_vm, disk_image):
 
 
 def test_mmio_window_missing_is_a_config_error(vmm_vm, monkeypatch):
-    from vmm.core.errors import ConfigError
     import vmm.plugins.virtio.wiring as wiring
+    from vmm.core.errors import ConfigError
 
     monkeypatch.setattr(wiring, "MMIO_WINDOW", "no_such_window")
     vm = vmm_vm("arm64", options={"rng": True}, mem_mib=64)

@@ -92,6 +92,28 @@ def test_rng_with_msix_sends_kvm_signal_msi(model_vm):
     assert msis == [(0xFEE00000, 0x41, None)]
 
 
+def test_arm64_msix_through_the_its_carries_the_requester_id(model_vm):
+    from vmm.plugins.arm64.model_its import GITS_TRANSLATER
+
+    model = model_vm("arm64", rng=True, virtio_transport="pci", irqchip="gicv3-its")
+    vm = model.vm
+    read, write = ecam_accessors(vm, 1)
+    guest = PciGuest(vm, read, write, guest_allocator(vm))
+    doorbell = vm.irqchip.its.base + GITS_TRANSLATER
+    table = guest.bar + guest.caps[0x11][0]
+    vm.mmio.write(table, 4, doorbell & 0xFFFFFFFF)  # vector 0: the ITS, event 5
+    vm.mmio.write(table + 4, 4, doorbell >> 32)
+    vm.mmio.write(table + 8, 4, 5)
+    vm.mmio.write(table + 12, 4, 0)
+    write(guest.caps[0x11][1] + 2, 2, 1 << 15)  # MSI-X enable
+    (ring,) = guest.start(F_VERSION_1 | F_EVENT_IDX, 1, msix_vector=0)
+    head, _ = ring.add([(32, True)])
+    ring.set_used_event(0)
+    guest.notify(0)
+    assert wait_for(ring.used) == [(head, 32)]
+    assert wait_for(lambda: model.backend.system.vms[-1].msis) == [(doorbell, 5, 1 << 3)]
+
+
 def test_masked_vector_is_pending_until_unmasked(model_vm):
     model = model_vm("x86", rng=True)
     vm = model.vm
@@ -174,5 +196,5 @@ def test_arm64_pci_node_comes_from_the_arch_plugin_with_our_intx_lines(model_vm)
 def test_x86_refuses_virtio_mmio(vmm_vm):
     from vmm.core.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="x86 guests find virtio devices on PCI only"):
+    with pytest.raises(ConfigError, match="x86 guests find virtio devices on pci only"):
         vmm_vm("x86", options={"rng": True, "virtio_transport": "mmio"})

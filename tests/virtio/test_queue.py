@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vmm.core.memory import GuestMemory
 from vmm.plugins.virtio.cdefs import ffi
 from vmm.plugins.virtio.queue import ChainError, QueueSetupError, Virtqueue
-from vmm.core.memory import GuestMemory
 
 from .driver import DESC, F_INDIRECT, F_NEXT, F_WRITE, Allocator, RingDriver
 

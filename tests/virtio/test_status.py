@@ -15,8 +15,17 @@ import pytest
 from vmm.plugins.virtio.wiring import KEY
 
 from .conftest import guest_allocator
-from .guest import (ACKNOWLEDGE, DRIVER, DRIVER_OK, F_VERSION_1, FEATURES_OK, NEEDS_RESET,
-                    MmioGuest, PciGuest, wait_for)
+from .guest import (
+    ACKNOWLEDGE,
+    DRIVER,
+    DRIVER_OK,
+    F_VERSION_1,
+    FEATURES_OK,
+    NEEDS_RESET,
+    MmioGuest,
+    PciGuest,
+    wait_for,
+)
 from .test_pci import cf8_accessors
 
 LIVE = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK
@@ -69,7 +78,7 @@ def test_toggling_driver_ok_never_starts_a_second_io_thread(model_vm):
         model = model_vm(arch, rng=True)
         port = StatusPort(model, transport)
         (ring,) = port.guest.start(F_VERSION_1, 1)
-        assert wait_for(lambda: rng_threads(earlier) == 1)
+        assert wait_for(lambda earlier=earlier: rng_threads(earlier) == 1)
         for _ in range(20):
             port.write(ACKNOWLEDGE | DRIVER | FEATURES_OK)  # DRIVER_OK cleared, no reset
             port.write(LIVE)

@@ -18,9 +18,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from vmm.plugins.x86.emulated_host import emulated_host
 from vmm.core.nested import cache
 from vmm.core.nested.apt import PrivateApt, find_debian_mirror
+from vmm.plugins.x86.emulated_host import emulated_host
 
 SETUP_SECTS = 0x1F1
 PAYLOAD_FIELDS = 0x248  # payload_offset, payload_length

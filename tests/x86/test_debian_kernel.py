@@ -4,7 +4,8 @@ The host's KVM is PVM: a stock kernel runs in KVM's instruction emulator and, pe
 the measured host facts, stops much later on an instruction PVM can't emulate. The
 test only needs the first lines: the kernel's version, the command line vmm gave
 it, the e820 map it received, which must be the one vmm built (``--debug``
-logs it), and the two vCPUs and the IOAPIC it found in vmm's MP table. Then the test ends vmm with SIGTERM and checks nothing is left behind.
+logs it), and the two vCPUs and the IOAPIC it found in vmm's MP table. Then the
+test ends vmm with SIGTERM and checks nothing is left behind.
 """
 
 from __future__ import annotations

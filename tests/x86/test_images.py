@@ -8,9 +8,9 @@ import struct
 
 import pytest
 
-from vmm.plugins.x86.state import LINUX_64, PVH, REAL_MODE, x86_state
 from vmm.core.errors import ConfigError, ImageError
 from vmm.core.testing.images import x86_bzimage
+from vmm.plugins.x86.state import LINUX_64, PVH, REAL_MODE, x86_state
 
 ZERO_PAGE = 0x7000
 CMDLINE = 0x20000

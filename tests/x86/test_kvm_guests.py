@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC
 
 import pytest
 
@@ -85,14 +86,14 @@ def test_pvh_entry_gets_start_info_with_cmdline_memmap_and_initrd(require_kvm, b
 def test_real_mode_guest_reads_the_cmos_rtc(require_kvm, build):
     """The guest reads registers A and D and the binary 24-hour time through ports
     0x70/0x71: no update in progress, valid time, and the host's UTC time."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     def seconds_of_day(now: datetime) -> int:
         return now.hour * 3600 + now.minute * 60 + now.second
 
-    before = seconds_of_day(datetime.now(timezone.utc))
+    before = seconds_of_day(datetime.now(UTC))
     result = run_vmm("--flat", "-k", str(build("rtc16")))
-    after = seconds_of_day(datetime.now(timezone.utc))
+    after = seconds_of_day(datetime.now(UTC))
     assert result.returncode == 0, result.stderr
     match = re.fullmatch(rb"rtc guest: A=38 D=128 time=(\d+):(\d+):(\d+)\n", result.stdout)
     assert match, result.stdout

@@ -6,14 +6,14 @@ import errno
 
 import pytest
 
-from vmm.plugins.x86 import uapi as x
-from vmm.plugins.x86.uapi import ffi
-from vmm.plugins.x86.cpu import set_cpuid, set_msrs, supported_cpuid
-from vmm.plugins.x86.model import X86Model
 from vmm.core.errors import KvmError
 from vmm.core.kvm.fds import Kvm
 from vmm.core.kvm.ioc import Ioctl
 from vmm.core.model.backend import ModelBackend
+from vmm.plugins.x86 import uapi as x
+from vmm.plugins.x86.cpu import set_cpuid, set_msrs, supported_cpuid
+from vmm.plugins.x86.model import X86Model
+from vmm.plugins.x86.uapi import ffi
 
 
 @pytest.fixture

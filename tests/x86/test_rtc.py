@@ -3,7 +3,7 @@ clock, then wired into a model-backed x86 VM."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from vmm.plugins.x86.rtc import Rtc
 
 INDEX, DATA = 0, 1
 #: A Sunday afternoon: 2024-02-25 13:05:09 UTC.
-SUNDAY = datetime(2024, 2, 25, 13, 5, 9, tzinfo=timezone.utc)
+SUNDAY = datetime(2024, 2, 25, 13, 5, 9, tzinfo=UTC)
 
 
 class FakeClock:
@@ -85,7 +85,7 @@ def test_day_of_week_counts_from_sunday_as_1(rtc, clock, days, weekday):
 
 def test_every_read_takes_the_clock_at_that_moment(rtc, clock):
     assert read(rtc, 0x00) == 0x09
-    clock.now = datetime(1999, 12, 31, 23, 59, 58, tzinfo=timezone.utc)
+    clock.now = datetime(1999, 12, 31, 23, 59, 58, tzinfo=UTC)
     assert time_registers(rtc) == [0x58, 0x59, 0x23, 0x06, 0x31, 0x12, 0x99, 0x19]
     clock.now += timedelta(seconds=2)
     assert time_registers(rtc) == [0x00, 0x00, 0x00, 0x07, 0x01, 0x01, 0x00, 0x20]
@@ -94,9 +94,9 @@ def test_every_read_takes_the_clock_at_that_moment(rtc, clock):
 def test_the_default_clock_is_the_hosts_utc_time():
     device = Rtc()
     write(device, 0x0B, 0x06)  # binary, 24-hour
-    before = datetime.now(timezone.utc).replace(microsecond=0)
+    before = datetime.now(UTC).replace(microsecond=0)
     seconds, minutes, hours = (read(device, reg) for reg in (0x00, 0x02, 0x04))
-    after = datetime.now(timezone.utc)
+    after = datetime.now(UTC)
     read_time = before.replace(hour=hours, minute=minutes, second=seconds)
     if read_time < before:  # the read crossed midnight
         read_time += timedelta(days=1)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from vmm.plugins.x86 import uapi as x
-from vmm.plugins.x86.uapi import ffi
 from vmm.core.testing import skip_or_fail
 from vmm.core.testing.cheaders import compiler_values, layout_expressions, mismatches
+from vmm.plugins.x86 import uapi as x
+from vmm.plugins.x86.uapi import ffi
 
 HEADERS = ["linux/kvm.h", "asm/bootparam.h"]
 KVM_STRUCTS = [

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 
 def register(app: typer.Typer, argv: list[str]) -> None:
     @app.command("plugins")
     def plugins(
-        arch: Optional[str] = typer.Option(None, "--arch", "-a", help="Architecture (default: the host's)."),
+        arch: str | None = typer.Option(None, "--arch", "-a", help="Architecture (default: the host's)."),
         block: list[str] = typer.Option([], "--block", help="Don't load this plugin (repeatable)."),
     ) -> None:
         """List the loaded plugins, in calling order, with the hooks each implements."""

@@ -17,7 +17,8 @@ lists, the last value of a repeated single-value option.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..options import Option
 

@@ -150,7 +150,7 @@ class RunOptions:
         self.groups = [core_options(arches)]
         if with_plugin_options and self.arch in arches:  # an unknown arch is reported when run
             self.pm = build_manager(self.arch, blocked=self.blocked)
-            self.groups += collect_option_groups(self.pm)
+            self.groups += collect_option_groups(self.pm, self.arch)
         seen = set(_CORE_DESTS)
         for group in self.groups[1:]:
             for option in group.options:

@@ -13,7 +13,8 @@ import select
 import stat
 import termios
 import threading
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..stash import StashKey
 
@@ -45,7 +46,7 @@ class RawTerminal:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self._saved: list | None = None
+        self._saved: list[Any] | None = None  # termios.tcgetattr's list
 
     def enter(self) -> None:
         if not os.isatty(self.fd):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 # Register offsets.
 RBR_THR = 0  # receive buffer (read) / transmit holding (write); DLL with DLAB

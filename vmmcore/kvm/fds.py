@@ -7,15 +7,15 @@ through :meth:`Fd.call` with an :class:`Ioctl` from their own table.
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from ..errors import KvmError, VmmError
 from . import ioctls as k
 from .cdefs import ffi
-from .exits import ExitDecoder
+from .exits import Exit, ExitDecoder
 from .ioc import Ioctl
 from .seam import Backend
-
 
 _KVM_RUN_NUMBER = k.KVM_RUN.number
 _EFAULT = 14
@@ -37,7 +37,7 @@ class Fd:
         try:
             return self.backend.ioctl(self.fd, ioctl.number, address)
         except OSError as error:
-            raise KvmError(ioctl.name, error.errno, hint) from None
+            raise KvmError(ioctl.name, error.errno or errno.EIO, hint) from None
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -218,7 +218,7 @@ class VcpuFd(Fd):
         self._backend_ioctl = self.backend.ioctl
         self._decode = self.exits.decode
 
-    def run(self):  # -> Exit (see exits.py); not annotated to keep the hot path lean
+    def run(self) -> Exit:
         """KVM_RUN once and return the decoded exit (objects reused between calls).
 
         The hot path: the backend is called directly with the precomputed request
@@ -229,7 +229,7 @@ class VcpuFd(Fd):
         except OSError as error:
             # A memory fault is an exit that KVM_RUN reports as -1/EFAULT.
             if error.errno != _EFAULT or self.kvm_run.exit_reason != _EXIT_MEMORY_FAULT:
-                raise KvmError(k.KVM_RUN.name, error.errno) from None
+                raise KvmError(k.KVM_RUN.name, error.errno or errno.EIO) from None
         return self._decode()
 
     def get_one_reg(self, reg_id: int, size: int = 8) -> int:

@@ -45,13 +45,7 @@ from typing import Any
 import _cffi_backend
 
 if __package__:  # run as a script (vmm nested), only write_modules is used
-    from ..usercache import (  # noqa: F401 (re-exported)
-        CACHE_HOME_ENV,
-        DEFAULT_CACHE_HOME,
-        _cache_root,
-        _directory_trusted,
-        _only_ours,
-    )
+    from ..usercache import _cache_root, _directory_trusted, _only_ours
 
 try:  # hashlib would load OpenSSL (~3 ms) just for this hash
     from _blake2 import blake2b

@@ -51,7 +51,7 @@ class HostBackend:
             raise VmmError(f"cannot open {self.device}: {error.strerror}") from None
 
     def ioctl(self, fd: int, request: int, arg: int) -> int:
-        result = _libc_ioctl(fd, request, arg)
+        result: int = _libc_ioctl(fd, request, arg)
         if result < 0:
             code = _libc_ffi.errno
             raise OSError(code, os.strerror(code))

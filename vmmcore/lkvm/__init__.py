@@ -18,10 +18,15 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from vmm import __version__
 
 from .dialect import COMMANDS, FLAG, OPTIONS, Missing
+
+if TYPE_CHECKING:
+    from ..options import Option
 
 EXIT_FATAL = 128
 EXIT_USAGE = 129
@@ -91,7 +96,7 @@ def run(words: list[str], debug: bool) -> int:
         return 130
 
 
-def refused_value(words: list[str], options: list) -> str:
+def refused_value(words: list[str], options: Iterable[Option]) -> str:
     """Name the first ``--flag=value`` of ``words`` that vmm's option refuses."""
     from ..cli.quickargs import INVALID, convert_value
 

@@ -13,8 +13,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from .dialect import (FLAG, OPTIONAL_VALUE, RISCV_DISABLE_PREFIX, SAME, KvmtoolOption,
-                      Missing, OPTIONS, find_long, find_short)
+from .dialect import (
+    FLAG,
+    OPTIONAL_VALUE,
+    OPTIONS,
+    RISCV_DISABLE_PREFIX,
+    SAME,
+    KvmtoolOption,
+    Missing,
+    find_long,
+    find_short,
+)
 
 
 class LkvmUsageError(UsageError):
@@ -78,9 +87,10 @@ def parse_run_words(words: list[str]) -> list[Given]:
         if word.startswith("--"):
             option, value, negated = _long(word[2:])
         else:
-            option = find_short(word[1])
-            if option is None:
+            short = find_short(word[1])
+            if short is None:
                 raise LkvmUsageError(f"unknown switch `{word[1]}'")
+            option = short
             value, negated = (word[2:] or None), False
         if option.kind == FLAG or negated:
             if value is not None:

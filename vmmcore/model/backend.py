@@ -162,7 +162,8 @@ class ModelBackend(MemoryIoctls):
     def _dispatch(self, kind: str, target: Any, shape: IoctlShape, arg: int, call: Call) -> int:
         handler = getattr(self, "_" + shape.name.lower(), None)
         if handler is not None and shape.name in _generic_names(kind):
-            return handler(target, arg, call)
+            handled: int = handler(target, arg, call)
+            return handled
         result = self.arch.handle(kind, target, shape.name, arg)
         if result is NotImplemented:
             raise ModelErrno(errno.ENOTTY, f"{shape.name} is not modelled")
@@ -258,7 +259,9 @@ class ModelBackend(MemoryIoctls):
             raise ModelErrno(errno.EINVAL, "unknown MSI flags")
         if not vm.irqchip and not vm.devices:
             raise ModelErrno(errno.ENXIO, "no in-kernel irqchip")
-        vm.msis.append((address, data, devid if flags & MSI_VALID_DEVID else None))
+        sender = devid if flags & MSI_VALID_DEVID else None
+        self.arch.check_msi(vm, address, sender)
+        vm.msis.append((address, data, sender))
         return 1
 
     def _kvm_enable_cap(self, vm: VmState, arg: int, call: Call) -> int:

@@ -81,6 +81,10 @@ class ArchModel:
     def create_device(self, vm: VmState, device_type: int, flags: int) -> DeviceState:
         raise ModelErrno(errno.ENODEV, f"device type {device_type} not modelled")
 
+    def check_msi(self, vm: VmState, address: int, devid: int | None) -> None:
+        """KVM_SIGNAL_MSI's arch rules (an arm64 ITS wants the DeviceID); raise
+        ModelErrno to refuse."""
+
     def before_run(self, vcpu: VcpuState) -> None:
         """Check KVM_RUN's preconditions (raise ModelErrno to refuse)."""
 
@@ -120,49 +124,53 @@ class ArchModelLayer(ArchModel):
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def check_extension(self, vm, cap):
+    def check_extension(self, vm: VmState | None, cap: int) -> int:
         return self.inner.check_extension(vm, cap)
 
-    def vm_has_private_memory(self, vm):
+    def vm_has_private_memory(self, vm: VmState) -> bool:
         return self.inner.vm_has_private_memory(vm)
 
-    def irqfd_allowed(self, vm):
+    def irqfd_allowed(self, vm: VmState) -> bool:
         return self.inner.irqfd_allowed(vm)
 
-    def validate_vm_type(self, vm_type):
+    def validate_vm_type(self, vm_type: int) -> None:
         return self.inner.validate_vm_type(vm_type)
 
-    def new_vm(self, vm):
+    def new_vm(self, vm: VmState) -> None:
         return self.inner.new_vm(vm)
 
-    def before_create_vcpu(self, vm, vcpu_id):
+    def before_create_vcpu(self, vm: VmState, vcpu_id: int) -> None:
         return self.inner.before_create_vcpu(vm, vcpu_id)
 
-    def new_vcpu(self, vcpu):
+    def new_vcpu(self, vcpu: VcpuState) -> None:
         return self.inner.new_vcpu(vcpu)
 
-    def enable_cap(self, vm, cap, flags, args):
+    def enable_cap(self, vm: VmState, cap: int, flags: int, args: tuple[int, ...]) -> int:
         return self.inner.enable_cap(vm, cap, flags, args)
 
-    def set_one_reg(self, vcpu, reg_id, value):
+    def set_one_reg(self, vcpu: VcpuState, reg_id: int, value: bytes) -> None:
         return self.inner.set_one_reg(vcpu, reg_id, value)
 
-    def get_one_reg(self, vcpu, reg_id, size):
+    def get_one_reg(self, vcpu: VcpuState, reg_id: int, size: int) -> bytes:
         return self.inner.get_one_reg(vcpu, reg_id, size)
 
-    def create_device(self, vm, device_type, flags):
+    def create_device(self, vm: VmState, device_type: int, flags: int) -> DeviceState:
         return self.inner.create_device(vm, device_type, flags)
 
-    def before_run(self, vcpu):
+    def check_msi(self, vm: VmState, address: int, devid: int | None) -> None:
+        return self.inner.check_msi(vm, address, devid)
+
+    def before_run(self, vcpu: VcpuState) -> None:
         return self.inner.before_run(vcpu)
 
-    def idle_exit(self, vcpu):
+    def idle_exit(self, vcpu: VcpuState) -> tuple[str, dict[str, Any]]:
         return self.inner.idle_exit(vcpu)
 
-    def write_exit(self, area, kind, fields):
+    def write_exit(self, area: bytearray, kind: str,
+                   fields: dict[str, Any]) -> tuple[str, int, int, int] | None:
         return self.inner.write_exit(area, kind, fields)
 
-    def handle(self, kind, state, name, arg):
+    def handle(self, kind: str, state: Any, name: str, arg: int) -> Any:
         handler = getattr(type(self), f"on_{name.lower()}", None)
         if handler is not None:
             return handler(self, state, arg)

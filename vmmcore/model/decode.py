@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from ..kvm.cdefs import ffi
 
@@ -92,5 +93,5 @@ class UserMemory:
         ffi.buffer(ffi.cast("char *", address), len(data))[:] = data
 
     @classmethod
-    def unpack(cls, fmt: str, address: int) -> tuple:
+    def unpack(cls, fmt: str, address: int) -> tuple[Any, ...]:
         return struct.unpack(fmt, cls.read(address, struct.calcsize(fmt)))

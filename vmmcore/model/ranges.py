@@ -26,7 +26,7 @@ class RangeSet:
     def remove(self, start: int, end: int) -> None:
         """Exclude ``[start, end)``."""
         kept: list[tuple[int, int]] = []
-        for low, high in zip(self._starts, self._ends):
+        for low, high in zip(self._starts, self._ends, strict=True):
             if high <= start or low >= end:
                 kept.append((low, high))
                 continue
@@ -44,7 +44,7 @@ class RangeSet:
 
     def intervals(self) -> list[tuple[int, int]]:
         """The ranges, sorted."""
-        return list(zip(self._starts, self._ends))
+        return list(zip(self._starts, self._ends, strict=True))
 
     def _merge_around(self, index: int) -> None:
         """Join the range at ``index`` with touching neighbours."""

@@ -47,7 +47,7 @@ class VcpuState:
     #: Register values by the arch model's names or ONE_REG ids.
     regs: dict[Any, int] = field(default_factory=dict)
     #: Exits queued by tests (``ModelBackend.queue_exit``); consumed by KVM_RUN.
-    scripted_exits: deque = field(default_factory=deque)
+    scripted_exits: deque[tuple[str, dict[str, Any]]] = field(default_factory=deque)
     #: What the VMM answered to scripted reads: (kind, address, bytes).
     completed: list[tuple[str, int, bytes]] = field(default_factory=list)
     pending_read: tuple[str, int, int, int] | None = None

@@ -143,7 +143,7 @@ class PrivateApt:
         program = require_tool(tool, "apt")
         result = subprocess.run(
             [program, *self._options(), *args], cwd=cwd, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            capture_output=True, stdin=subprocess.DEVNULL,
         )
         if result.returncode != 0:
             errors = [line for line in result.stderr.splitlines() if line.startswith("E:")]

@@ -37,7 +37,7 @@ def project_root() -> Path:
 def project_source_files() -> list[Path]:
     """Every file of this vmm's package that goes into the emulated host (sorted),
     named under :func:`package_dir` (links followed, not resolved)."""
-    files = []
+    files: list[Path] = []
     for directory, subdirectories, names in os.walk(package_dir(), followlinks=True):
         subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
         files.extend(Path(directory) / name for name in names if not name.endswith(".pyc"))

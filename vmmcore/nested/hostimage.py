@@ -16,17 +16,18 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import Distribution
 from pathlib import Path
 
 from vmm.core.nested import cache, ffimodules, pydeps
-from vmm.core.nested.pycompile import PRECOMPILE_FORMAT, TargetPython, precompile
-from vmm.core.nested.qemu import find_qemu_user
 from vmm.core.nested.apt import DebianMirror, PrivateApt, find_debian_mirror
 from vmm.core.nested.cpio import CpioWriter
 from vmm.core.nested.debs import merge_usr, unpack_debs
 from vmm.core.nested.errors import PackageError
 from vmm.core.nested.modules import find_module_tree
 from vmm.core.nested.progress import progress
+from vmm.core.nested.pycompile import PRECOMPILE_FORMAT, TargetPython, precompile
+from vmm.core.nested.qemu import find_qemu_user
 from vmm.core.nested.spec import EmulatedHost
 
 #: Debian packages every emulated host carries besides busybox, so that a
@@ -74,7 +75,7 @@ def _debian_packages(spec: EmulatedHost, directory: Path) -> tuple[str, list[Pat
     """
     manifest = directory / "packages.json"
     wanted = [spec.busybox_package, *SHELL_PACKAGES, *spec.python_packages,
-              *pydeps.DEBIAN_PACKAGES]
+              *pydeps.DEBIAN_PACKAGES, *spec.helper_packages]
     fingerprint = cache.digest_text(repr((spec, wanted)))  # a package added: resolve again
     if manifest.is_file():
         saved = json.loads(manifest.read_text())
@@ -91,7 +92,7 @@ def _debian_packages(spec: EmulatedHost, directory: Path) -> tuple[str, list[Pat
     return kernel, paths
 
 
-def _python_distributions(spec: EmulatedHost) -> tuple[list, list[Path]]:
+def _python_distributions(spec: EmulatedHost) -> tuple[list[Distribution], list[Path]]:
     """Host distributions to copy, and target wheels for the compiled ones."""
     dists = pydeps.host_distributions(pydeps.project_requirements())
     wheels = [
@@ -102,7 +103,7 @@ def _python_distributions(spec: EmulatedHost) -> tuple[list, list[Path]]:
     return dists, wheels
 
 
-def _build_base(spec: EmulatedHost, debs: list[Path], dists: list, wheels: list[Path],
+def _build_base(spec: EmulatedHost, debs: list[Path], dists: list[Distribution], wheels: list[Path],
                 output: Path) -> None:
     """Unpack, trim and archive the base part; keep the kernel and module lists."""
     output.mkdir(parents=True)

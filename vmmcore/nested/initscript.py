@@ -18,6 +18,18 @@ HOME = "/root"
 #: Printed during L1's boot (kept in --console-log) when /dev/kvm is there.
 KVM_READY = "vmm nested: /dev/kvm is ready"
 
+#: First thing L1's init does: carry on from a bind mount of the initramfs moved onto
+#: ``/``. Programs that isolate themselves with pivot_root (passt, the user-mode
+#: network stack of ``--network mode=user``) can't from the initramfs's own root
+#: mount, which has no parent; the moved bind mount has one.
+MOVE_ROOT = """if [ -z "$VMM_ROOT_MOVED" ] && /bin/busybox mkdir -p /run/vmm-root \\
+    && /bin/busybox mount -o rbind / /run/vmm-root && cd /run/vmm-root \\
+    && /bin/busybox mount -o move . /; then
+    export VMM_ROOT_MOVED=1
+    exec /bin/busybox chroot . /init
+fi
+"""
+
 
 def init_script(args: list[str], modules: list[str],
                 program: tuple[str, ...] = INNER_VMM, mounts: tuple[str, ...] = ()) -> str:
@@ -27,7 +39,7 @@ def init_script(args: list[str], modules: list[str],
     """
     module_list = " ".join(modules)
     return f"""#!/bin/busybox sh
-/bin/busybox mount -t proc proc /proc
+{MOVE_ROOT}/bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
 /bin/busybox mount -t devtmpfs devtmpfs /dev
 /bin/busybox ln -s /proc/self/fd /dev/fd  # udev's links, which bash scripts use

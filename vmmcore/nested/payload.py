@@ -25,8 +25,9 @@ from vmm.core.nested import cache
 from vmm.core.nested.cpio import extract
 from vmm.core.nested.debs import relativize_symlinks
 from vmm.core.nested.forwarding import FILES_DIR, ForwardPlan
-from vmm.core.nested.hostimage import HostImage, progress
+from vmm.core.nested.hostimage import HostImage
 from vmm.core.nested.initscript import HOME, run_section
+from vmm.core.nested.progress import progress
 from vmm.core.nested.shares import RESERVED, Share
 from vmm.core.nested.spec import FirmwareBoot
 

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from vmm.core.nested.errors import PackageError
 from vmm.core.nested.qemu import Qemu
@@ -71,13 +71,13 @@ def _compile_with_target(root: Path, tree: Path, target: TargetPython) -> None:
     command = [*target.command(), "-B", "-m", "compileall", "-f", "-qq", "--invalidation-mode",
                "unchecked-hash", "-s", str(root), "-p", "/", "-i"]
     failures: list[str] = []
-    running: list[tuple[BinaryIO, subprocess.Popen[bytes]]] = []
+    running: list[tuple[IO[bytes], subprocess.Popen[bytes]]] = []
     with tempfile.TemporaryDirectory(prefix="vmm-nested-pyc-") as scratch:
         try:
             for index in range(workers):
                 listing = Path(scratch) / f"files-{index}"
                 listing.write_text("\n".join(files[index::workers]) + "\n")
-                errors = open(Path(scratch) / f"errors-{index}", "w+b")
+                errors: IO[bytes] = open(Path(scratch) / f"errors-{index}", "w+b")
                 try:
                     process = subprocess.Popen(
                         [*command, str(listing)], stdin=subprocess.DEVNULL,

@@ -16,6 +16,7 @@ import tomllib
 import zipfile
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import vmm
 from vmm.core.nested.errors import PackageError
@@ -39,7 +40,7 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _pyproject() -> dict | None:
+def _pyproject() -> dict[str, Any] | None:
     path = Path(vmm.__file__).resolve().parent.parent / "pyproject.toml"
     return tomllib.loads(path.read_text()) if path.is_file() else None
 
@@ -86,7 +87,7 @@ def host_distributions(roots: list[str]) -> list[metadata.Distribution]:
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            raise PackageError(f"Python package {name} is not installed: pip install {name}")
+            raise PackageError(f"Python package {name} is not installed: pip install {name}") from None
         seen[name] = dist
         for requirement in dist.requires or []:
             if re.search(r"\bextra\s*==", requirement):
@@ -110,7 +111,7 @@ def copy_distribution(dist: metadata.Distribution, site: Path) -> None:
     for file in dist.files or []:
         if file.parts[0] == ".." or "__pycache__" in file.parts:
             continue
-        source = Path(dist.locate_file(file))
+        source = Path(str(dist.locate_file(file)))
         if source.is_file():
             target = site / file
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -132,12 +133,11 @@ def fetch_wheel(name: str, version: str, python_version: str,
                "--only-binary=:all:", f"--python-version={python_version}",
                "--implementation=cp", f"--abi={tag}", "--dest", str(wheels)]
     command += [f"--platform={p}" for p in platforms] + [f"{name}=={version}"]
-    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, stdin=subprocess.DEVNULL)
+    result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     for found in sorted(wheels.glob(pattern)):
         if any(p in found.name for p in platforms):
             return found
-    errors = [l for l in result.stderr.splitlines() if l.startswith("ERROR")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
     raise PackageError(
         f"no wheel of {name} {version} for Python {python_version} on {platforms[0]}"
         + (f": {errors[-1]}" if errors else "")

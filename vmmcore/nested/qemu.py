@@ -40,7 +40,7 @@ class Qemu:
         """The first line of ``qemu --version``; raises if it cannot start."""
         result = subprocess.run(
             [str(self.binary), "--version"], env={**os.environ, **self.env},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            capture_output=True, text=True,
             stdin=subprocess.DEVNULL,
         )
         if result.returncode != 0:

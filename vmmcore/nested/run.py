@@ -8,8 +8,8 @@ from typing import Any
 from vmm.core.errors import ConfigError
 from vmm.core.nested.forwarding import plan_forwarding
 from vmm.core.nested.hostimage import prepare_host
-from vmm.core.nested.initscript import INNER_SHELL, INNER_VMM
 from vmm.core.nested.hosts import find_emulated_host
+from vmm.core.nested.initscript import INNER_SHELL, INNER_VMM
 from vmm.core.nested.payload import reserved_paths
 from vmm.core.nested.qemu import find_qemu
 from vmm.core.nested.runner import RunResult, run_emulated_host

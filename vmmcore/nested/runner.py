@@ -23,8 +23,8 @@ from vmm.core.nested.cpio import CpioWriter, concatenate
 from vmm.core.nested.errors import HostBootError, NestedTimeout
 from vmm.core.nested.forwarding import ForwardPlan
 from vmm.core.nested.hostimage import HostImage
-from vmm.core.nested.progress import progress
 from vmm.core.nested.initscript import INNER_VMM, init_script
+from vmm.core.nested.progress import progress
 from vmm.core.nested.qemu import Qemu
 from vmm.core.nested.spec import EmulatedHost
 
@@ -207,8 +207,8 @@ def run_emulated_host(spec: EmulatedHost, image: HostImage, qemu: Qemu, plan: Fo
     log = open(console_log, "wb", buffering=0) if console_log else None  # tail -f works
     resources = contextlib.ExitStack()
     try:
-        boot = _firmware_boot if spec.firmware_boot else _initramfs_boot
-        command = boot(spec, image, qemu, plan, workdir, program, resources)
+        qemu_command = _firmware_boot if spec.firmware_boot else _initramfs_boot
+        command = qemu_command(spec, image, qemu, plan, workdir, program, resources)
         if verbose:
             progress("running " + " ".join(command))
         started = time.monotonic()

@@ -73,6 +73,9 @@ class EmulatedHost:
     disk_device: str = "virtio-blk-pci"
     #: Debian package with a statically linked busybox (``/bin/busybox``).
     busybox_package: str = "busybox-static"
+    #: Debian packages of programs the inner vmm starts: passt, the user-mode
+    #: network stack of ``--network mode=user``.
+    helper_packages: tuple[str, ...] = ("passt",)
     #: Extra kernel command-line words for the emulated host.
     kernel_args: tuple[str, ...] = ()
     #: Kernel modules needed to mount the directories given to ``--share`` (9p).

@@ -20,12 +20,10 @@ from __future__ import annotations
 import errno
 import logging
 import os
-
 from typing import TYPE_CHECKING
 
 from ..errors import VmmError
-from .syscalls import (ALLOWED, IOCTL_REQUESTS, IOCTL_TYPE_MASK, IOCTL_TYPES,
-                       OPEN_CALLS)
+from .syscalls import ALLOWED, IOCTL_REQUESTS, IOCTL_TYPE_MASK, IOCTL_TYPES, OPEN_CALLS
 
 if TYPE_CHECKING:
     from .libseccomp import Filter

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+from typing import Any
 
 from ..kvm.ffiload import load_ffi
 
@@ -34,7 +35,7 @@ CAP_DATA_WORDS = 2
 CAP_LIMIT = 64
 
 
-def _libc():
+def _libc() -> Any:  # cffi's dlopen library
     return ffi.dlopen(None)
 
 

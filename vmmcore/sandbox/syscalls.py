@@ -27,6 +27,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
                 "sched_yield", "gettid", "getpid", "getrandom"),
     # vCPU kicks (pthread_kill), SIGSYS/SIGTERM handling
     "signals": ("rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "tgkill", "sigaltstack"),
+    # reaping passt (--network mode=user) when its card closes at teardown
+    "children": ("wait4",),
     # time
     "time": ("clock_gettime", "gettimeofday"),
     # read-only file access for Python's lazy imports (teardown imports modules) and

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..kvm.ffiload import load_ffi
 

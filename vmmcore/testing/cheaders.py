@@ -12,8 +12,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import cffi
 
@@ -57,7 +58,7 @@ def compiler_values(headers: Iterable[str], expressions: Iterable[str],
             raise RuntimeError(f"{compiler} could not compile against {list(headers)}: "
                                f"{result.stderr.strip().splitlines()[:3]}")
         output = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout
-    return dict(zip(expressions, (int(line) for line in output.split())))
+    return dict(zip(expressions, (int(line) for line in output.split()), strict=True))
 
 
 def mismatches(expected: dict[str, int], actual: dict[str, int]) -> list[str]:

@@ -104,7 +104,7 @@ def pack_header(fields: list[Field], values: dict[str, Any]) -> bytes:
 def unpack_header(fields: list[Field], data: bytes, offset: int = 0) -> dict[str, Any]:
     """Read a header laid out as ``fields`` from ``data`` at ``offset``."""
     fmt, _ = layout(fields)
-    return dict(zip((name for name, _ in fields), struct.unpack_from(fmt, data, offset)))
+    return dict(zip((name for name, _ in fields), struct.unpack_from(fmt, data, offset), strict=True))
 
 
 HEADER_FIELDS = {"x86": X86_SETUP_HEADER, "arm64": ARM64_HEADER, "riscv": RISCV_HEADER}

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, NamedTuple
+
+from pluggy import HookImpl
 
 from vmm import hookimpl
 
 from ..builder import NoModelError, build_vm, new_manager, virtio_host_features
 from ..config import Config
+from ..fdtread import FdtNode, parse_fdt
 from ..model.backend import ModelBackend
 from ..options import collect_option_groups, route_options
 from ..plugins import PluginEntry
@@ -17,8 +21,7 @@ from ..stages import StageRunner
 from ..vm import Vm
 from .images import minimal_kernel
 
-
-__all__ = ["GivenModel", "ModelVm", "NoModelError", "VmStoppedError", "make_model_vm"]
+__all__ = ["DeviceTree", "GivenModel", "ModelVm", "NoModelError", "VmStoppedError", "make_model_vm"]
 
 
 class GivenModel:
@@ -40,6 +43,13 @@ class VmStoppedError(AssertionError):
     """A test scripted an exit after the guest had already asked the VM to stop."""
 
 
+class DeviceTree(NamedTuple):
+    """The device tree a VM's guest gets: the DTB bytes and the parsed root node."""
+
+    blob: bytes
+    root: FdtNode
+
+
 class ModelVm:
     """A model-backed VM: build it, drive exits into it, inspect what happened.
 
@@ -53,10 +63,13 @@ class ModelVm:
         self.stages = StageRunner(vm.hook)
         #: (hook name, plugin name) for every hook implementation called.
         self.hook_calls: list[tuple[str, str]] = []
+        #: (hook name, keyword arguments) for every hook call, implemented or not.
+        self.hook_invocations: list[tuple[str, dict[str, Any]]] = []
         self._undo_monitor = vm.pm.add_hookcall_monitoring(self._before, lambda *a: None)
         self._torn_down = False
 
-    def _before(self, hook_name: str, impls: list, kwargs: dict) -> None:
+    def _before(self, hook_name: str, impls: Sequence[HookImpl], kwargs: Mapping[str, Any]) -> None:
+        self.hook_invocations.append((hook_name, dict(kwargs)))
         for impl in reversed(impls):
             self.hook_calls.append((hook_name, impl.plugin_name))
 
@@ -67,7 +80,9 @@ class ModelVm:
     @property
     def console_output(self) -> bytes:
         """Everything the guest wrote to its console so far."""
-        return self.vm.console.getvalue()  # type: ignore[attr-defined]
+        console = self.vm.console
+        assert isinstance(console, io.BytesIO)  # make_model_vm's
+        return console.getvalue()
 
     @property
     def stopped(self) -> bool:
@@ -160,10 +175,35 @@ class ModelVm:
     def hooks_called(self, hook_name: str) -> list[str]:
         """Plugin names whose implementation of ``hook_name`` was called, in calling order.
 
-        For a firstresult hook every implementation that was asked is listed, also
-        those after the one that answered.
+        Only plugins that implement the hook are listed: a hook nobody implements
+        for this arch gives ``[]`` (``vmm_mmio_unhandled`` on riscv: only an arm64
+        layer implements it, and vmm does not even call it then; to see that no
+        device claims an address, ``vm.vm.mmio.find(addr) is None``). For a
+        firstresult hook every implementation that was asked is listed, also those
+        after the one that answered.
         """
         return [plugin for name, plugin in self.hook_calls if name == hook_name]
+
+    def calls(self, hook_name: str) -> list[dict[str, Any]]:
+        """The keyword arguments of every call vmm made of ``hook_name``, in order,
+        whether or not a plugin implements it (``calls("vmm_image_loaded")[-1]
+        ["image"].kind``). A hook on a vCPU's hot path that nobody implements is
+        not called at all (``vmm_mmio_unhandled``), so it has no calls here."""
+        return [kwargs for name, kwargs in self.hook_invocations if name == hook_name]
+
+    def device_tree(self) -> DeviceTree:
+        """The device tree in guest memory (arm64, riscv; after the late stage): its
+        bytes and the parsed root (``.root.compatible("vmm,test-exit")[0].reg()``).
+
+        :raises LookupError: when no device tree was placed (x86, or before the late
+            stage).
+        """
+        image = self.vm.dtb
+        if image is None:
+            raise LookupError(f"this {self.arch} VM has no device tree "
+                              "(x86 has none; elsewhere build() through the late stage)")
+        blob = self.vm.memory.read(image.guest_start, image.file_size)
+        return DeviceTree(blob, parse_fdt(blob))
 
     def virtio_host_features(self, device: Any = None) -> int:
         """The extra virtio feature bits all plugins offer for ``device``, OR-ed.
@@ -212,6 +252,9 @@ def make_model_vm(
         points (to test against a stand-in arch plugin).
     :param validate: run ``vmm_validate_config`` first, as ``vmm run`` does.
     :param config_fields: other :class:`Config` fields (``cpus``, ``mem_mib``...).
+    :raises ConfigError: here, at the factory call (not at ``build()``), when a plugin's
+        ``vmm_validate_config`` refuses the options, as ``vmm run`` does before it
+        builds anything.
         The VM is a dry run unless ``dry_run=False``: as ``vmm run --dry-run``, it
         then touches nothing on the host (disks opened read-only and not locked, no
         TAP, no memory locking); ``dry_run=False`` gives a device test the host
@@ -224,7 +267,7 @@ def make_model_vm(
     config_fields.setdefault("plugins_blocked", list(blocked))
     config = Config(arch=arch, kernel=kernel, **config_fields)
     pm = new_manager(config, entries=entries, extra=extra_plugins)
-    groups = collect_option_groups(pm)
+    groups = collect_option_groups(pm, arch)
     config.given_options = route_options(groups, options or {})
     config.bind_options(groups)
     vm = build_vm(config, pm, console=io.BytesIO(), model=True, validate=validate)

@@ -140,12 +140,12 @@ class RealmModel(ArchModelLayer):
         from vmm.core.model.decode import UserMemory
 
         (feature,) = UserMemory.unpack(formats.FINALIZE_FEATURE, arg)
-        rec = self.kernel is not None and feature == self.kernel.rec_feature
-        if not rec:
+        kernel = self.kernel
+        if kernel is None or feature != kernel.rec_feature:
             return self.inner.handle(f"vcpu{vcpu.vcpu_id}", vcpu, "KVM_ARM_VCPU_FINALIZE", arg)
         if vcpu.arch.get("target") is None:
             raise ModelErrno(errno.ENOEXEC, "vCPU not initialised")
-        return self.kernel.finalize_rec(vcpu)
+        return kernel.finalize_rec(vcpu)
 
     def on_kvm_set_vcpu_events(self, vcpu: VcpuState, arg: int) -> Any:
         if self.kernel is None or realm_of(vcpu.vm) is None:

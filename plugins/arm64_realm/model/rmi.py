@@ -121,7 +121,7 @@ def rtt_of(realm: RealmVm) -> RttState:
     return realm.rtt
 
 
-def _recorded(call, *args) -> None:  # type: ignore[no-untyped-def]
+def _recorded(call, *args) -> None:
     """Make one recorder call; a refusal by the measurement model is the RMM's."""
     try:
         call(*args)

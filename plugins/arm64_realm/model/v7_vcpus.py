@@ -22,7 +22,6 @@ from typing import Any
 from vmm.core.model.base import ArchModel, ModelErrno
 from vmm.core.model.decode import UserMemory
 from vmm.core.model.state import VcpuState
-
 from vmm.plugins.arm64.model import mpidr_of
 
 from .. import uapi

@@ -7,8 +7,8 @@ own ``struct`` formats (:mod:`..model.formats`), so the two check each other.
 
 from __future__ import annotations
 
-from vmm.plugins.arm64 import uapi as arm64_uapi
 from vmm.core.kvm.ffiload import load_ffi
+from vmm.plugins.arm64 import uapi as arm64_uapi
 
 RME_CDEF = """
 struct kvm_cap_arm_rme_config_item {

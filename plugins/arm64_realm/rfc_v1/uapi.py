@@ -3,8 +3,15 @@ kvmtool ``cca/rfc-v1``; rme-rfc-v1-uabi §1)."""
 
 from __future__ import annotations
 
-from ..uapi import RME_ACTIVATE_REALM, RME_CFG_HASH_ALGO, RME_CFG_RPV, RME_CONFIG_REALM, \
-    RME_CREATE, RME_INIT, RME_POPULATE_REALM
+from ..uapi import (
+    RME_ACTIVATE_REALM,
+    RME_CFG_HASH_ALGO,
+    RME_CFG_RPV,
+    RME_CONFIG_REALM,
+    RME_CREATE,
+    RME_INIT,
+    RME_POPULATE_REALM,
+)
 
 RME_CREATE_RD = RME_CREATE
 RME_INIT_IPA_REALM = RME_INIT

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Union
+from typing import ClassVar
 
 from .algorithms import HashAlgorithm
 from .descriptors import GRANULE_SIZE, REC_PARAMS_NR_GPRS
@@ -104,7 +104,7 @@ class RecOp:
             _checked(check_u64, f"gprs[{index}]", value)
 
 
-Op = Union[RipasRangeOp, RipasBlockOp, DataOp, RecOp]
+Op = RipasRangeOp | RipasBlockOp | DataOp | RecOp
 RIPAS_OPS = (RipasRangeOp, RipasBlockOp)
 
 

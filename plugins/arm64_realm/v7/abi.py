@@ -7,9 +7,9 @@ formats (:mod:`..model.formats`).
 
 from __future__ import annotations
 
-from vmm.plugins.arm64 import uapi as arm64_uapi
 from vmm.core.kvm.ffiload import load_ffi
 from vmm.core.kvm.ioc import IoctlTable
+from vmm.plugins.arm64 import uapi as arm64_uapi
 
 from .uapi import KVM_ARM_VCPU_RMM_PSCI_COMPLETE_NR
 

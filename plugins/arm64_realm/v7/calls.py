@@ -10,8 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import calls
-from ..uapi import RME_ACTIVATE_REALM, RME_CFG_HASH_ALGO, RME_CFG_RPV, RME_CONFIG_REALM, \
-    RME_POPULATE_REALM
+from ..uapi import (
+    RME_ACTIVATE_REALM,
+    RME_CFG_HASH_ALGO,
+    RME_CFG_RPV,
+    RME_CONFIG_REALM,
+    RME_POPULATE_REALM,
+)
 from . import uapi
 from .abi import KVM_ARM_VCPU_RMM_PSCI_COMPLETE, ffi
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from vmm.core.errors import ConfigError
 
+from .. import options
 from ..generation import RealmGeneration
-from ..options import V7
 from ..ranges import RealmRanges, ranges_in
 from . import calls, uapi
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
 class V7(RealmGeneration):
     """The v7 series' realm lifecycle."""
 
-    name = V7
+    name = options.V7
     private_memory = True
     vcpu_features = 1 << uapi.KVM_ARM_VCPU_REC
 

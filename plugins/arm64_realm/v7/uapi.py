@@ -3,8 +3,15 @@ kernel; ../shared/cca/reference/README.md and its uapi/ headers)."""
 
 from __future__ import annotations
 
-from ..uapi import RME_ACTIVATE_REALM, RME_CFG_HASH_ALGO, RME_CFG_RPV, RME_CONFIG_REALM, \
-    RME_CREATE, RME_INIT, RME_POPULATE_REALM
+from ..uapi import (
+    RME_ACTIVATE_REALM,
+    RME_CFG_HASH_ALGO,
+    RME_CFG_RPV,
+    RME_CONFIG_REALM,
+    RME_CREATE,
+    RME_INIT,
+    RME_POPULATE_REALM,
+)
 
 RME_CREATE_REALM = RME_CREATE
 RME_INIT_RIPAS_REALM = RME_INIT

@@ -10,8 +10,8 @@ bytes (MSI-X's Message Control, whose writable bits are in the write mask).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..cdefs import ffi, offsetof, sizeof
 

@@ -35,6 +35,12 @@ HOST_BRIDGE_DEVICE = 0x0008
 CLASS_HOST_BRIDGE = (0x06, 0x00, 0x00)
 
 
+def requester_id(slot: int, bus: int = 0, function: int = 0) -> int:
+    """A function's requester ID (bus << 8 | device << 3 | function): the DeviceID
+    its MSIs carry to an interrupt controller that tells devices apart."""
+    return bus << 8 | slot << DEVFN_SLOT_SHIFT | function
+
+
 class PciFunction(Protocol):
     """A function on the bus: its configuration space answers accesses."""
 

@@ -1,8 +1,9 @@
 """MSI-X (PCI 3.0, 6.8.2): a vector table and pending bits, delivered by KVM_SIGNAL_MSI.
 
 The device's I/O thread calls :meth:`Msix.signal`; an unmasked vector becomes one
-KVM_SIGNAL_MSI ioctl with the address and data the driver wrote in the table, a
-masked one sets its pending bit and is sent when the driver unmasks it.
+KVM_SIGNAL_MSI ioctl with the address and data the driver wrote in the table (and
+the function's requester ID where the interrupt controller wants it: an arm64 ITS),
+a masked one sets its pending bit and is sent when the driver unmasks it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class Msix:
         self.table_offset = table_offset
         self.pba_offset = pba_offset
         self.bar = bar
+        #: The function's requester ID, sent with each message when the interrupt
+        #: controller needs it to tell devices apart (a GICv3 ITS); else None.
+        self.devid: int | None = None
 
     @property
     def table_size(self) -> int:
@@ -130,6 +134,6 @@ class Msix:
         entry = self.table[vector]
         address = entry.address_hi << 32 | entry.address_lo
         try:
-            self.vmfd.signal_msi(address, entry.data)
+            self.vmfd.signal_msi(address, entry.data, self.devid)
         except KvmError as error:
             log.debug("MSI-X vector %d not delivered: %s", vector, error)

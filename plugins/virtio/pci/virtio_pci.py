@@ -63,6 +63,9 @@ NOTIFY_OFFSET = 3 * REGION_SIZE
 MSIX_TABLE_OFFSET = 4 * REGION_SIZE
 MSIX_PBA_OFFSET = 5 * REGION_SIZE
 BAR_SIZE = 8 * REGION_SIZE
+#: The owner of the BARs' ranges on the MMIO bus: the layout's PCI MMIO window, which
+#: the guest may leave (it places BARs), but never for a window reserved for another.
+BAR_OWNER = "pci_mmio"
 NOTIFY_MULTIPLIER = ffi.sizeof("uint32_t")
 NOTIFY_ACCESS = ffi.sizeof("uint16_t")
 BAR_INDEX = 0
@@ -191,7 +194,7 @@ class VirtioPciTransport(Transport):
         if wanted is None:
             return
         try:
-            self.vm.mmio.register(wanted, BAR_SIZE, _BarRegion(self))
+            self.vm.mmio.register(wanted, BAR_SIZE, _BarRegion(self), owner=BAR_OWNER)
         except BusConflictError as error:
             log.warning("virtio-%s: BAR at %#x not mapped: %s", self.device.name, wanted, error)
             return
@@ -204,6 +207,7 @@ class VirtioPciTransport(Transport):
         self.vm.mmio.unregister(self.mapped_at)
         vmfd = self.vm.vmfd
         for address, fd in self._notify_registered:
+            assert vmfd is not None  # registered through it (_register_notify)
             try:
                 vmfd.ioeventfd(address, NOTIFY_ACCESS, fd, pio=False, deassign=True)
             except KvmError as error:

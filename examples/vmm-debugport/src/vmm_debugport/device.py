@@ -15,7 +15,7 @@ offset name    behaviour
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 #: What the MAGIC register reads: the bytes "vmm!" in guest (little-endian) order.
 MAGIC = int.from_bytes(b"vmm!", "little")
