@@ -35,6 +35,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 	# byte-compile once: some environments set PYTHONDONTWRITEBYTECODE, and
 	# recompiling vmm's sources on every start costs a fifth of its start-up
 	$(VENV)/bin/python -m compileall -q vmm hookspecs.py vmmcore plugins
+	# derive the plugins' hook tables and read the entry points once, so the first
+	# real command starts warm (vmm.core.startupcache, docs/performance.md)
+	$(VENV)/bin/vmm --help > /dev/null
 	touch $@
 
 venv: $(VENV)/.installed

@@ -1,18 +1,18 @@
-"""Entry points of one group without importing :mod:`importlib.metadata`.
+"""Entry points of one group, read through :mod:`importlib.metadata` once per change.
 
 ``importlib.metadata`` costs ~15 ms of CPU to import (it pulls in ``email``,
-``zipfile``, ``csv`` and ``pathlib``) and every command line reads the ``vmm`` group,
-so the common case is read here directly: every directory on ``sys.path``, its
-``*.dist-info`` / ``*.egg-info`` children, their ``entry_points.txt``. The result is
-the one ``importlib.metadata.entry_points(group=...)`` gives (Python 3.11): the same
-search order, one distribution per normalized name (the first found), the same
-parsing of the file.
+``zipfile``, ``csv`` and ``pathlib``) and every command line reads the ``vmm`` group.
+So its answer is kept (:mod:`vmm.core.startupcache`) with a stamp of where it came
+from: ``sys.path``, the info directories (``*.dist-info``, ``*.egg-info``) in each of
+its directories (installing, upgrading or removing a distribution adds, renames or
+removes one) and the modification time of each one's ``entry_points.txt`` (an edit
+in place). While the stamp matches, the stored ``(name, value)`` pairs are the answer; otherwise
+``importlib.metadata.entry_points(group=...)`` is asked again. The standard library
+is the only reader of the metadata.
 
-Anything this reader doesn't mirror exactly goes to ``importlib.metadata`` itself:
-a ``sys.meta_path`` finder other than :class:`importlib.machinery.PathFinder` that
-finds distributions, a zip or ``.egg`` entry on ``sys.path``, a non-string entry,
-an info directory whose name the standard library would resolve through its
-METADATA file, or a malformed ``entry_points.txt`` line.
+When a ``sys.meta_path`` finder other than :class:`importlib.machinery.PathFinder`
+can find distributions, the stamp can't cover it: the standard library is asked
+every time.
 """
 
 from __future__ import annotations
@@ -20,21 +20,21 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable
 from importlib import import_module
 from importlib.machinery import PathFinder
 from typing import Any
 
+from . import startupcache
+
 #: The syntax of an entry point's value (``importlib.metadata.EntryPoint.pattern``).
 _VALUE = re.compile(r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$")
 _INFO_SUFFIXES = (".dist-info", ".egg-info")
-#: Errors under which the standard library reads a missing ``entry_points.txt``.
-_UNREADABLE = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
 class EntryPoint:
-    """One entry point: its ``name``, ``value`` (``module`` or ``module:attr``)
-    and ``group``; :meth:`load` imports what it names."""
+    """One entry point as the standard library gave it: its ``name``, ``value``
+    (``module`` or ``module:attr``) and ``group``; :meth:`load` imports what it
+    names, as :meth:`importlib.metadata.EntryPoint.load` does."""
 
     __slots__ = ("name", "value", "group")
 
@@ -55,91 +55,49 @@ class EntryPoint:
         return f"EntryPoint(name={self.name!r}, value={self.value!r}, group={self.group!r})"
 
 
-class _Unusual(Exception):
-    """Something only ``importlib.metadata`` handles the standard way."""
-
-
 def entry_points(group: str) -> list[Any]:
     """The entry points of ``group`` from every installed distribution, in
     ``importlib.metadata``'s order."""
-    try:
-        return _read(group)
-    except _Unusual:
+    if not _stampable():
         from importlib.metadata import entry_points as standard
 
         return list(standard(group=group))
+    paths = tuple(entry or os.getcwd() for entry in sys.path if isinstance(entry, str))
+    record = "entry-points:" + "\0".join([group, *paths])
+    stamp = _files_stamp(_info_files(paths))
+    found = startupcache.lookup(record, stamp)
+    if found is None:
+        found = _standard_pairs(group)
+        if _files_stamp(_info_files(paths)) == stamp:  # nothing was installed meanwhile
+            startupcache.store(record, stamp, found)
+    return [EntryPoint(name, value, group) for name, value in found]
 
 
-def _normalize(name: str) -> str:
-    """PEP 503 normalization with underscores (``importlib.metadata.Prepared``)."""
-    return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
+def _stampable() -> bool:
+    """Whether only :class:`PathFinder` finds distributions (what the stamp covers)."""
+    return not any(finder is not PathFinder and getattr(finder, "find_distributions", None)
+                   for finder in sys.meta_path)
 
 
-def _read(group: str) -> list[EntryPoint]:
-    for finder in sys.meta_path:
-        if finder is not PathFinder and getattr(finder, "find_distributions", None):
-            raise _Unusual(finder)
-    found: list[EntryPoint] = []
-    seen: set[str] = set()
-    for info_dir in _info_dirs(sys.path):
-        stem, suffix = os.path.splitext(os.path.basename(info_dir))
-        if suffix not in _INFO_SUFFIXES:  # the standard library would read METADATA
-            raise _Unusual(info_dir)
-        name = _normalize(stem.partition("-")[0])
-        if name in seen:
-            continue
-        seen.add(name)
-        found += _parse(_read_text(os.path.join(info_dir, "entry_points.txt")), group)
-    return found
+def _standard_pairs(group: str) -> tuple[tuple[str, str], ...]:
+    from importlib.metadata import entry_points as standard
+
+    return tuple((point.name, point.value) for point in standard(group=group))
 
 
-def _info_dirs(paths: Iterable[object]) -> list[str]:
-    """The info directories of ``paths`` in search order: per path entry, grouped by
-    normalized distribution name in the order the names first appear."""
+def _info_files(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``entry_points.txt`` of every info directory on ``paths``."""
     found: list[str] = []
     for root in paths:
-        if not isinstance(root, str) or root.lower().endswith(".egg"):
-            raise _Unusual(root)
         try:
-            children = os.listdir(root or ".")
-        except FileNotFoundError:
+            children = os.listdir(root)
+        except OSError:
             continue
-        except OSError:  # a zip file, or unreadable: the standard library's cases
-            raise _Unusual(root) from None
-        by_name: dict[str, list[str]] = {}
-        for child in children:
-            low = child.lower()
-            if low.endswith(_INFO_SUFFIXES):
-                key = _normalize(low.rpartition(".")[0].partition("-")[0])
-                by_name.setdefault(key, []).append(os.path.join(root, child))
-        for infos in by_name.values():
-            found += infos
-    return found
+        found += [os.path.join(root, child, "entry_points.txt")
+                  for child in children if child.lower().endswith(_INFO_SUFFIXES)]
+    return tuple(found)
 
 
-def _read_text(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as stream:
-            return stream.read()
-    except _UNREADABLE:
-        return ""
-
-
-def _parse(text: str, group: str) -> list[EntryPoint]:
-    """The ``group`` section's ``name = value`` lines (``importlib.metadata.Sectioned``)."""
-    points: list[EntryPoint] = []
-    section = None
-    for line in map(str.strip, text.splitlines()):
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            section = line.strip("[]")
-            continue
-        if section is None:
-            continue
-        if "=" not in line:
-            raise _Unusual(line)
-        if section == group:
-            name, value = (part.strip() for part in line.split("=", 1))
-            points.append(EntryPoint(name, value, group))
-    return points
+def _files_stamp(files: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """``files`` with their modification times now."""
+    return tuple((name, startupcache.mtime(name)) for name in files)

@@ -256,7 +256,7 @@ def hook_view(module: ModuleType, hook: str) -> object:
     may implement ``hook``: ``hook`` itself and every name not spelled ``vmm_...``
     (such a name may be a ``specname=`` implementation of anything, so it is
     imported); a lazy ``vmm_other_hook`` is taken to implement the hook it names."""
-    table = module.__dict__.get("__lazy_hooks__")
+    table = getattr(module, "__lazy_hooks__", None)  # a lazy package derives it here
     if not table:
         return module
     view = ModuleType(module.__name__, module.__doc__)  # hashable, as pluggy's plugins

@@ -1,4 +1,5 @@
-"""From a Config to a finished VM: plugins, validation, backend, stages, exit code."""
+"""From a Config to a finished VM: the builder's VM (:mod:`.builder`), its stages and
+vCPUs, the exit code."""
 
 from __future__ import annotations
 
@@ -6,42 +7,19 @@ import logging
 import sys
 from typing import TYPE_CHECKING, BinaryIO
 
+from .builder import build_vm, choose_backend, validate_config
 from .config import Config
-from .errors import ConfigError
-from .kvm.seam import Backend
 
 if TYPE_CHECKING:
     from pluggy import PluginManager
 
     from .vm import Vm
 
+__all__ = ["choose_backend", "print_dry_run", "run_config", "validate_config"]
+
 #: ``--loglevel`` (kvmtool's names) to the logging module's levels.
 _LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO,
                "debug": logging.DEBUG}
-
-
-def choose_backend(config: Config, pm: PluginManager) -> Backend:
-    """The host's /dev/kvm, or the model of KVM for ``--dry-run``."""
-    if not config.dry_run:
-        from .kvm.host import HostBackend
-
-        return HostBackend()
-    from .model.backend import ModelBackend
-
-    arch_model = pm.hook.vmm_kvm_model(config=config)
-    if arch_model is None:
-        raise ConfigError(f"the {config.arch} plugin has no model of KVM; --dry-run is unavailable")
-    return ModelBackend(arch_model)
-
-
-def validate_config(config: Config, pm: PluginManager) -> None:
-    """Bind the plugins' options (unless bound for ``pm`` already), then let every
-    plugin check the configuration (``vmm_validate_config``)."""
-    if config.options is None:
-        from .options import collect_option_groups
-
-        config.bind_options(collect_option_groups(pm, config.arch))
-    pm.hook.vmm_validate_config(config=config, pluginmanager=pm)
 
 
 def run_config(config: Config, console: BinaryIO | None = None,
@@ -52,18 +30,13 @@ def run_config(config: Config, console: BinaryIO | None = None,
         ``config.plugins_blocked`` (the CLI builds one to collect the options);
         default: a new one.
     """
-    from .plugins import build_manager
-    from .vm import Vm, run_vm
+    from .vm import run_vm
 
     logging.basicConfig(
         level=logging.DEBUG if config.debug else _LOG_LEVELS.get(config.loglevel, logging.WARNING),
         format="vmm: %(levelname)s: %(message)s",
     )
-    if pm is None:
-        pm = build_manager(config.arch, blocked=config.plugins_blocked)
-    validate_config(config, pm)
-    backend = choose_backend(config, pm)
-    vm = Vm(config, pm, backend, console=console)
+    vm = build_vm(config, pm, console=console)
     code = run_vm(vm, start=not config.dry_run)
     if config.dry_run:
         print_dry_run(vm)

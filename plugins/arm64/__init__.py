@@ -51,14 +51,4 @@ VMM_ARCH = "arm64"
 #: ``os.uname().machine`` of the hosts where this is the native arch (--arch's default).
 VMM_HOST_MACHINES = ("aarch64", "arm64")
 
-__getattr__, __dir__ = lazy_hooks(__name__, {
-    ".boot": ("vmm_builtin_guest", "vmm_load_firmware", "vmm_load_initrd", "vmm_load_kernel"),
-    ".devices": ("vmm_dev_exit", "vmm_dev_init", "vmm_late_init", "vmm_virtio_transports"),
-    ".emulated_host": ("vmm_emulated_host",),
-    ".hookspecs": ("vmm_addhooks",),
-    ".machine": ("vmm_core_init", "vmm_kvm_model", "vmm_memory_layout", "vmm_vm_type"),
-    ".options": ("vmm_addoption", "vmm_validate_config"),
-    ".vcpu": ("vmm_arm64_sve", "vmm_base_exit", "vmm_base_init", "vmm_handle_exit",
-              "vmm_psci_method", "vmm_register_dump", "vmm_vcpu_boot_registers",
-              "vmm_vcpu_features", "vmm_vcpu_finalize", "vmm_vcpu_init"),
-})
+__getattr__, __dir__ = lazy_hooks(__name__)

@@ -89,6 +89,9 @@ class Vgic:
     """The vGIC device fd and the SPI lines handed out so far (``vm.irqchip``, an
     :class:`~vmm.core.contracts.Irqchip`)."""
 
+    #: The ITS (``--irqchip gicv3-its``), which makes the GIC take MSIs.
+    its: Its | None = None
+
     def __init__(self, vmfd: VmFd, device: DeviceFd, frames: GicFrames) -> None:
         self._vmfd = vmfd
         self.device = device
@@ -98,8 +101,6 @@ class Vgic:
         self.initialized = False
         self._lock = threading.Lock()
         self._next_line = GIC_SPI_BASE
-        #: The ITS (``--irqchip gicv3-its``), which makes the GIC take MSIs.
-        self.its: Its | None = None
 
     @property
     def supports_msi(self) -> bool:

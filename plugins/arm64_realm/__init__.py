@@ -14,14 +14,4 @@ from vmm.core.lazyhooks import lazy_hooks
 
 VMM_LAYER_FOR = "arm64"
 
-__getattr__, __dir__ = lazy_hooks(__name__, {
-    ".cli": ("vmm_add_commands",),
-    ".emulated_host": ("vmm_emulated_host", "vmm_nested_addoption"),
-    ".lifecycle": ("vmm_arm64_sve", "vmm_core_init", "vmm_image_loaded", "vmm_kernel_loaded",
-                   "vmm_last_init", "vmm_memory_allocated", "vmm_private_memory",
-                   "vmm_vcpu_boot_registers", "vmm_vcpu_features", "vmm_vcpu_finalize",
-                   "vmm_vcpu_init", "vmm_vm_type"),
-    ".options": ("vmm_addoption", "vmm_validate_config"),
-    ".runtime": ("vmm_kvm_model", "vmm_mmio_unhandled", "vmm_psci_method", "vmm_register_dump",
-                 "vmm_virtio_host_features"),
-})
+__getattr__, __dir__ = lazy_hooks(__name__)

@@ -54,15 +54,12 @@ def _given(options: dict[str, Any]) -> dict[str, Any]:
 
 def dry_run_plan(config: Config) -> Plan:
     """Build the realm ``config`` describes against the model; return its RMI plan."""
-    from vmm.core.plugins import build_manager
-    from vmm.core.runner import choose_backend, validate_config
-    from vmm.core.vm import Vm, run_vm
+    from vmm.core.builder import build_vm
+    from vmm.core.vm import run_vm
 
     from .report import modelled_realm
 
-    pm = build_manager(config.arch, blocked=config.plugins_blocked)
-    validate_config(config, pm)
-    vm = Vm(config, pm, choose_backend(config, pm), console=io.BytesIO())
+    vm = build_vm(config, console=io.BytesIO())
     run_vm(vm, start=False)
     realm = modelled_realm(vm)
     if realm is None or realm.recorder is None:

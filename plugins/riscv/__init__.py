@@ -19,13 +19,4 @@ VMM_HOST_MACHINES = ("riscv64",)
 
 # The hook modules are imported when the plugin is registered (vmm.core.lazyhooks),
 # so other arches' runs and ``vmm --help`` don't import them.
-__getattr__, __dir__ = lazy_hooks(__name__, {
-    ".boot": ("vmm_builtin_guest", "vmm_load_firmware", "vmm_load_initrd", "vmm_load_kernel"),
-    ".devices": ("vmm_dev_base_init", "vmm_dev_init", "vmm_late_init",
-                 "vmm_virtio_transports"),
-    ".emulated_host": ("vmm_emulated_host",),
-    ".machine": ("vmm_core_exit", "vmm_core_init", "vmm_kvm_model", "vmm_memory_layout"),
-    ".options": ("vmm_addoption", "vmm_validate_config"),
-    ".vcpu": ("vmm_decode_exit", "vmm_handle_exit", "vmm_register_dump",
-              "vmm_vcpu_boot_registers", "vmm_vcpu_init"),
-})
+__getattr__, __dir__ = lazy_hooks(__name__)

@@ -7,7 +7,4 @@ The hook module is imported when the plugin is registered (:mod:`vmm.core.lazyho
 
 from vmm.core.lazyhooks import lazy_hooks
 
-__getattr__, __dir__ = lazy_hooks(__name__, {
-    ".hooks": ("vmm_addoption", "vmm_device_tree", "vmm_validate_config",
-               "vmm_virtio_dev_exit", "vmm_virtio_dev_init"),
-})
+__getattr__, __dir__ = lazy_hooks(__name__)

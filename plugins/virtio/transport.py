@@ -4,7 +4,8 @@ virtio-mmio and virtio-pci differ only in where the registers are and how an
 interrupt is sent; both keep a :class:`Transport` for the rest (3.1 device
 initialisation). The features offered are the device's own, the transport features
 (VIRTIO_F_VERSION_1 always) and whatever ``vmm_virtio_host_features`` returns from
-every plugin, OR-ed, asked each time the driver reads them.
+every plugin, OR-ed (:func:`vmm.core.builder.virtio_host_features`), asked each
+time the driver reads them.
 """
 
 from __future__ import annotations
@@ -38,10 +39,9 @@ SELECTORS = ("device_features_sel", "driver_features_sel", "queue_sel")
 
 def host_features(vm: Vm, device: VirtioDevice) -> int:
     """The features offered for ``device``: its own, VERSION_1, and every plugin's."""
-    extra = 0
-    for bits in vm.hook.vmm_virtio_host_features(vm=vm, device=device):
-        extra |= int(bits or 0)
-    return device.offered_features() | extra | (1 << F_VERSION_1)
+    from vmm.core.builder import virtio_host_features
+
+    return device.offered_features() | virtio_host_features(vm, device) | (1 << F_VERSION_1)
 
 
 class Transport:

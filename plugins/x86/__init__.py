@@ -12,13 +12,4 @@ VMM_ARCH = "x86"
 #: ``os.uname().machine`` of the hosts where this is the native arch (--arch's default).
 VMM_HOST_MACHINES = ("x86_64", "amd64")
 
-__getattr__, __dir__ = lazy_hooks(__name__, {
-    ".boot": ("vmm_builtin_guest", "vmm_load_initrd", "vmm_load_kernel"),
-    ".devices": ("vmm_dev_exit", "vmm_dev_init", "vmm_firmware_init",
-                 "vmm_virtio_transports"),
-    ".emulated_host": ("vmm_emulated_host",),
-    ".machine": ("vmm_core_init", "vmm_kvm_model", "vmm_memory_layout"),
-    ".options": ("vmm_addoption", "vmm_validate_config"),
-    ".vcpu": ("vmm_handle_exit", "vmm_register_dump", "vmm_vcpu_boot_registers",
-              "vmm_vcpu_finalize", "vmm_vcpu_init", "vmm_vcpu_stalled"),
-})
+__getattr__, __dir__ = lazy_hooks(__name__)

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from vmm.core.builder import build_vm
 from vmm.core.config import Config
-from vmm.core.model.backend import ModelBackend
-from vmm.core.plugins import build_manager
 from vmm.core.vm import Vm
 
 from . import fakearch
@@ -31,10 +30,8 @@ def make_vm(kernel_file):
         config_fields.setdefault("kernel", kernel_file)
         config_fields.setdefault("mem_mib", 16)
         config = Config(arch="x86", dry_run=True, **config_fields)
-        pm = build_manager("x86", entries=fakearch.entries(),
-                           extra=[(f"extra{i}", p) for i, p in enumerate(extra_plugins)])
-        pm.hook.vmm_validate_config(config=config, pluginmanager=pm)
-        vm = Vm(config, pm, ModelBackend(fakearch.FakeModel()), console=io.BytesIO())
+        vm = build_vm(config, console=io.BytesIO(), entries=fakearch.entries(),
+                      extra=[(f"extra{i}", p) for i, p in enumerate(extra_plugins)])
         made.append(vm)
         return vm
 

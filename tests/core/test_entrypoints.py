@@ -1,16 +1,16 @@
-"""vmm's entry-point reader gives what importlib.metadata gives, without importing it."""
+"""vmm's entry points are importlib.metadata's, kept until what they came from changes."""
 
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
-from vmm.core import entrypoints
+from vmm.core import entrypoints, startupcache
 from vmm.core.entrypoints import EntryPoint, entry_points
 
 
@@ -22,48 +22,64 @@ def _standard(group: str) -> list[tuple[str, str, str]]:
     return _triples(importlib.metadata.entry_points(group=group))
 
 
-def _dist(root: Path, dirname: str, text: str) -> None:
+def _dist(root: Path, dirname: str, text: str) -> Path:
     info = root / dirname
     info.mkdir(parents=True)
     (info / "entry_points.txt").write_text(text)
+    return info
+
+
+@pytest.fixture
+def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty cache of this test's own."""
+    home = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    startupcache.forget()
+    yield home
+    startupcache.forget()
+
+
+def _asks_standard(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    asked: list[str] = []
+    real = entrypoints._standard_pairs
+
+    def counting(group: str):
+        asked.append(group)
+        return real(group)
+
+    monkeypatch.setattr(entrypoints, "_standard_pairs", counting)
+    return asked
 
 
 @pytest.mark.parametrize("group", ["vmm", "console_scripts", "pytest11", "no_such_group"])
-def test_installed_entry_points_match_importlib_metadata(group: str) -> None:
-    assert _triples(entrypoints._read(group)) == _standard(group)
+def test_installed_entry_points_are_importlib_metadatas_cold_and_warm(
+        group: str, fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = _asks_standard(monkeypatch)
+    assert _triples(entry_points(group)) == _standard(group)
+    startupcache.forget()  # a later process reads the file
+    assert _triples(entry_points(group)) == _standard(group)
+    assert asked == [group], "the second start reads the stored answer"
 
 
-def test_search_order_duplicates_and_parsing_match_importlib_metadata(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first, second = tmp_path / "first", tmp_path / "second"
-    _dist(first, "Shared_Name-1.0.dist-info", "[vmm]\nshared = first_module\n")
-    _dist(first, "alpha-2.0.dist-info",
-          "stray = before any section\n# comment\n[vmm]\n  a = pkg.mod:attr.inner [extra]\n"
-          "\n[other]\nb = elsewhere\n[vmm]\nc=tight\n")
-    _dist(first, "alpha-1.0.egg-info", "[vmm]\nold = shadowed_by_the_dist_info\n")
-    _dist(second, "shared.name-2.0.dist-info", "[vmm]\nshared = second_module\n")
-    _dist(second, "beta.egg-info", "[vmm]\nbeta = beta_module\n")
-    (second / "gamma-1.0.dist-info").mkdir()  # no entry_points.txt
-    monkeypatch.setattr(sys, "path", [str(first), str(tmp_path / "missing"), str(second)])
-    expected = _standard("vmm")
-    assert ("shared", "first_module", "vmm") in expected  # the first distribution wins
-    assert _triples(entrypoints._read("vmm")) == expected
-
-
-def test_zip_on_the_path_goes_to_importlib_metadata(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    archive = tmp_path / "plugins.zip"
-    with zipfile.ZipFile(archive, "w") as zipped:
-        zipped.writestr("zipped-1.0.dist-info/METADATA", "Name: zipped\n")
-        zipped.writestr("zipped-1.0.dist-info/entry_points.txt", "[vmm]\nzipped = zmod\n")
-    monkeypatch.setattr(sys, "path", [str(archive)])
-    with pytest.raises(entrypoints._Unusual):
-        entrypoints._read("vmm")
-    assert _triples(entry_points("vmm")) == [("zipped", "zmod", "vmm")] == _standard("vmm")
+def test_installing_removing_or_editing_a_distribution_is_seen(
+        tmp_path: Path, fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    first = _dist(site, "first-1.0.dist-info", "[vmm]\nfirst = first_module\n")
+    monkeypatch.setattr(sys, "path", [str(site)])
+    assert _triples(entry_points("vmm")) == _standard("vmm") == [("first", "first_module", "vmm")]
+    second = _dist(site, "second-1.0.dist-info", "[vmm]\nsecond = second_module\n")
+    assert _triples(entry_points("vmm")) == _standard("vmm")
+    assert ("second", "second_module", "vmm") in _triples(entry_points("vmm"))
+    (first / "entry_points.txt").write_text("[vmm]\nfirst = edited_module\n")
+    os.utime(first / "entry_points.txt", ns=(2, 2))
+    assert ("first", "edited_module", "vmm") in _triples(entry_points("vmm"))
+    (second / "entry_points.txt").unlink()
+    second.rmdir()
+    assert _triples(entry_points("vmm")) == _standard("vmm") == [("first", "edited_module", "vmm")]
 
 
 def test_a_finder_that_finds_distributions_goes_to_importlib_metadata(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     point = importlib.metadata.EntryPoint(name="found", value="found_module", group="vmm")
 
     class Distribution(importlib.metadata.Distribution):
@@ -84,6 +100,17 @@ def test_a_finder_that_finds_distributions_goes_to_importlib_metadata(
     assert (point.name, point.value, point.group) in _triples(entry_points("vmm"))
 
 
+def test_an_unwritable_cache_still_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    startupcache.forget()
+    try:
+        assert _triples(entry_points("vmm")) == _standard("vmm")
+    finally:
+        startupcache.forget()
+
+
 def test_load_imports_the_module_or_its_attribute() -> None:
     assert EntryPoint("x", "vmm.core.errors", "vmm").load() is sys.modules["vmm.core.errors"]
     loaded = EntryPoint("x", "vmm.core.errors : VmmError", "vmm").load()
@@ -92,9 +119,10 @@ def test_load_imports_the_module_or_its_attribute() -> None:
         EntryPoint("x", "not a value!", "vmm").load()
 
 
-def test_reading_the_plugins_does_not_import_importlib_metadata() -> None:
+def test_a_warm_start_does_not_import_importlib_metadata() -> None:
     probe = ("import sys; from vmm.core.plugins import discover; discover(); "
              "print('importlib.metadata' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            check=True)
+    for _ in range(2):  # the first run may fill the cache
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                check=True)
     assert result.stdout.strip() == "False"

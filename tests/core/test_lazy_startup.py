@@ -195,3 +195,53 @@ def test_lazy_hooks_register_when_pluggy_looks_statically(monkeypatch, arch) -> 
     plugin = pm.get_plugin(arch)
     assert [impl.plugin for impl in pm.hook.vmm_memory_layout.get_hookimpls()] == [plugin]
     assert pm.hook.vmm_kvm_model.get_hookimpls()
+
+
+def _write_plugin(root, hooks_py: str) -> None:
+    package = root / "derived_probe_pkg"
+    package.mkdir(exist_ok=True)
+    (package / "__init__.py").write_text(
+        "from vmm.core.lazyhooks import lazy_hooks\n__getattr__, __dir__ = lazy_hooks(__name__)\n")
+    (package / "hooks.py").write_text(hooks_py)
+    (package / "helpers.py").write_text("def vmm_not_a_hook():\n    pass\n")
+
+
+_HOOKS = """from vmm import hookimpl\n
+@hookimpl
+def vmm_validate_config(config):
+    '''Check.'''
+"""
+_PROBE_TABLE = """import json, sys
+import derived_probe_pkg
+print(json.dumps([derived_probe_pkg.__lazy_hooks__,
+                  "derived_probe_pkg.hooks" in sys.modules]))
+"""
+
+
+def test_hook_tables_are_derived_and_follow_an_edit(tmp_path, monkeypatch) -> None:
+    """A lazy package without a table gets one from its hookimpls; adding a hook is
+    one edit (the stored table follows the changed file); deriving it imports
+    nothing into the asking process."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    _write_plugin(tmp_path, _HOOKS)
+
+    def table():
+        result = subprocess.run([sys.executable, "-c", _PROBE_TABLE], capture_output=True,
+                                text=True, check=True)
+        return json.loads(result.stdout)
+
+    assert table() == [{".hooks": ["vmm_validate_config"]}, False]
+    assert table() == [{".hooks": ["vmm_validate_config"]}, False]  # stored
+    _write_plugin(tmp_path, _HOOKS + "\n\n@hookimpl\ndef vmm_dev_init(vm):\n    '''Add.'''\n")
+    assert table() == [{".hooks": ["vmm_dev_init", "vmm_validate_config"]}, False]
+
+
+@pytest.mark.parametrize("package", ["vmm.plugins.x86", "vmm.plugins.arm64", "vmm.plugins.riscv",
+                                     "vmm.plugins.virtio", "vmm.plugins.arm64_realm"])
+def test_stored_hook_tables_are_the_derived_ones(package: str) -> None:
+    import importlib
+
+    from vmm.core.lazyhooks import derive_table
+
+    assert importlib.import_module(package).__lazy_hooks__ == derive_table(package)

@@ -38,21 +38,20 @@ there finds every module already made.
 from __future__ import annotations
 
 import os
-import stat
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 import _cffi_backend
 
+if __package__:  # run as a script (vmm nested), only write_modules is used
+    from ..usercache import _cache_root, _directory_trusted, _only_ours
+
 try:  # hashlib would load OpenSSL (~3 ms) just for this hash
     from _blake2 import blake2b
 except ImportError:  # pragma: no cover - a Python built without _blake2
     from hashlib import blake2b
 
-#: Environment variable and default (under the home directory) of the cache root.
-CACHE_HOME_ENV = "XDG_CACHE_HOME"
-DEFAULT_CACHE_HOME = os.path.join("~", ".cache")
 #: Where the generated modules go, under the cache root.
 CACHE_SUBDIR = os.path.join("vmm", "cffi")
 MODULE_PREFIX = "_vmm_ffi_"
@@ -89,13 +88,6 @@ class FfiSpec:
 #: The spec of every FFI handed out, by ``id(ffi)`` (the FFIs live as long as
 #: their modules, so ids aren't reused); the FFI is kept beside it for that reason.
 _loaded: dict[int, tuple[Any, FfiSpec]] = {}
-
-
-def _cache_root() -> str:
-    root = os.environ.get(CACHE_HOME_ENV, "")
-    if not os.path.isabs(root):  # the XDG spec: ignore relative paths
-        root = os.path.expanduser(DEFAULT_CACHE_HOME)
-    return os.path.normpath(root)
 
 
 def cache_dir() -> str:
@@ -153,24 +145,6 @@ def _key(name: str, cdef: str, packed: str, include: FfiSpec | None) -> str:
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
-
-
-def _only_ours(path: str, *, follow: bool) -> bool:
-    """Whether ``path`` is owned by this user and writable by nobody else (and, with
-    ``follow=False``, not a symbolic link)."""
-    try:
-        info = os.stat(path) if follow else os.lstat(path)
-    except OSError:
-        return False
-    return (info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-            and not stat.S_ISLNK(info.st_mode))
-
-
-def _directory_trusted(directory: str) -> bool:
-    """The cache directory and its parent (which could swap it) are only ours, or
-    don't exist yet (they are then created private)."""
-    return all(_only_ours(path, follow=True) or not os.path.lexists(path)
-               for path in (directory, os.path.dirname(directory)))
 
 
 def _imported(spec: FfiSpec) -> Any | None:

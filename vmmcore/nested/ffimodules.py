@@ -30,9 +30,10 @@ from vmm.core.kvm import ffiload
 from vmm.core.nested.errors import PackageError
 from vmm.core.nested.initscript import HOME
 from vmm.core.nested.pycompile import TargetPython
+from vmm.core.usercache import DEFAULT_CACHE_HOME
 
 #: Where L1's vmm looks for the modules: ffiload's default cache under L1's home.
-L1_DIRECTORY = Path(HOME) / Path(ffiload.DEFAULT_CACHE_HOME).relative_to("~") / ffiload.CACHE_SUBDIR
+L1_DIRECTORY = Path(HOME) / Path(DEFAULT_CACHE_HOME).relative_to("~") / ffiload.CACHE_SUBDIR
 #: The function whose callers declare FFIs.
 LOADER = ffiload.load_ffi.__name__
 

@@ -11,19 +11,17 @@ from pluggy import HookImpl
 
 from vmm import hookimpl
 
+from ..builder import NoModelError, build_vm, new_manager, virtio_host_features
 from ..config import Config
-from ..errors import PluginError
 from ..fdtread import FdtNode, parse_fdt
 from ..model.backend import ModelBackend
 from ..options import collect_option_groups, route_options
-from ..plugins import PluginEntry, build_manager
+from ..plugins import PluginEntry
 from ..stages import StageRunner
 from ..vm import Vm
 from .images import minimal_kernel
 
-
-class NoModelError(PluginError):
-    """The arch plugin gives no model of KVM (``vmm_kvm_model``), so no model VM."""
+__all__ = ["DeviceTree", "GivenModel", "ModelVm", "NoModelError", "VmStoppedError", "make_model_vm"]
 
 
 class GivenModel:
@@ -210,12 +208,10 @@ class ModelVm:
     def virtio_host_features(self, device: Any = None) -> int:
         """The extra virtio feature bits all plugins offer for ``device``, OR-ed.
 
-        Combines ``vmm_virtio_host_features`` the way a virtio transport does.
+        The same value a virtio transport adds to the device's own
+        (:func:`vmm.core.builder.virtio_host_features`).
         """
-        bits = 0
-        for result in self.vm.hook.vmm_virtio_host_features(vm=self.vm, device=device):
-            bits |= result or 0
-        return bits
+        return virtio_host_features(self.vm, device)
 
     def teardown(self) -> None:
         """Run the exit stages of what was built and release fds and memory (once)."""
@@ -268,21 +264,17 @@ def make_model_vm(
     if isinstance(kernel, (bytes, bytearray)):
         kernel = _write_kernel(workdir, bytes(kernel))
     config_fields.setdefault("dry_run", True)
-    pm = build_manager(arch, blocked=blocked, entries=entries, extra=extra_plugins)
+    config_fields.setdefault("plugins_blocked", list(blocked))
+    config = Config(arch=arch, kernel=kernel, **config_fields)
+    pm = new_manager(config, entries=entries, extra=extra_plugins)
     groups = collect_option_groups(pm, arch)
-    config = Config(arch=arch, kernel=kernel, given_options=route_options(groups, options or {}),
-                    **config_fields)
+    config.given_options = route_options(groups, options or {})
     config.bind_options(groups)
-    if validate:
-        pm.hook.vmm_validate_config(config=config, pluginmanager=pm)
-    arch_model = pm.hook.vmm_kvm_model(config=config)
-    if arch_model is None:
-        raise NoModelError(f"the {arch} plugin gives no model of KVM (vmm_kvm_model)")
+    vm = build_vm(config, pm, console=io.BytesIO(), model=True, validate=validate)
     if not (config.kernel or config.firmware or pm.hook.vmm_builtin_guest(config=config)):
         config.kernel = _write_kernel(workdir, minimal_kernel(arch))
-    backend = ModelBackend(arch_model)
-    vm = Vm(config, pm, backend, console=io.BytesIO())
-    return ModelVm(vm, backend)
+    assert isinstance(vm.backend, ModelBackend)
+    return ModelVm(vm, vm.backend)
 
 
 def _write_kernel(workdir: Path | None, data: bytes) -> str:
