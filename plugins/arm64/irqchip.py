@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-IRQCHIP_CHOICES = ("auto", "gicv3", "gicv2", "gicv3-its")
-
 #: INTIDs: SGIs 0-15, PPIs 16-31, SPIs from 32.
 GIC_PPI_BASE = 16
 GIC_SPI_BASE = 32

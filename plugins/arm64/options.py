@@ -17,7 +17,8 @@ from .flash import check_flash_file
 
 #: The plugin's name (its entry point), under which its options are bound.
 PLUGIN = "arm64"
-IRQCHIP_CHOICES = ("auto", "gicv3", "gicv2", "gicv3-its")
+#: --irqchip's values, in the order help shows them.
+IRQCHIP_CHOICES = ("gicv3", "gicv3-its", "gicv2", "auto")
 
 
 def arm64_options(config: Config) -> OptionValues:
@@ -28,7 +29,7 @@ def arm64_options(config: Config) -> OptionValues:
 @hookimpl
 def vmm_addoption(group: OptionGroup) -> None:
     """Declare the arm64 options (kvmtool's names where it has them)."""
-    group.addoption("--irqchip", choices=IRQCHIP_CHOICES, default="auto", metavar="gicv3|gicv3-its|gicv2|auto",
+    group.addoption("--irqchip", choices=IRQCHIP_CHOICES, default="auto", metavar="|".join(IRQCHIP_CHOICES),
                     help="Interrupt controller: KVM's in-kernel GICv3 or GICv2 (auto: v3, else v2); "
                          "gicv3-its adds an ITS, so virtio-pci interrupts through MSI-X.")
     group.addoption("--disable-sve", type=bool, help="Don't give the vCPUs SVE, even if KVM can.")
