@@ -1,7 +1,7 @@
 """scripts/fresh-machine (what CI runs the suite in) leaves nothing behind: after
 success, failure, Ctrl-C or a TERM there is no mount, no process and no directory
 left, and a mount it did not make stops it from deleting the tree. A tiny base root
-(bash, env, sleep) stands in for the debootstrap one, so these take seconds."""
+(bash, env, sleep, umount, rmdir) stands in for the debootstrap one, so these take seconds."""
 
 from __future__ import annotations
 
@@ -22,14 +22,16 @@ SCRIPT = REPO / "scripts" / "fresh-machine"
 
 @pytest.fixture(scope="module")
 def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A base root tarball holding bash, env and sleep and the libraries they load."""
+    """A base root tarball holding bash, env, sleep, umount and rmdir (debootstrap's
+    minbase has them all) and the libraries they load."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         skip_or_fail("scripts/fresh-machine needs root and unshare (util-linux)")
     root = tmp_path_factory.mktemp("tiny") / "root"
     for directory in ("dev", "proc", "sys", "tmp", "root", "etc/apt", "etc/ssl/certs",
                       "usr/local/share/ca-certificates"):
         (root / directory).mkdir(parents=True)
-    for tool, where in (("bash", "bin/bash"), ("env", "usr/bin/env"), ("sleep", "usr/bin/sleep")):
+    for tool, where in (("bash", "bin/bash"), ("env", "usr/bin/env"), ("sleep", "usr/bin/sleep"),
+                        ("umount", "usr/bin/umount"), ("rmdir", "usr/bin/rmdir")):
         program = Path(shutil.which(tool))
         (root / where).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(program, root / where)
