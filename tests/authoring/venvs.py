@@ -2,8 +2,8 @@
 
 The environment sees the vmm under test, its dependencies and pytest through the
 site-packages of the python running these tests (the project's .venv), added by a
-.pth file: not ``--system-site-packages``, which would show whatever this machine
-has installed system-wide instead. pip installs the example from a copy, so no
+.pth file; a venv that inherits the system's site-packages would instead show
+whatever this machine has installed system-wide. pip installs the example from a copy, so no
 build files land in the repository.
 """
 
