@@ -23,6 +23,7 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     import pluggy
 
+    from .contracts import VirtioDevice
     from .kvm.seam import Backend
     from .plugins import PluginEntry
     from .vm import Vm
@@ -46,18 +47,6 @@ def new_manager(config: Config, *, entries: list[PluginEntry] | None = None,
                          extra=extra)
 
 
-def validate_config(config: Config, pm: pluggy.PluginManager, *, validate: bool = True) -> None:
-    """Bind the plugins' options (unless bound for ``pm`` already), then let every
-    plugin check the configuration (``vmm_validate_config``) unless ``validate`` is
-    False."""
-    if config.options is None:
-        from .options import collect_option_groups
-
-        config.bind_options(collect_option_groups(pm, config.arch))
-    if validate:
-        pm.hook.vmm_validate_config(config=config, pluginmanager=pm)
-
-
 def model_backend(config: Config, pm: pluggy.PluginManager) -> Backend:
     """A backend on the plugins' model of KVM (``vmm_kvm_model``).
 
@@ -70,11 +59,6 @@ def model_backend(config: Config, pm: pluggy.PluginManager) -> Backend:
         raise NoModelError(f"the {config.arch} plugin gives no model of KVM (vmm_kvm_model); "
                            "--dry-run is unavailable")
     return ModelBackend(arch_model)
-
-
-def choose_backend(config: Config, pm: pluggy.PluginManager) -> Backend:
-    """The host's /dev/kvm, or the model of KVM for ``--dry-run``."""
-    return model_backend(config, pm) if config.dry_run else _host_backend()
 
 
 def build_vm(config: Config, pm: pluggy.PluginManager | None = None, *, console: BinaryIO | None = None,
@@ -91,12 +75,19 @@ def build_vm(config: Config, pm: pluggy.PluginManager | None = None, *, console:
         (False); default: the model only for ``--dry-run``.
     :param validate: run ``vmm_validate_config``, as ``vmm run`` does.
     :raises NoModelError: when the model is wanted and no plugin gives one.
+
+    The plugins' options are bound here unless they were bound for ``pm`` already.
     """
     from .vm import Vm
 
     if pm is None:
         pm = new_manager(config, entries=entries, extra=extra)
-    validate_config(config, pm, validate=validate)
+    if config.options is None:
+        from .options import collect_option_groups
+
+        config.bind_options(collect_option_groups(pm, config.arch))
+    if validate:
+        pm.hook.vmm_validate_config(config=config, pluginmanager=pm)
     if model is None:
         model = config.dry_run
     backend = model_backend(config, pm) if model else _host_backend()
@@ -109,7 +100,7 @@ def _host_backend() -> Backend:
     return HostBackend()
 
 
-def virtio_host_features(vm: Vm, device: object) -> int:
+def virtio_host_features(vm: Vm, device: VirtioDevice | None) -> int:
     """The extra virtio feature bits every plugin offers for ``device``
     (``vmm_virtio_host_features``), OR-ed; a plugin answering None offers none."""
     bits = 0

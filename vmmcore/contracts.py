@@ -69,6 +69,7 @@ class VirtioDevice(Protocol):
     #: A short name for messages (``blk``, ``net``...).
     name: str
 
+    @property
     def features(self) -> int:
         """The feature bits the device itself offers (without the hooks' bits)."""
         ...

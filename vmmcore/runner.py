@@ -7,15 +7,13 @@ import logging
 import sys
 from typing import TYPE_CHECKING, BinaryIO
 
-from .builder import build_vm, choose_backend, validate_config
+from .builder import build_vm
 from .config import Config
 
 if TYPE_CHECKING:
     from pluggy import PluginManager
 
     from .vm import Vm
-
-__all__ = ["choose_backend", "print_dry_run", "run_config", "validate_config"]
 
 #: ``--loglevel`` (kvmtool's names) to the logging module's levels.
 _LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO,
@@ -48,7 +46,7 @@ def print_dry_run(vm: Vm) -> None:
     from .model.backend import ModelBackend
 
     out = sys.stdout
-    assert isinstance(vm.backend, ModelBackend)  # --dry-run's (choose_backend)
+    assert isinstance(vm.backend, ModelBackend)  # --dry-run's (build_vm)
     print("KVM call sequence (model backend):", file=out)
     for index, call in enumerate(vm.backend.log, 1):
         print(f"  {index:3d}. {call}", file=out)
