@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Any
 
-from .usercache import _cache_root, _directory_trusted, _only_ours, write_private
+from .usercache import cache_root, directory_trusted, home_exists, only_ours, write_private
 
 #: Part of every record: bump it when what is stored or how it is derived changes.
 FORMAT = 1
@@ -35,8 +35,8 @@ _records: dict[str, Any] | None = None
 def cache_file() -> str:
     """The file holding this Python environment's records."""
     name = sys.prefix.strip(os.sep).replace(os.sep, "_") or "root"
-    version = f"{sys.implementation.cache_tag}"
-    return os.path.join(_cache_root(), SUBDIR, f"{name}-{version}.marshal")
+    version = sys.implementation.cache_tag
+    return os.path.join(cache_root(), SUBDIR, f"{name}-{version}.marshal")
 
 
 def _load() -> dict[str, Any]:
@@ -44,7 +44,7 @@ def _load() -> dict[str, Any]:
     if _records is None:
         _records = {}
         path = cache_file()
-        if _directory_trusted(os.path.dirname(path)) and _only_ours(path, follow=False):
+        if directory_trusted(os.path.dirname(path)) and only_ours(path, follow=False):
             try:
                 with open(path, "rb") as stream:
                     loaded = marshal.loads(stream.read())
@@ -78,10 +78,10 @@ def store(name: str, stamp: Any, value: Any) -> None:
     records["format"] = FORMAT
     records[name] = (stamp, value)
     path = cache_file()
-    if not _directory_trusted(os.path.dirname(path)):
+    if not directory_trusted(os.path.dirname(path)):
         return
-    if not os.path.isdir(os.path.dirname(_cache_root())):
-        return  # a missing home is not ours to create
+    if not home_exists():
+        return
     try:
         write_private(path, marshal.dumps(records))
     except (OSError, ValueError):

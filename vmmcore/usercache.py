@@ -19,14 +19,20 @@ CACHE_HOME_ENV = "XDG_CACHE_HOME"
 DEFAULT_CACHE_HOME = os.path.join("~", ".cache")
 
 
-def _cache_root() -> str:
+def cache_root() -> str:
     root = os.environ.get(CACHE_HOME_ENV, "")
     if not os.path.isabs(root):  # the XDG spec: ignore relative paths
         root = os.path.expanduser(DEFAULT_CACHE_HOME)
     return os.path.normpath(root)
 
 
-def _only_ours(path: str, *, follow: bool) -> bool:
+def home_exists() -> bool:
+    """Whether the cache root's parent exists: a missing home (``HOME=/nonexistent``
+    for a system user) is not vmm's to create, so nothing is written then."""
+    return os.path.isdir(os.path.dirname(cache_root()))
+
+
+def only_ours(path: str, *, follow: bool) -> bool:
     """Whether ``path`` is owned by this user and writable by nobody else (and, with
     ``follow=False``, not a symbolic link)."""
     try:
@@ -37,10 +43,10 @@ def _only_ours(path: str, *, follow: bool) -> bool:
             and not stat.S_ISLNK(info.st_mode))
 
 
-def _directory_trusted(directory: str) -> bool:
+def directory_trusted(directory: str) -> bool:
     """The cache directory and its parent (which could swap it) are only ours, or
     don't exist yet (they are then created private)."""
-    return all(_only_ours(path, follow=True) or not os.path.lexists(path)
+    return all(only_ours(path, follow=True) or not os.path.lexists(path)
                for path in (directory, os.path.dirname(directory)))
 
 

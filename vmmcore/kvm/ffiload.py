@@ -45,7 +45,7 @@ from typing import Any
 import _cffi_backend
 
 if __package__:  # run as a script (vmm nested), only write_modules is used
-    from ..usercache import _cache_root, _directory_trusted, _only_ours
+    from ..usercache import cache_root, directory_trusted, home_exists, only_ours
 
 try:  # hashlib would load OpenSSL (~3 ms) just for this hash
     from _blake2 import blake2b
@@ -92,7 +92,7 @@ _loaded: dict[int, tuple[Any, FfiSpec]] = {}
 
 def cache_dir() -> str:
     """The directory holding the generated FFI modules (not created here)."""
-    return os.path.join(_cache_root(), CACHE_SUBDIR)
+    return os.path.join(cache_root(), CACHE_SUBDIR)
 
 
 def load_ffi(name: str, cdef: str, *, packed: str = "", include: Ffi | None = None) -> Ffi:
@@ -154,15 +154,14 @@ def _imported(spec: FfiSpec) -> Any | None:
     if module is not None:
         return module.ffi
     directory = cache_dir()
-    if not _directory_trusted(directory):
+    if not directory_trusted(directory):
         return None  # someone else could write there: build in-line, write nothing
     path = os.path.join(directory, spec.module_name + ".py")
-    if _only_ours(path, follow=False):  # else missing, or regenerated below
+    if only_ours(path, follow=False):  # else missing, or regenerated below
         ffi = _import(spec.module_name, path)
         if ffi is not None:
             return ffi
-    if not os.path.isdir(os.path.dirname(_cache_root())):
-        # A missing home (HOME=/nonexistent for a system user) is not ours to create.
+    if not home_exists():
         return None
     try:
         _generate(spec, path)
@@ -189,7 +188,11 @@ def _import(module_name: str, path: str) -> Any | None:
 
 
 def _generate(spec: FfiSpec, path: str) -> None:
-    """Write the out-of-line module for ``spec`` to ``path`` atomically."""
+    """Write the out-of-line module for ``spec`` to ``path`` atomically.
+
+    Not :func:`vmm.core.usercache.write_private`: cffi writes the file itself, and
+    this also runs as a script (:func:`write_modules`) where vmm isn't importable.
+    """
     import tempfile
 
     directory = os.path.dirname(path)
