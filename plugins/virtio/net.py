@@ -160,7 +160,7 @@ class NetDevice(VirtioDevice):
         if thread is None or wire is None:
             return
         queue = self.queues[RECEIVE_QUEUE]
-        wanted = not getattr(wire, "closed", False) and (
+        wanted = not wire.closed and (
             queue.has_available() or queue.enable_notifications())
         if wanted and not thread.watching(wire.fd):
             thread.watch(wire.fd, self._receive)

@@ -45,6 +45,7 @@ class PacketWire:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
+        self.closed = False
 
     def send(self, chain: list[memoryview]) -> None:
         try:
@@ -61,6 +62,7 @@ class PacketWire:
             return None
 
     def close(self) -> None:
+        self.closed = True
         os.close(self.fd)
 
 
